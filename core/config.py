@@ -184,3 +184,13 @@ def dropout(default: float) -> Param:
 def temperature(default: float = 1.0) -> Param:
     return Param("temperature", "float", default, "Sampling temperature (> 0; small = greedy).", 0.01, 5.0, log=True, live=True)
 
+
+
+def clip_mode(default: str = "norm") -> Param:
+    return Param("clip_mode", "str", default, "How `clip` applies: 'norm' rescales all gradients to a global norm "
+                 "(the PTB model's 5); 'value' clamps each entry to ±clip (min-char-rnn's ±5).",
+                 choices=("norm", "value"), live=True)
+
+
+def momentum(default: float = 0.9) -> Param:
+    return Param("momentum", "float", default, "Momentum coefficient (momentum/nesterov optimizers).", 0.0, 0.999, live=True)
