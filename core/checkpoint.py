@@ -1,0 +1,273 @@
+"""Checkpoints: one ``.npz`` file that reproduces a run exactly.
+
+Contents (all plain arrays, loaded with ``allow_pickle=False``):
+
+=====================  ==========================================================
+``format``             str, ``"rnnlab-checkpoint"``
+``format_version``     int, :data:`FORMAT_VERSION`
+``experiment``         str, the experiment id (registry key)
+``config_json``        str, JSON of the hyperparameters (``experiment.config``)
+``seed``, ``step``     int
+``rng_state_json``     str, JSON of ``experiment.rng.bit_generator.state``
+``state/<key>``        arrays of ``experiment.state_dict()`` (``param.*``, ``optim.*``, ``extra.*``)
+``history/<m>/<part>`` the bounded metric history (:meth:`MetricHistory.to_arrays`)
+=====================  ==========================================================
+
+API::
+
+    save_checkpoint(path, experiment, history=None) -> Path     # atomic
+    experiment, history = load_checkpoint(path)                 # rebuilt from the registry
+    history = load_into(path, experiment)                       # into an existing experiment
+
+Writing is atomic: the file is written to a temporary file in the same folder,
+fsynced and moved over ``path`` with ``os.replace``, so a crash mid-save never
+damages the previous checkpoint. Loading validates everything before changing
+anything; any problem raises :class:`CheckpointError` (a ValueError) with one
+clear line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from core.experiments import registry
+from core.experiments.base import Experiment
+from core.history import MetricHistory
+
+FORMAT = "rnnlab-checkpoint"
+FORMAT_VERSION = 1
+_REQUIRED = ("format", "format_version", "experiment", "config_json", "seed", "step", "rng_state_json")
+
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "load_into", "read_checkpoint",
+           "Checkpoint", "FORMAT_VERSION"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt, of another experiment or does not fit the model."""
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return list(v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def save_checkpoint(path: str | os.PathLike, experiment: Experiment, history: MetricHistory | None = None) -> Path:
+    """Write ``experiment`` (and ``history``) to ``path`` atomically; returns the path.
+
+    The parent folder is created if needed. Raises OSError if it cannot be written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {
+        "format": np.array(FORMAT),
+        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+        "experiment": np.array(experiment.id),
+        "config_json": np.array(json.dumps({k: _jsonable(v) for k, v in experiment.config.items()}, sort_keys=True)),
+        "seed": np.array(experiment.seed, dtype=np.int64),
+        "step": np.array(experiment.step, dtype=np.int64),
+        "rng_state_json": np.array(json.dumps(experiment.rng.bit_generator.state)),
+    }
+    for k, v in experiment.state_dict().items():
+        arrays[f"state/{k}"] = np.asarray(v)
+    if history is not None:
+        arrays.update(history.to_arrays("history/"))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename durable too (POSIX); harmless where unsupported
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return path
+
+
+class Checkpoint:
+    """The parsed contents of a checkpoint file (nothing applied to any model yet)."""
+
+    def __init__(self, path: Path, experiment_id: str, config: dict, seed: int, step: int,
+                 rng_state: dict, state: dict[str, np.ndarray], history: MetricHistory):
+        self.path = path
+        self.experiment_id = experiment_id
+        self.config = config
+        self.seed = seed
+        self.step = step
+        self.rng_state = rng_state
+        self.state = state
+        self.history = history
+
+
+def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read and parse ``path`` without touching any model. Raises CheckpointError."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {e.strerror or e}") from None
+    if magic != b"PK\x03\x04":
+        what = "empty" if not magic else "not an .npz archive"
+        raise CheckpointError(f"{str(path)!r} is not an rnnlab checkpoint ({what})")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise CheckpointError(f"{str(path)!r} is not an rnnlab checkpoint (a single .npy array, not an .npz archive)")
+            arrays = {k: z[k] for k in z.files}  # reads every member: catches truncation here
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError) as e:
+        raise CheckpointError(f"{str(path)!r} is not a readable rnnlab checkpoint (corrupt or truncated .npz: "
+                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    missing = [k for k in _REQUIRED if k not in arrays]
+    if missing:
+        raise CheckpointError(f"{str(path)!r} is not an rnnlab checkpoint: missing {', '.join(missing)}")
+    try:
+        fmt = str(arrays["format"])
+        version = int(arrays["format_version"])
+        exp_id = str(arrays["experiment"])
+        config = json.loads(str(arrays["config_json"]))
+        seed = int(arrays["seed"])
+        step = int(arrays["step"])
+        rng_state = json.loads(str(arrays["rng_state_json"]))
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{str(path)!r}: malformed checkpoint metadata ({e})") from None
+    if fmt != FORMAT:
+        raise CheckpointError(f"{str(path)!r} is not an rnnlab checkpoint (format {fmt!r})")
+    if version > FORMAT_VERSION or version < 1:
+        raise CheckpointError(f"{str(path)!r} has checkpoint format version {version}; "
+                              f"this rnnlab reads versions 1..{FORMAT_VERSION}")
+    if not isinstance(config, dict) or not isinstance(rng_state, dict):
+        raise CheckpointError(f"{str(path)!r}: malformed checkpoint metadata (config or RNG state is not a mapping)")
+    state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
+    try:
+        history = MetricHistory.from_arrays(arrays, "history/")
+    except ValueError as e:
+        raise CheckpointError(f"{str(path)!r}: {e}") from None
+    return Checkpoint(path, exp_id, config, seed, step, rng_state, state, history)
+
+
+def _validate_against(ck: Checkpoint, experiment: Experiment) -> None:
+    """Raise CheckpointError unless ``ck`` fits ``experiment`` (id, keys, shapes, RNG kind)."""
+    where = repr(str(ck.path))
+    if ck.experiment_id != experiment.id:
+        raise CheckpointError(f"checkpoint {where} is for experiment {ck.experiment_id!r}, not {experiment.id!r}")
+    current = experiment.state_dict()
+    params_now = {k: v for k, v in current.items() if k.startswith("param.")}
+    params_ck = {k: v for k, v in ck.state.items() if k.startswith("param.")}
+    missing = sorted(set(params_now) - set(params_ck))
+    extra = sorted(set(params_ck) - set(params_now))
+    if missing or extra:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unexpected {', '.join(extra)}"] if extra else [])
+        raise CheckpointError(f"checkpoint {where} does not match the model: {'; '.join(parts)}")
+    for k, v in params_now.items():
+        s = np.asarray(params_ck[k])
+        if s.shape != v.shape:
+            raise CheckpointError(f"checkpoint {where}: {k} has shape {s.shape}, the model expects {v.shape} "
+                                  f"(was it trained with other structural hyperparameters?)")
+        if not np.issubdtype(s.dtype, np.number):
+            raise CheckpointError(f"checkpoint {where}: {k} has non-numeric dtype {s.dtype}")
+    for k, v in ck.state.items():
+        if k in current and np.shape(v) != np.shape(current[k]) and k.startswith("extra."):
+            raise CheckpointError(f"checkpoint {where}: {k} has shape {np.shape(v)}, the model expects {np.shape(current[k])}")
+    kind = experiment.rng.bit_generator.state.get("bit_generator")
+    if ck.rng_state.get("bit_generator") != kind:
+        raise CheckpointError(f"checkpoint {where}: RNG state is for {ck.rng_state.get('bit_generator')!r}, "
+                              f"the experiment uses {kind!r}")
+
+
+def _apply(ck: Checkpoint, experiment: Experiment, live: Mapping[str, Any] | None = None) -> None:
+    """Validate, then apply ``live`` hyperparameters, load state, RNG and step.
+
+    On any failure the experiment is restored as it was and CheckpointError is raised.
+    """
+    _validate_against(ck, experiment)
+    backup_state = experiment.state_dict()
+    backup_rng = experiment.rng.bit_generator.state
+    backup_step = experiment.step
+    backup_live = {k: experiment.config[k] for k in (live or {})}
+    try:
+        for name, value in (live or {}).items():  # before the state: switching optimizer resets its state
+            if experiment.config.get(name) != value:
+                experiment.set_live(name, value)
+        experiment.load_state_dict(ck.state)
+        experiment.rng.bit_generator.state = ck.rng_state
+        experiment.step = ck.step
+    except (ValueError, TypeError, KeyError) as e:
+        for name, value in backup_live.items():
+            if experiment.config.get(name) != value:
+                experiment.set_live(name, value)
+        experiment.load_state_dict(backup_state)
+        experiment.rng.bit_generator.state = backup_rng
+        experiment.step = backup_step
+        raise CheckpointError(f"checkpoint {str(ck.path)!r} does not fit the model: {e}") from None
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[Experiment, MetricHistory]:
+    """Rebuild the experiment stored in ``path`` (registry + stored config and seed),
+    load its state, RNG state and step. Returns ``(experiment, history)``
+    (an empty history if none was stored).
+
+    Raises CheckpointError for bad files; the experiment's own errors (e.g.
+    core.data.DataError when its corpus is gone) propagate as ValueErrors.
+    """
+    ck = read_checkpoint(path)
+    try:
+        cls = registry.get(ck.experiment_id)
+    except ValueError:
+        raise CheckpointError(f"checkpoint {str(ck.path)!r} is for unknown experiment {ck.experiment_id!r}") from None
+    known = {p.name for p in cls.params}
+    config = {k: v for k, v in ck.config.items() if k in known}  # tolerate params removed since
+    experiment = cls(config, seed=ck.seed)
+    _apply(ck, experiment)
+    return experiment, ck.history
+
+
+def load_into(path: str | os.PathLike, experiment: Experiment) -> MetricHistory:
+    """Load ``path`` into an existing ``experiment`` of the same id and shapes.
+
+    Loads parameters, optimizer and extra state, the RNG state and the step,
+    and applies the checkpoint's *live* hyperparameters (learning rate, clip, ...)
+    so training continues as it would have. Structural hyperparameters stay the
+    experiment's own; if they change array shapes the load is refused.
+    Never changes ``experiment`` when it raises CheckpointError. Returns the stored history.
+    """
+    ck = read_checkpoint(path)
+    if ck.experiment_id != experiment.id:
+        raise CheckpointError(f"checkpoint {str(ck.path)!r} is for experiment {ck.experiment_id!r}, not {experiment.id!r}")
+    live = {}
+    # type(...).params: NeuralExperiment instances shadow the Param tuple with their arrays dict
+    for p in type(experiment).params:
+        if p.live and p.name in ck.config:
+            try:
+                live[p.name] = p.validate(ck.config[p.name])
+            except ValueError as e:
+                raise CheckpointError(f"checkpoint {str(ck.path)!r}: {e}") from None
+    _apply(ck, experiment, live)
+    return ck.history

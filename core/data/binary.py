@@ -1,0 +1,74 @@
+"""Binary addition data: two numbers added bit by bit, least significant bit first.
+
+A pair (a, b) becomes a sequence of ``bits`` timesteps. At step t the network
+reads the two input bits ``a_t, b_t`` and must output the sum bit ``s_t``;
+the carry it has to remember is the carry *out of* step t (``carry[t]``),
+which goes into step t + 1.
+
+As in the iamtrask tutorial, a and b are drawn below ``2 ** (bits - 1)`` so
+that the sum fits in ``bits`` bits (no overflow).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# Above this many pairs, ``eval_pairs`` uses a fixed sample instead of all pairs.
+MAX_EVAL_PAIRS = 1 << 16
+
+
+def max_operand(bits: int) -> int:
+    """Exclusive upper bound of a and b: ``2 ** (bits - 1)`` (128 for 8 bits)."""
+    return 1 << (bits - 1)
+
+
+def to_bits(x: np.ndarray, bits: int) -> np.ndarray:
+    """Integers (N,) -> bits (bits, N) as float32, least significant bit first."""
+    x = np.asarray(x, dtype=np.int64)
+    shifts = np.arange(bits, dtype=np.int64)[:, None]  # (T, 1)
+    return ((x[None, :] >> shifts) & 1).astype(np.float32)  # (T, N)
+
+
+def from_bits(b: np.ndarray) -> np.ndarray:
+    """Bits (T, N) (anything > 0.5 is a one), LSB first -> integers (N,)."""
+    weights = (1 << np.arange(b.shape[0], dtype=np.int64))[:, None]  # (T, 1)
+    return ((np.asarray(b) > 0.5).astype(np.int64) * weights).sum(axis=0)
+
+
+def carries(a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
+    """The carry out of each bit position: (bits, N) float32 of 0/1.
+
+    carry[t] = 1 when a_t + b_t + carry[t-1] >= 2 (with carry[-1] = 0). It equals
+    bit t+1 of ``(a mod 2^(t+1)) + (b mod 2^(t+1))``.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    t = np.arange(bits, dtype=np.int64)[:, None]  # (T, 1)
+    mask = (1 << (t + 1)) - 1
+    partial = (a[None, :] & mask) + (b[None, :] & mask)  # (T, N)
+    return ((partial >> (t + 1)) & 1).astype(np.float32)
+
+
+def make_batch(a: np.ndarray, b: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (N,), (N,) -> inputs (T, N, 2) and targets (T, N, 1), LSB first."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    x = np.stack([to_bits(a, bits), to_bits(b, bits)], axis=-1)  # (T, N, 2)
+    y = to_bits(a + b, bits)[:, :, None]  # (T, N, 1)
+    return x, y
+
+
+def random_pairs(rng: np.random.Generator, n: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """n pairs drawn uniformly with 0 <= a, b < 2^(bits-1)."""
+    hi = max_operand(bits)
+    ab = rng.integers(0, hi, size=(2, n))
+    return ab[0], ab[1]
+
+
+def eval_pairs(bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair a, b < 2^(bits-1) (16,384 for 8 bits), or a fixed sample of
+    ``MAX_EVAL_PAIRS`` pairs when there are more (bits > 9)."""
+    hi = max_operand(bits)
+    if hi * hi <= MAX_EVAL_PAIRS:
+        a, b = np.meshgrid(np.arange(hi), np.arange(hi), indexing="ij")
+        return a.ravel(), b.ravel()
+    return random_pairs(np.random.default_rng(12345), MAX_EVAL_PAIRS, bits)

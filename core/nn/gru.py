@@ -1,0 +1,161 @@
+"""GRU layer with PyTorch's gate layout (r, z, n; reset applied to W_hn h + b_hn).
+
+    r = sigmoid(x_t W_ir + b_ir + h W_hr + b_hr)
+    z = sigmoid(x_t W_iz + b_iz + h W_hz + b_hz)
+    n = tanh(x_t W_in + b_in + r * (h W_hn + b_hn))
+    h_t = (1 - z) * n + z * h_{t-1}  =  n + z * (h_{t-1} - n)
+
+Params: ``Wx`` (D, 3H) = torch ``weight_ih_l0.T``; ``Wh`` (H, 3H) = ``weight_hh_l0.T``;
+``b`` (3H,) = [b_ir + b_hr, b_iz + b_hz, b_in]; ``bhn`` (H,) = b_hn, kept apart
+because the reset gate multiplies it. ``to_torch()`` returns ``bias_ih_l0 = b``
+and ``bias_hh_l0 = [0, 0, bhn]``.
+
+Speed: as the LSTM (one input matmul, sigmoid through tanh with the 1/2 folded
+into scaled weights). Backward needs only ``dh`` per step: all five outputs
+``[da_r, da_z, dhn, dh_direct, da_n]`` are ``dh * P_t`` for a factor array P
+precomputed over all T, so a step is one multiply, one matmul and one or two adds.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from core.nn.rnn import RecurrentLayer
+
+
+class GRU(RecurrentLayer):
+    """Gated recurrent unit. State: an ndarray (B, H)."""
+
+    cell = "gru"
+    gates = 3
+
+    def __init__(self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: Any = np.float32):
+        super().__init__(input_size, hidden_size, rng, dtype)
+        D, H = self.input_size, self.hidden_size
+        b = self._uniform(3 * H)
+        b[:2 * H] += self._uniform(2 * H)  # b_ir + b_hr, b_iz + b_hz (torch draws both)
+        self.params = {"Wx": self._uniform(D, 3 * H), "Wh": self._uniform(H, 3 * H), "b": b,
+                       "bhn": self._uniform(H)}
+
+    # -- forward ------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, h0: np.ndarray | None = None, rng: Any = None,
+                train: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+        """x (T, B, D), h0 (B, H) or None -> (y (T, B, H), h_last (B, H), cache).
+
+        ``rng``/``train`` are accepted for interface symmetry with Stacked and ignored.
+        ``y`` is a view into the cache: do not modify it in place.
+        """
+        x = self._check_x(x)
+        T, B, D = x.shape
+        H = self.hidden_size
+        h0, _ = self._check_state("h0", h0, B)
+        p = self.params
+        scale = np.ones(3 * H, self.dtype)
+        scale[:2 * H] = 0.5  # r, z pre-activations halved: sigmoid(a) = 0.5 tanh(a/2) + 0.5
+        Wh_s = p["Wh"] * scale  # (H, 3H)
+
+        xp = np.matmul(x.reshape(T * B, D), p["Wx"] * scale).reshape(T, B, 3 * H)  # (T, B, 3H)
+        xp += p["b"] * scale
+        xn = xp[:, :, 2 * H:].copy()  # (T, B, H) x W_in + b_in
+        xp[:, :, 2 * H:] = p["bhn"]  # xp[t] = [a_r/2 (x part), a_z/2 (x part), b_hn]
+        hp = np.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H): [a_r/2, a_z/2, h W_hn + b_hn]
+        rz = np.empty((T, B, 2 * H), self.dtype)  # (T, B, 2H) [r, z]
+        n = np.empty((T, B, H), self.dtype)  # (T, B, H)
+        hs = np.zeros((T + 1, B, H), self.dtype)  # (T+1, B, H); hs[0] = h0
+        if h0 is not None:
+            hs[0] = h0
+        tmp = np.empty((B, H), self.dtype)
+        matmul, add, multiply, subtract, tanh = np.matmul, np.add, np.multiply, np.subtract, np.tanh
+        for t in range(T):
+            hp_t, rz_t, n_t, h_prev = hp[t], rz[t], n[t], hs[t]
+            matmul(h_prev, Wh_s, out=hp_t)
+            add(hp_t, xp[t], out=hp_t)
+            tanh(hp_t[:, :2 * H], out=rz_t)
+            multiply(rz_t, 0.5, out=rz_t)
+            add(rz_t, 0.5, out=rz_t)
+            multiply(rz_t[:, :H], hp_t[:, 2 * H:], out=n_t)
+            add(n_t, xn[t], out=n_t)
+            tanh(n_t, out=n_t)
+            subtract(h_prev, n_t, out=tmp)
+            multiply(tmp, rz_t[:, H:], out=tmp)
+            add(n_t, tmp, out=hs[t + 1])
+        cache = {"x": x, "h": hs, "rz": rz, "n": n, "hn": hp[:, :, 2 * H:]}
+        return hs[1:], hs[-1].copy(), cache
+
+    # -- backward -------------------------------------------------------------------------
+    def backward(self, dy: np.ndarray | None, cache: dict, dh_last: np.ndarray | None = None,
+                 need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, dict, np.ndarray]:
+        """dy (T, B, H) or None, dh_last (B, H) or None ->
+        (dx (T, B, D) or None if not ``need_dx``, dh0 (B, H), grads, dh_norms (1, T))."""
+        x, hs, rz, n, hn = cache["x"], cache["h"], cache["rz"], cache["n"], cache["hn"]
+        T, B, D = x.shape
+        H = self.hidden_size
+        dy = self._check_dy(dy, T, B)
+        dh_T, _ = self._check_state("dh_last", dh_last, B)
+        p = self.params
+        WhT = np.ascontiguousarray(p["Wh"].T)  # (3H, H)
+
+        r, z = rz[:, :, :H], rz[:, :, H:]  # (T, B, H)
+        A = (1.0 - z) * (1.0 - n * n)  # (T, B, H) d a_n / d h_t
+        P = np.empty((T, B, 5, H), self.dtype)  # dh * P = [da_r, da_z, dhn, dh_direct, da_n]
+        np.multiply(A * hn, r * (1.0 - r), out=P[:, :, 0])
+        np.multiply(hs[:-1] - n, z * (1.0 - z), out=P[:, :, 1])
+        np.multiply(A, r, out=P[:, :, 2])
+        P[:, :, 3] = z
+        P[:, :, 4] = A
+
+        Q = np.empty((T, B, 5, H), self.dtype)
+        Qh = Q.reshape(T, B, 5 * H)[:, :, :3 * H]  # (T, B, 3H) strided: [da_r, da_z, dhn]
+        dh = np.zeros((T, B, H), self.dtype) if dy is None else dy.copy()  # (T, B, H) total dL/dh_t
+        if dh_T is not None:
+            dh[-1] += dh_T
+        tmp = np.empty((B, H), self.dtype)
+        dh0 = np.empty((B, H), self.dtype)
+        matmul, add, multiply = np.matmul, np.add, np.multiply
+        for t in range(T - 1, -1, -1):
+            q = Q[t]
+            multiply(dh[t][:, None, :], P[t], out=q)
+            matmul(Qh[t], WhT, out=tmp)
+            if t == 0:
+                add(tmp, q[:, 3], out=dh0)
+            elif dy is None:
+                add(tmp, q[:, 3], out=dh[t - 1])
+            else:
+                add(dh[t - 1], tmp, out=dh[t - 1])
+                add(dh[t - 1], q[:, 3], out=dh[t - 1])
+
+        dgx = Q[:, :, [0, 1, 4], :].reshape(T * B, 3 * H)  # (T*B, 3H) [da_r, da_z, da_n]
+        dgh = Qh.reshape(T * B, 3 * H)  # (T*B, 3H) strided view
+        grads = {"Wx": x.reshape(T * B, D).T @ dgx,
+                 "Wh": hs[:-1].reshape(T * B, H).T @ dgh,
+                 "b": dgx.sum(axis=0),
+                 "bhn": Q[:, :, 2].sum(axis=(0, 1))}
+        dx = (dgx @ p["Wx"].T).reshape(T, B, D) if need_dx else None
+        dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh, dh))[None, :]  # (1, T)
+        return dx, dh0, grads, dh_norms
+
+    def trace(self, cache: dict) -> list[dict[str, np.ndarray]]:
+        """[{"h", "r", "z", "n"}] each (T, B, H) (views into the cache)."""
+        H = self.hidden_size
+        rz = cache["rz"]
+        return [{"h": cache["h"][1:], "r": rz[:, :, :H], "z": rz[:, :, H:], "n": cache["n"]}]
+
+    # -- torch interchange -------------------------------------------------------------------
+    def _torch_arrays(self):
+        p = self.params
+        H = self.hidden_size
+        b_hh = np.zeros(3 * H, self.dtype)
+        b_hh[2 * H:] = p["bhn"]
+        return (p["Wx"].T.copy(), p["Wh"].T.copy(), p["b"].copy(), b_hh)
+
+    def from_torch(self, d: Mapping[str, Any], suffix: str = "_l0") -> None:
+        """Load ``torch.nn.GRU`` weights (``weight_ih_l0`` (3H, D), ...)."""
+        w_ih, w_hh, b_ih, b_hh = self._torch_in(d, suffix)
+        H = self.hidden_size
+        p = self.params
+        p["Wx"][...] = w_ih.T
+        p["Wh"][...] = w_hh.T
+        p["b"][...] = b_ih
+        p["b"][:2 * H] += b_hh[:2 * H]
+        p["bhn"][...] = b_hh[2 * H:]

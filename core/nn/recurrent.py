@@ -1,0 +1,52 @@
+"""``make_recurrent``: one entry point that builds any recurrent layer of ``core.nn``."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from core.nn.gru import GRU
+from core.nn.lstm import LSTM
+from core.nn.rnn import ACTIVATIONS, RNN, _check_rng
+from core.nn.stack import Bidirectional, Stacked
+from core.nn.validate import check_choice, check_positive_int
+
+CELLS = ("rnn", "lstm", "gru")
+
+
+def make_recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                   rng: np.random.Generator | None = None, activation: str = "tanh", dropout: float = 0.0,
+                   bidirectional: bool = False, dtype: Any = np.float32):
+    """Build a recurrent model.
+
+    cell: "rnn" (uses ``activation``, "tanh" or "sigmoid"), "lstm" or "gru".
+    Returns a single ``RNN``/``LSTM``/``GRU`` when ``num_layers == 1`` (wrapped in
+    ``Bidirectional`` if asked), else ``Stacked`` with ``dropout`` between layers
+    (dropout has no effect on a single layer, as in torch). Every returned object
+    accepts ``forward(x, h0=None, rng=None, train=True)``.
+    Layer k > 0 reads H features (2H when bidirectional).
+    """
+    check_choice("cell", cell, CELLS)
+    check_choice("activation", activation, ACTIVATIONS)
+    num_layers = check_positive_int("num_layers", num_layers)
+    input_size = check_positive_int("input_size", input_size)
+    hidden_size = check_positive_int("hidden_size", hidden_size)
+    rng = _check_rng(rng)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+
+    def one(d_in: int):
+        if cell == "rnn":
+            return RNN(d_in, hidden_size, rng, activation=activation, dtype=dtype)
+        if cell == "lstm":
+            return LSTM(d_in, hidden_size, rng, dtype=dtype)
+        return GRU(d_in, hidden_size, rng, dtype=dtype)
+
+    layers = []
+    d_in = input_size
+    for _ in range(num_layers):
+        layers.append(Bidirectional(one(d_in), one(d_in)) if bidirectional else one(d_in))
+        d_in = layers[-1].output_size
+    if num_layers == 1:
+        return layers[0]
+    return Stacked(layers, dropout=dropout)

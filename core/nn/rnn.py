@@ -1,0 +1,301 @@
+"""Vanilla (Elman) recurrent layer, and the plumbing shared by RNN, LSTM and GRU.
+
+    pre_t = x_t @ Wxh + h_{t-1} @ Whh + bh        # (B, H)   row-vector convention
+    h_t   = act(pre_t)                             # act in {"tanh", "sigmoid"}
+
+The row-vector convention (``h @ Whh``, not ``Whh @ h``) is the one that
+reproduces the seed's worked example (tests/core/test_worked_example.py).
+``to_torch()`` transposes into ``torch.nn.RNN`` names (``weight_hh_l0 = Whh.T``).
+
+Speed (see tests/benchmarks/bench_engine.py): the input projection of all
+timesteps is one matmul; the Python loop only does ``h @ Whh``, one add and one
+``tanh`` per step, written into preallocated buffers. The sigmoid cell runs the
+same three calls in "u-space": with u = 2h - 1 = tanh(pre / 2) the recurrence is
+``pre/2 = x @ (Wxh/2) + u @ (Whh/4) + (bh/2 + colsum(Whh)/4)``; h and pre are
+recovered with one vectorised affine map after the loop. Backward keeps only
+``dpre_t = dh_t * act'`` and ``dpre_t @ Whh.T`` in the loop; dWxh, dWhh and dbh
+are one matmul / sum each over all T * B rows.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from core.nn import module
+from core.nn.validate import check_choice, check_float_array, check_positive_int
+
+ACTIVATIONS = ("tanh", "sigmoid")
+
+
+# -- shared plumbing ---------------------------------------------------------------
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dt}")
+    return dt
+
+
+def _check_rng(rng: Any) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a np.random.Generator (np.random.default_rng(seed)), "
+                         f"got {type(rng).__name__}")
+    return rng
+
+
+def as_numpy(a: Any) -> np.ndarray:
+    """A NumPy array from an ndarray, list or (CPU) torch tensor, without importing torch."""
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+class RecurrentLayer:
+    """Base for one recurrent layer: validation, state dicts, torch-name helpers.
+
+    Subclasses set ``cell``, ``gates`` (number of gate blocks in ``Wx``) and
+    implement ``forward``, ``backward``, ``trace``.
+    """
+
+    cell = "?"
+    activation = "tanh"
+    state_is_tuple = False  # LSTM: (h, c)
+
+    def __init__(self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: Any):
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.output_size = self.hidden_size
+        self.num_layers = 1
+        self.dtype = _check_dtype(dtype)
+        self.rng = _check_rng(rng)  # used only at construction
+        self.params: dict[str, np.ndarray] = {}
+
+    def _uniform(self, *shape: int) -> np.ndarray:
+        k = 1.0 / np.sqrt(self.hidden_size)  # PyTorch: U(-1/sqrt(H), 1/sqrt(H))
+        return self.rng.uniform(-k, k, size=shape).astype(self.dtype)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}"
+                f"{', ' + repr(self.activation) if self.cell == 'rnn' else ''}, dtype={self.dtype.name})")
+
+    # -- params -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return module.state_dict(self.params)
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        module.load_state_dict(self.params, state, f"{type(self).__name__} state dict")
+
+    @property
+    def num_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def zero_state(self, batch: int) -> Any:
+        """The all-zero state for ``batch`` sequences ((B, H), or (h, c) for the LSTM)."""
+        z = np.zeros((check_positive_int("batch", batch), self.hidden_size), self.dtype)
+        return (z, z.copy()) if self.state_is_tuple else z
+
+    # -- validation ---------------------------------------------------------------
+    def _check_x(self, x: Any) -> np.ndarray:
+        x = check_float_array("x", x, ndim=3, shape=(None, None, self.input_size))
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"x must have at least one timestep and one sequence (T, B, {self.input_size}), "
+                             f"got shape {x.shape}")
+        return x.astype(self.dtype, copy=False)
+
+    def _check_h(self, name: str, h: Any, batch: int) -> np.ndarray | None:
+        if h is None:
+            return None
+        h = check_float_array(name, h, ndim=2, shape=(batch, self.hidden_size))
+        return h.astype(self.dtype, copy=False)
+
+    def _check_state(self, name: str, state: Any, batch: int) -> tuple:
+        """``state`` -> (h, c) tuple of arrays or Nones (c is always None without an LSTM)."""
+        if state is None:
+            return None, None
+        if self.state_is_tuple:
+            if not isinstance(state, (tuple, list)) or len(state) != 2:
+                raise ValueError(f"{name} must be a tuple (h, c) of (B, {self.hidden_size}) arrays for an LSTM, "
+                                 f"got {type(state).__name__}")
+            return self._check_h(f"{name}[0] (h)", state[0], batch), self._check_h(f"{name}[1] (c)", state[1], batch)
+        return self._check_h(name, state, batch), None
+
+    def _check_dy(self, dy: Any, T: int, B: int) -> np.ndarray | None:
+        if dy is None:
+            return None
+        # shape and dtype only: a NaN gradient is caught by the caller's norm check
+        dy = check_float_array("dy", dy, ndim=3, shape=(T, B, self.hidden_size), finite=False)
+        return dy.astype(self.dtype, copy=False)
+
+    # -- torch interchange ------------------------------------------------------------
+    def _torch_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def to_torch(self) -> dict[str, np.ndarray]:
+        """``torch.nn.RNN/LSTM/GRU`` state-dict names and shapes, as NumPy copies:
+        ``weight_ih_l0`` (G*H, D), ``weight_hh_l0`` (G*H, H), ``bias_ih_l0``, ``bias_hh_l0`` (G*H,)."""
+        w_ih, w_hh, b_ih, b_hh = self._torch_arrays()
+        return {"weight_ih_l0": w_ih, "weight_hh_l0": w_hh, "bias_ih_l0": b_ih, "bias_hh_l0": b_hh}
+
+    def _torch_in(self, d: Mapping[str, Any], suffix: str = "_l0") -> tuple[np.ndarray, ...]:
+        """Validated (w_ih, w_hh, b_ih, b_hh) from a torch-style dict (any extra keys are an error)."""
+        G, H, D = self.gates, self.hidden_size, self.input_size
+        names = [f"weight_ih{suffix}", f"weight_hh{suffix}", f"bias_ih{suffix}", f"bias_hh{suffix}"]
+        shapes = [(G * H, D), (G * H, H), (G * H,), (G * H,)]
+        missing = [n for n in names if n not in d]
+        extra = sorted(set(d) - set(names))
+        if missing or extra:
+            raise ValueError(f"torch state dict for {type(self).__name__}: missing {missing}, unexpected {extra} "
+                             f"(expected exactly {names})")
+        out = []
+        for n, s in zip(names, shapes):
+            a = as_numpy(d[n])
+            if a.shape != s:
+                raise ValueError(f"torch state dict: {n} has shape {a.shape}, expected {s}")
+            out.append(a.astype(self.dtype))
+        return tuple(out)
+
+
+def _zeros_like_state(layer: RecurrentLayer, B: int) -> np.ndarray:
+    return np.zeros((B, layer.hidden_size), layer.dtype)
+
+
+# -- RNN -------------------------------------------------------------------------------
+
+
+class RNN(RecurrentLayer):
+    """Elman RNN, ``h_t = act(x_t @ Wxh + h_{t-1} @ Whh + bh)``.
+
+    Params: ``Wxh`` (D, H), ``Whh`` (H, H), ``bh`` (H,), initialised like
+    ``torch.nn.RNN`` (U(+-1/sqrt(H)); bh is the sum of torch's two biases).
+    State: an ndarray (B, H). ``activation``: "tanh" (min-char-rnn) or
+    "sigmoid" (binary-addition tutorial).
+    """
+
+    cell = "rnn"
+    gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, rng: np.random.Generator,
+                 activation: str = "tanh", dtype: Any = np.float32):
+        super().__init__(input_size, hidden_size, rng, dtype)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        D, H = self.input_size, self.hidden_size
+        self.params = {"Wxh": self._uniform(D, H), "Whh": self._uniform(H, H),
+                       "bh": self._uniform(H) + self._uniform(H)}
+
+    # -- forward ------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, h0: np.ndarray | None = None, rng: Any = None,
+                train: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+        """x (T, B, D), h0 (B, H) or None -> (y (T, B, H), h_last (B, H), cache).
+
+        ``rng``/``train`` are accepted for interface symmetry with Stacked and ignored.
+        ``y`` is a view into the cache: do not modify it in place.
+        """
+        x = self._check_x(x)
+        T, B, D = x.shape
+        H = self.hidden_size
+        h0, _ = self._check_state("h0", h0, B)
+        p = self.params
+        Wx, Wh, b = p["Wxh"], p["Whh"], p["bh"]
+        sig = self.activation == "sigmoid"
+
+        pre = np.matmul(x.reshape(T * B, D), Wx).reshape(T, B, H)  # (T, B, H) input projection
+        hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H); hs[0] = h0
+        if sig:  # u-space: u = 2h - 1 = tanh(pre / 2)
+            pre *= 0.5
+            pre += 0.5 * b + 0.25 * Wh.sum(axis=0)
+            Wr = Wh * 0.25
+            if h0 is None:
+                hs[0] = -1.0
+            else:
+                np.multiply(h0, 2.0, out=hs[0])
+                hs[0] -= 1.0
+        else:
+            pre += b
+            Wr = Wh
+            if h0 is None:
+                hs[0] = 0.0
+            else:
+                hs[0] = h0
+        tmp = np.empty((B, H), self.dtype)
+        dot, add, tanh = np.dot, np.add, np.tanh  # np.dot: less call overhead than matmul
+        for h_prev, pre_t, h_t in zip(hs[:-1], pre, hs[1:]):
+            dot(h_prev, Wr, out=tmp)  # (B, H)
+            add(pre_t, tmp, out=pre_t)
+            tanh(pre_t, out=h_t)
+        if sig:
+            pre *= 2.0
+            hs *= 0.5
+            hs += 0.5
+        cache = {"x": x, "h": hs, "pre": pre}
+        return hs[1:], hs[-1].copy(), cache
+
+    # -- backward -------------------------------------------------------------------------
+    def backward(self, dy: np.ndarray | None, cache: dict, dh_last: np.ndarray | None = None,
+                 need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, dict, np.ndarray]:
+        """dy (T, B, H) or None, dh_last (B, H) or None ->
+        (dx (T, B, D) (None if ``need_dx`` is False), dh0 (B, H), grads, dh_norms (1, T))."""
+        x, hs = cache["x"], cache["h"]
+        T, B, D = x.shape
+        H = self.hidden_size
+        dy = self._check_dy(dy, T, B)
+        dh_last, _ = self._check_state("dh_last", dh_last, B)
+        p = self.params
+        Wx, Wh = p["Wxh"], p["Whh"]
+        WhT = np.ascontiguousarray(Wh.T)  # (H, H)
+
+        h = hs[1:]  # (T, B, H)
+        dact = np.empty((T, B, H), self.dtype)  # (T, B, H) d h_t / d pre_t
+        if self.activation == "tanh":
+            np.multiply(h, h, out=dact)
+            np.subtract(1.0, dact, out=dact)
+        else:
+            np.subtract(1.0, h, out=dact)
+            dact *= h
+        dh = np.zeros((T, B, H), self.dtype) if dy is None else dy.copy()  # (T, B, H) total dL/dh_t
+        if dh_last is not None:
+            dh[-1] += dh_last
+        dpre = np.empty((T, B, H), self.dtype)  # (T, B, H)
+        tmp = np.empty((B, H), self.dtype)
+        dot, add, multiply = np.dot, np.add, np.multiply
+        steps = zip(dh[:0:-1], dact[:0:-1], dpre[:0:-1], dh[-2::-1])  # t = T-1 .. 1, with dh[t-1]
+        if dy is None:
+            for dh_t, da_t, dp_t, dh_prev in steps:
+                multiply(dh_t, da_t, out=dp_t)
+                dot(dp_t, WhT, out=dh_prev)
+        else:
+            for dh_t, da_t, dp_t, dh_prev in steps:
+                multiply(dh_t, da_t, out=dp_t)
+                dot(dp_t, WhT, out=tmp)
+                add(dh_prev, tmp, out=dh_prev)
+        multiply(dh[0], dact[0], out=dpre[0])
+        dh0 = dpre[0] @ WhT  # (B, H)
+
+        dp2 = dpre.reshape(T * B, H)  # (T*B, H)
+        grads = {"Wxh": x.reshape(T * B, D).T @ dp2,
+                 "Whh": hs[:-1].reshape(T * B, H).T @ dp2,
+                 "bh": dp2.sum(axis=0)}
+        dx = (dp2 @ Wx.T).reshape(T, B, D) if need_dx else None
+        dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh, dh))[None, :]  # (1, T)
+        return dx, dh0, grads, dh_norms
+
+    def trace(self, cache: dict) -> list[dict[str, np.ndarray]]:
+        """[{"h": (T, B, H), "pre": (T, B, H)}] (views into the cache)."""
+        return [{"h": cache["h"][1:], "pre": cache["pre"]}]
+
+    # -- torch interchange -------------------------------------------------------------------
+    def _torch_arrays(self):
+        p = self.params
+        return (p["Wxh"].T.copy(), p["Whh"].T.copy(), p["bh"].copy(), np.zeros_like(p["bh"]))
+
+    def from_torch(self, d: Mapping[str, Any], suffix: str = "_l0") -> None:
+        """Load ``torch.nn.RNN`` weights (``weight_ih_l0`` (H, D), ...); bh = bias_ih + bias_hh."""
+        w_ih, w_hh, b_ih, b_hh = self._torch_in(d, suffix)
+        p = self.params
+        p["Wxh"][...] = w_ih.T
+        p["Whh"][...] = w_hh.T
+        p["bh"][...] = b_ih + b_hh

@@ -1,0 +1,374 @@
+"""Optimizers over named parameters, and gradient clipping.
+
+    opt = make_optimizer("adam", lr=1e-3)        # or Adam(lr=1e-3, beta1=0.9)
+    opt.step(params, grads)                       # updates params IN PLACE
+    opt.set(lr=1e-4)                              # or opt.lr = 1e-4 (validated)
+    state = opt.state_dict(); opt2.load_state_dict(state)   # exact resume
+
+Update rules (g = gradient, p = parameter; all per element):
+
+    SGD       p -= lr * g
+    Momentum  v = momentum * v + g;  p -= lr * v               (PyTorch's form)
+              nesterov: p -= lr * (g + momentum * v)
+    Adagrad   mem += g * g;  p += -lr * g / sqrt(mem + eps)    (min-char-rnn, bit for bit)
+    RMSprop   v = rho * v + (1 - rho) * g * g;  p -= lr * g / (sqrt(v) + eps)
+    Adam      m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g*g;  t += 1
+              p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)   (PyTorch's form)
+
+Per-parameter state is created lazily on the first step that sees a name, with
+the parameter's shape and dtype. ``state_dict()`` is flat: ``"<slot>.<param>"``
+arrays (``"v.Whh"``, ``"m.Wxh"``, ``"mem.bh"``), 0-d scalars (``"t"``) and the
+settings as 0-d arrays (``"lr"``, ``"momentum"``, ...); ``load_state_dict``
+restores all of it, so a resumed run makes bit-identical updates.
+
+Speed: every update is a handful of in-place ufuncs (``out=``) on scratch arrays
+preallocated per parameter — no temporaries in the step.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, ClassVar, Mapping
+
+import numpy as np
+
+# -- setting validators -------------------------------------------------------------
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return v
+
+
+def _non_negative(name: str, value: Any) -> float:
+    v = _number(name, value)
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return v
+
+
+def _positive(name: str, value: Any) -> float:
+    v = _number(name, value)
+    if v <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return v
+
+
+def _unit(name: str, value: Any) -> float:
+    v = _number(name, value)
+    if not 0.0 <= v < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return v
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+class Optimizer:
+    """Base class. Subclasses declare:
+
+    ``name``: the make_optimizer name; ``slots``: per-parameter state arrays;
+    ``n_scratch``: scratch arrays per parameter; ``settings``: name -> (default,
+    validator) (``lr`` always); and implement ``_update(p, g, slots, scratch)``.
+    """
+
+    name: ClassVar[str] = "sgd"
+    slots: ClassVar[tuple[str, ...]] = ()
+    n_scratch: ClassVar[int] = 1
+    settings: ClassVar[dict[str, tuple[Any, Callable[[str, Any], Any]]]] = {"lr": (None, _non_negative)}
+
+    def __init__(self, lr: float, **settings: Any):
+        object.__setattr__(self, "_t", 0)
+        values = {k: d for k, (d, _) in self.settings.items()}
+        values["lr"] = lr
+        values.update(settings)
+        self.set(**values)
+        self.reset()
+
+    # -- settings -----------------------------------------------------------------
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key in self.settings:
+            value = self._validate(key, value)
+        object.__setattr__(self, key, value)
+
+    def _validate(self, key: str, value: Any) -> Any:
+        if key not in self.settings:
+            raise ValueError(f"{type(self).__name__} has no setting {key!r}; accepted: {', '.join(self.settings)}")
+        return self.settings[key][1](key, value)
+
+    def set(self, **settings: Any) -> None:
+        """Change settings between steps, e.g. ``set(lr=0.01, momentum=0.5)``.
+
+        All values are validated before any is applied (unknown names raise).
+        """
+        checked = {k: self._validate(k, v) for k, v in settings.items()}
+        for k, v in checked.items():
+            object.__setattr__(self, k, v)
+
+    def get_settings(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.settings}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_settings().items())})"
+
+    # -- state --------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget all per-parameter state (the step counter too)."""
+        object.__setattr__(self, "_t", 0)
+        object.__setattr__(self, "_state", {})  # name -> ((slot arrays), (scratch arrays))
+
+    @property
+    def t(self) -> int:
+        """Number of steps taken."""
+        return self._t
+
+    def _new_state(self, k: str, p: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        slots = tuple(np.zeros_like(p) for _ in self.slots)
+        scratch = tuple(np.zeros_like(p) for _ in range(self.n_scratch))
+        self._state[k] = (slots, scratch)
+        return slots, scratch
+
+    def step(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+        """Update every array of ``params`` in place from ``grads`` (same keys and shapes)."""
+        if params.keys() != grads.keys():
+            missing = sorted(set(params) - set(grads))
+            extra = sorted(set(grads) - set(params))
+            raise ValueError(f"grads must have the keys of params: missing {missing}, unexpected {extra}")
+        state = self._state
+        work = []
+        for k, p in params.items():  # check everything before changing anything
+            g = grads[k]
+            if g.shape != p.shape:
+                raise ValueError(f"grads[{k!r}] has shape {g.shape}, params[{k!r}] has {p.shape}")
+            st = state.get(k) or self._new_state(k, p)
+            if st[1][0].shape != p.shape:
+                raise ValueError(f"parameter {k!r} has shape {p.shape} but the optimizer state has "
+                                 f"{st[1][0].shape}; reset the optimizer after changing the model")
+            work.append((p, g, st[0], st[1]))
+        object.__setattr__(self, "_t", self._t + 1)
+        self._begin_step()
+        update = self._update
+        for p, g, slots, scratch in work:
+            update(p, g, slots, scratch)
+
+    def _begin_step(self) -> None:
+        """Per-step scalars (bias corrections) computed once, not per parameter."""
+
+    def _update(self, p: np.ndarray, g: np.ndarray, slots: tuple, scratch: tuple) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Flat copies: ``"<slot>.<param>"`` arrays, ``"t"`` and the settings as 0-d arrays."""
+        out: dict[str, np.ndarray] = {}
+        for k, (slots, _) in self._state.items():
+            for slot, a in zip(self.slots, slots):
+                out[f"{slot}.{k}"] = a.copy()
+        out["t"] = np.array(self._t, dtype=np.int64)
+        for k, v in self.get_settings().items():
+            out[k] = np.array(v)
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any], params: Mapping[str, np.ndarray] | None = None) -> None:
+        """Restore ``state_dict()`` output exactly; everything is checked before anything changes.
+
+        Raises ValueError for missing settings/"t", unexpected keys, a parameter
+        missing one of its slots, slots of different shapes, or (when ``params``
+        is given) state for unknown parameters or of the wrong shape.
+        """
+        what = f"{type(self).__name__} state dict"
+        scalars = ("t",) + tuple(self.settings)
+        missing = [k for k in scalars if k not in state]
+        unexpected: list[str] = []
+        per_param: dict[str, dict[str, np.ndarray]] = {}
+        for key, v in state.items():
+            if key in scalars:
+                continue
+            slot, dot, name = key.partition(".")
+            if not dot or slot not in self.slots or not name:
+                unexpected.append(key)
+                continue
+            per_param.setdefault(name, {})[slot] = v
+        for name, slots in per_param.items():
+            missing += [f"{s}.{name}" for s in self.slots if s not in slots]
+        if missing or unexpected:
+            parts = ([f"missing {', '.join(sorted(missing))}"] if missing else []) + \
+                    ([f"unexpected {', '.join(sorted(unexpected))}"] if unexpected else [])
+            raise ValueError(f"{what} does not match (accepted slots: {', '.join(self.slots) or 'none'}; "
+                             f"scalars: {', '.join(scalars)}): {'; '.join(parts)}")
+        settings = {k: self._validate(k, state[k]) for k in self.settings}
+        t = np.asarray(state["t"])
+        if t.ndim != 0 or not np.issubdtype(t.dtype, np.integer) or int(t) < 0:
+            raise ValueError(f"{what}: t must be a non-negative integer scalar, got {state['t']!r}")
+        new_state: dict[str, tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]] = {}
+        for name, slots in per_param.items():
+            arrs = [np.asarray(slots[s]) for s in self.slots]
+            for s, a in zip(self.slots, arrs):
+                if not np.issubdtype(a.dtype, np.floating):
+                    raise ValueError(f"{what}: {s}.{name} must be a floating array, got dtype {a.dtype}")
+                if a.shape != arrs[0].shape:
+                    raise ValueError(f"{what}: {s}.{name} has shape {a.shape}, "
+                                     f"{self.slots[0]}.{name} has {arrs[0].shape}")
+            if params is not None:
+                if name not in params:
+                    raise ValueError(f"{what} has state for {name!r}, which is not a parameter of the model")
+                if params[name].shape != arrs[0].shape:
+                    raise ValueError(f"{what}: state for {name!r} has shape {arrs[0].shape}, "
+                                     f"the parameter has {params[name].shape}")
+            dtype = params[name].dtype if params is not None else arrs[0].dtype
+            slot_arrays = tuple(np.array(a, dtype=dtype, copy=True) for a in arrs)
+            new_state[name] = (slot_arrays, tuple(np.zeros_like(slot_arrays[0]) for _ in range(self.n_scratch)))
+        self.set(**settings)
+        object.__setattr__(self, "_t", int(t))
+        object.__setattr__(self, "_state", new_state)
+
+
+class SGD(Optimizer):
+    """p -= lr * g"""
+
+    name = "sgd"
+
+    def _update(self, p, g, slots, scratch):
+        (s,) = scratch
+        np.multiply(g, self.lr, out=s)
+        p -= s
+
+
+class Momentum(Optimizer):
+    """v = momentum * v + g; p -= lr * v   (nesterov: p -= lr * (g + momentum * v))"""
+
+    name = "momentum"
+    slots = ("v",)
+    settings = {"lr": (None, _non_negative), "momentum": (0.9, _unit), "nesterov": (False, _flag)}
+
+    def _update(self, p, g, slots, scratch):
+        (v,), (s,) = slots, scratch
+        v *= self.momentum
+        v += g
+        if self.nesterov:
+            np.multiply(v, self.momentum, out=s)
+            s += g
+            s *= self.lr
+        else:
+            np.multiply(v, self.lr, out=s)
+        p -= s
+
+
+class Adagrad(Optimizer):
+    """mem += g * g; p += -lr * g / sqrt(mem + eps)  — min-char-rnn's update, same rounding."""
+
+    name = "adagrad"
+    slots = ("mem",)
+    n_scratch = 2
+    settings = {"lr": (None, _non_negative), "eps": (1e-8, _positive)}
+
+    def _update(self, p, g, slots, scratch):
+        (mem,), (s, u) = slots, scratch
+        np.multiply(g, g, out=s)
+        mem += s
+        np.add(mem, self.eps, out=s)
+        np.sqrt(s, out=s)
+        np.multiply(g, -self.lr, out=u)
+        u /= s
+        p += u
+
+
+class RMSprop(Optimizer):
+    """v = rho * v + (1 - rho) * g * g; p -= lr * g / (sqrt(v) + eps)"""
+
+    name = "rmsprop"
+    slots = ("v",)
+    settings = {"lr": (None, _non_negative), "rho": (0.9, _unit), "eps": (1e-8, _positive)}
+
+    def _update(self, p, g, slots, scratch):
+        (v,), (s,) = slots, scratch
+        v *= self.rho
+        np.multiply(g, g, out=s)
+        s *= 1.0 - self.rho
+        v += s
+        np.sqrt(v, out=s)
+        s += self.eps
+        np.divide(g, s, out=s)
+        s *= self.lr
+        p -= s
+
+
+class Adam(Optimizer):
+    """Adam with PyTorch's bias correction (see the module docstring)."""
+
+    name = "adam"
+    slots = ("m", "v")
+    settings = {"lr": (None, _non_negative), "beta1": (0.9, _unit), "beta2": (0.999, _unit),
+                "eps": (1e-8, _positive)}
+
+    def _begin_step(self) -> None:
+        t = self._t
+        object.__setattr__(self, "_step_size", self.lr / (1.0 - self.beta1 ** t))
+        object.__setattr__(self, "_inv_sqrt_bc2", 1.0 / math.sqrt(1.0 - self.beta2 ** t))
+
+    def _update(self, p, g, slots, scratch):
+        (m, v), (s,) = slots, scratch
+        m *= self.beta1
+        np.multiply(g, 1.0 - self.beta1, out=s)
+        m += s
+        v *= self.beta2
+        np.multiply(g, g, out=s)
+        s *= 1.0 - self.beta2
+        v += s
+        np.sqrt(v, out=s)
+        s *= self._inv_sqrt_bc2
+        s += self.eps
+        np.divide(m, s, out=s)
+        s *= self._step_size
+        p -= s
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {c.name: c for c in (SGD, Momentum, Adagrad, RMSprop, Adam)}
+NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+
+
+def make_optimizer(name: str, lr: float, **kw: Any) -> Optimizer:
+    """An optimizer by name: one of NAMES ("nesterov" is Momentum(nesterov=True))."""
+    if name == "nesterov":
+        return Momentum(lr, **{"nesterov": True, **kw})
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(NAMES)}, got {name!r}")
+    return OPTIMIZERS[name](lr, **kw)
+
+
+# -- clipping ---------------------------------------------------------------------------
+
+
+def clip_by_value(grads: Mapping[str, np.ndarray], limit: float) -> None:
+    """Clamp every gradient entry to [-limit, limit] in place (min-char-rnn uses 5)."""
+    limit = _positive("limit", limit)
+    for g in grads.values():
+        np.clip(g, -limit, limit, out=g)
+
+
+def clip_by_global_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
+    """Scale all gradients in place so their joint L2 norm is at most ``max_norm``.
+
+    Returns the norm *before* clipping. A NaN/inf norm leaves the gradients
+    untouched (and is returned, for the caller to stop on).
+    """
+    max_norm = _positive("max_norm", max_norm)
+    total = 0.0
+    for g in grads.values():
+        f = g.reshape(-1)
+        total += float(np.dot(f, f))
+    norm = math.sqrt(total)
+    if math.isfinite(norm) and norm > max_norm:
+        scale = max_norm / norm
+        for g in grads.values():
+            g *= scale
+    return norm

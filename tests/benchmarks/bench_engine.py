@@ -1,0 +1,416 @@
+"""Engine benchmark: training steps per second of the NumPy recurrent layers,
+side by side with PyTorch CPU on the identical model and with a "seed-style"
+per-example loop (how the tutorials wrote it).
+
+Run explicitly (pytest does not collect bench_*.py):
+
+    python tests/benchmarks/bench_engine.py [--seconds 1.0] [--repeats 3] [--threads 1] [--only a,b]
+
+A step is forward + backward + optimizer update, including the output Dense
+layer and the loss. Each figure is the best of ``--repeats`` runs of at least
+``--seconds`` (time.perf_counter); the machine is shared, so figures are noisy.
+
+Threads: BLAS threads for NumPy are set through OPENBLAS_NUM_THREADS /
+OMP_NUM_THREADS / MKL_NUM_THREADS *before* NumPy is imported (``--threads``,
+default 1: at these sizes a second BLAS thread costs more in synchronisation than
+it gains, and the machine is shared); PyTorch gets ``torch.set_num_threads(2)``
+as asked (``--torch-threads``).
+
+Cases:
+  (a) char LSTM    1 layer, H=128, one-hot input of 96, T=50, B=32, softmax CE, Adam
+  (b) min-char-rnn tanh RNN, H=100, V=96, T=25, B=1, summed CE, Adagrad, clip 5, state carried
+  (c) binary add   sigmoid RNN, H=16, T=8, B=64, input 2, 1 output/step, sigmoid + BCE, SGD
+  (d) sine         2-layer LSTM, H=30, T=10, B=32, input 1, 1 output at the last step, MSE, Adagrad
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def _parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=1.0, help="minimum duration of one measurement")
+    ap.add_argument("--repeats", type=int, default=3, help="measurements per case (best is reported)")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads for NumPy")
+    ap.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads")
+    ap.add_argument("--only", default="a,b,c,d", help="comma-separated cases to run")
+    ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if importable")
+    return ap.parse_args()
+
+
+ARGS = _parse() if __name__ == "__main__" else argparse.Namespace(
+    seconds=1.0, repeats=3, threads=1, torch_threads=2, only="a,b,c,d", no_torch=False)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(ARGS.threads)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+import numpy as np  # noqa: E402  (after the thread settings)
+
+from core import losses, optim  # noqa: E402
+from core.nn.dense import Dense  # noqa: E402
+from core.nn.lstm import LSTM  # noqa: E402
+from core.nn.recurrent import make_recurrent  # noqa: E402
+from core.nn.rnn import RNN  # noqa: E402
+
+F32 = np.float32
+
+
+# -- timing ------------------------------------------------------------------------------------
+
+
+def measure(step, seconds: float, repeats: int) -> float:
+    """Best steps/s over ``repeats`` runs of at least ``seconds`` each."""
+    for _ in range(3):  # warm-up (allocations, optimizer state)
+        step()
+    best = 0.0
+    for _ in range(repeats):
+        n = 0
+        t0 = time.perf_counter()
+        while True:
+            step()
+            n += 1
+            dt = time.perf_counter() - t0
+            if dt >= seconds:
+                break
+        best = max(best, n / dt)
+    return best
+
+
+def _ce(logits, targets, **kw):
+    out = losses.softmax_cross_entropy(logits, targets, **kw)
+    return out[0], out[1]  # (loss, dlogits); newer versions also return probs
+
+
+# -- our engine ---------------------------------------------------------------------------------
+
+
+def ours_char_lstm(rng):
+    T, B, V, H = 50, 32, 96, 128
+    lstm, out = LSTM(V, H, rng), Dense(H, V, rng)
+    params = {**{f"lstm.{k}": v for k, v in lstm.params.items()}, **{f"out.{k}": v for k, v in out.params.items()}}
+    opt = optim.Adam(lr=2e-3)
+    ids = rng.integers(0, V, size=(T + 1, B))
+    x = np.eye(V, dtype=F32)[ids[:-1]]  # (T, B, V) one-hot
+    targets = ids[1:]  # (T, B)
+
+    def step():
+        y, _, cache = lstm.forward(x)  # (T, B, H)
+        logits, oc = out.forward(y)  # (T, B, V)
+        loss, dlogits = _ce(logits, targets)
+        dy, g_out = out.backward(dlogits, oc)
+        _, _, g_lstm, _ = lstm.backward(dy, cache, need_dx=False)
+        grads = {**{f"lstm.{k}": v for k, v in g_lstm.items()}, **{f"out.{k}": v for k, v in g_out.items()}}
+        opt.step(params, grads)
+        return loss
+    return step
+
+
+def ours_min_char_rnn(rng):
+    T, V, H = 25, 96, 100
+    rnn, out = RNN(V, H, rng, activation="tanh"), Dense(H, V, rng)
+    params = {**{f"rnn.{k}": v for k, v in rnn.params.items()}, **{f"out.{k}": v for k, v in out.params.items()}}
+    opt = optim.Adagrad(lr=0.1)
+    ids = rng.integers(0, V, size=(T + 1, 1))
+    x = np.eye(V, dtype=F32)[ids[:-1]]  # (T, 1, V)
+    targets = ids[1:]
+    state = {"h": None}
+
+    def step():
+        y, h, cache = rnn.forward(x, state["h"])
+        logits, oc = out.forward(y)
+        loss, dlogits = _ce(logits, targets, reduction="sum")
+        dy, g_out = out.backward(dlogits, oc)
+        _, _, g_rnn, _ = rnn.backward(dy, cache, need_dx=False)
+        grads = {**{f"rnn.{k}": v for k, v in g_rnn.items()}, **{f"out.{k}": v for k, v in g_out.items()}}
+        optim.clip_by_value(grads, 5.0)
+        opt.step(params, grads)
+        state["h"] = h
+        return loss
+    return step
+
+
+def binary_addition_batch(rng, B, T=8):
+    """x (T, B, 2) bits of a and b, least significant first; y (T, B, 1) bits of a + b."""
+    a = rng.integers(0, 2 ** (T - 1), size=B)
+    b = rng.integers(0, 2 ** (T - 1), size=B)
+    bits = (np.stack([a, b, a + b])[:, None, :] >> np.arange(T)[None, :, None]) & 1  # (3, T, B)
+    return np.stack([bits[0], bits[1]], axis=-1).astype(F32), bits[2][..., None].astype(F32)
+
+
+def ours_binary_addition(rng):
+    T, B, H = 8, 64, 16
+    rnn, out = RNN(2, H, rng, activation="sigmoid"), Dense(H, 1, rng)
+    params = {**{f"rnn.{k}": v for k, v in rnn.params.items()}, **{f"out.{k}": v for k, v in out.params.items()}}
+    opt = optim.SGD(lr=1.0)
+    x, target = binary_addition_batch(rng, B, T)
+
+    def step():
+        y, _, cache = rnn.forward(x)
+        logits, oc = out.forward(y)  # (T, B, 1)
+        loss, dlogits = losses.bce_with_sigmoid(logits, target)
+        dy, g_out = out.backward(dlogits, oc)
+        _, _, g_rnn, _ = rnn.backward(dy, cache, need_dx=False)
+        grads = {**{f"rnn.{k}": v for k, v in g_rnn.items()}, **{f"out.{k}": v for k, v in g_out.items()}}
+        opt.step(params, grads)
+        return loss
+    return step
+
+
+def sine_batch(rng, B, T=10):
+    """x (T, B, 1) samples of sin; y (B, 1) the next sample."""
+    t0 = rng.uniform(0, 2 * np.pi, size=B)
+    t = t0[None, :] + 0.2 * np.arange(T + 1)[:, None]  # (T+1, B)
+    s = np.sin(t).astype(F32)
+    return s[:-1, :, None], s[-1][:, None]
+
+
+def ours_sine(rng):
+    T, B, H = 10, 32, 30
+    lstm, out = make_recurrent("lstm", 1, H, 2, rng=rng), Dense(H, 1, rng)
+    params = {**{f"lstm.{k}": v for k, v in lstm.params.items()}, **{f"out.{k}": v for k, v in out.params.items()}}
+    opt = optim.Adagrad(lr=0.05)
+    x, target = sine_batch(rng, B, T)
+
+    def step():
+        y, _, cache = lstm.forward(x)
+        pred, oc = out.forward(y[-1])  # (B, 1) last step only
+        loss, dpred = losses.mse(pred, target)
+        dh, g_out = out.backward(dpred, oc)
+        _, _, g_lstm, _ = lstm.backward(None, cache, [None, (dh, None)], need_dx=False)
+        grads = {**{f"lstm.{k}": v for k, v in g_lstm.items()}, **{f"out.{k}": v for k, v in g_out.items()}}
+        opt.step(params, grads)
+        return loss
+    return step
+
+
+# -- seed-style baselines (per example, per timestep, as the tutorials wrote them) -----------------
+
+
+def seed_min_char_rnn(rng):
+    """Karpathy's min-char-rnn lossFun + Adagrad, verbatim in structure (column vectors, dicts of steps)."""
+    T, V, H = 25, 96, 100
+    Wxh = rng.standard_normal((H, V)) * 0.01
+    Whh = rng.standard_normal((H, H)) * 0.01
+    Why = rng.standard_normal((V, H)) * 0.01
+    bh, by = np.zeros((H, 1)), np.zeros((V, 1))
+    mem = [np.zeros_like(p) for p in (Wxh, Whh, Why, bh, by)]
+    ids = rng.integers(0, V, size=T + 1)
+    inputs, targets = list(ids[:-1]), list(ids[1:])
+    state = {"h": np.zeros((H, 1))}
+
+    def step():
+        xs, hs, ys, ps = {}, {}, {}, {}
+        hs[-1] = np.copy(state["h"])
+        loss = 0.0
+        for t in range(len(inputs)):
+            xs[t] = np.zeros((V, 1))
+            xs[t][inputs[t]] = 1
+            hs[t] = np.tanh(np.dot(Wxh, xs[t]) + np.dot(Whh, hs[t - 1]) + bh)
+            ys[t] = np.dot(Why, hs[t]) + by
+            ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))
+            loss += -np.log(ps[t][targets[t], 0])
+        dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)
+        dbh, dby = np.zeros_like(bh), np.zeros_like(by)
+        dhnext = np.zeros_like(hs[0])
+        for t in reversed(range(len(inputs))):
+            dy = np.copy(ps[t])
+            dy[targets[t]] -= 1
+            dWhy += np.dot(dy, hs[t].T)
+            dby += dy
+            dh = np.dot(Why.T, dy) + dhnext
+            dhraw = (1 - hs[t] * hs[t]) * dh
+            dbh += dhraw
+            dWxh += np.dot(dhraw, xs[t].T)
+            dWhh += np.dot(dhraw, hs[t - 1].T)
+            dhnext = np.dot(Whh.T, dhraw)
+        for dparam in [dWxh, dWhh, dWhy, dbh, dby]:
+            np.clip(dparam, -5, 5, out=dparam)
+        for param, dparam, m in zip([Wxh, Whh, Why, bh, by], [dWxh, dWhh, dWhy, dbh, dby], mem):
+            m += dparam * dparam
+            param += -0.1 * dparam / np.sqrt(m + 1e-8)
+        state["h"] = hs[len(inputs) - 1]
+        return loss
+    return step
+
+
+def seed_binary_addition(rng):
+    """iamtrask's binary-addition RNN: one example at a time, update after each; a "step" is 64 examples."""
+    T, H, B = 8, 16, 64
+    alpha = 0.1
+    s0 = 2 * rng.random((2, H)) - 1
+    s1 = 2 * rng.random((H, 1)) - 1
+    sh = 2 * rng.random((H, H)) - 1
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    dsig = lambda o: o * (1 - o)  # noqa: E731
+    x, y = binary_addition_batch(rng, B, T)
+    x, y = x.astype(np.float64), y.astype(np.float64)
+
+    def step():
+        nonlocal s0, s1, sh
+        err = 0.0
+        for j in range(B):
+            u0, u1, uh = np.zeros_like(s0), np.zeros_like(s1), np.zeros_like(sh)
+            l2_deltas, l1_values = [], [np.zeros(H)]
+            for position in range(T):
+                X = x[position, j][None, :]  # (1, 2)
+                Y = y[position, j][None, :]  # (1, 1)
+                layer_1 = sig(np.dot(X, s0) + np.dot(l1_values[-1], sh))
+                layer_2 = sig(np.dot(layer_1, s1))
+                layer_2_error = Y - layer_2
+                l2_deltas.append(layer_2_error * dsig(layer_2))
+                err += np.abs(layer_2_error[0])
+                l1_values.append(np.copy(layer_1))
+            future = np.zeros(H)
+            for position in range(T):
+                X = x[T - position - 1, j][None, :]
+                layer_1 = l1_values[-position - 1]
+                prev_layer_1 = l1_values[-position - 2]
+                layer_2_delta = l2_deltas[-position - 1]
+                layer_1_delta = (future.dot(sh.T) + layer_2_delta.dot(s1.T)) * dsig(layer_1)
+                u1 += np.atleast_2d(layer_1).T.dot(layer_2_delta)
+                uh += np.atleast_2d(prev_layer_1).T.dot(layer_1_delta)
+                u0 += X.T.dot(layer_1_delta)
+                future = layer_1_delta
+            s0 = s0 + u0 * alpha
+            s1 = s1 + u1 * alpha
+            sh = sh + uh * alpha
+        return err
+    return step
+
+
+# -- PyTorch on the identical models ------------------------------------------------------------------
+
+
+def torch_cases(torch, rng):
+    nn = torch.nn
+    torch.manual_seed(0)
+
+    def char_lstm():
+        T, B, V, H = 50, 32, 96, 128
+        lstm, out = nn.LSTM(V, H), nn.Linear(H, V)
+        opt = torch.optim.Adam([*lstm.parameters(), *out.parameters()], lr=2e-3)
+        ids = torch.from_numpy(rng.integers(0, V, size=(T + 1, B)))
+        x = nn.functional.one_hot(ids[:-1], V).float()
+        targets = ids[1:].reshape(-1)
+        lossf = nn.CrossEntropyLoss()
+
+        def step():
+            opt.zero_grad()
+            y, _ = lstm(x)
+            loss = lossf(out(y).reshape(-1, V), targets)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    def min_char_rnn():
+        T, V, H = 25, 96, 100
+        rnn, out = nn.RNN(V, H, nonlinearity="tanh"), nn.Linear(H, V)
+        ps = [*rnn.parameters(), *out.parameters()]
+        opt = torch.optim.Adagrad(ps, lr=0.1)
+        ids = torch.from_numpy(rng.integers(0, V, size=(T + 1, 1)))
+        x = nn.functional.one_hot(ids[:-1], V).float()
+        targets = ids[1:].reshape(-1)
+        lossf = nn.CrossEntropyLoss(reduction="sum")
+        state = {"h": torch.zeros(1, 1, H)}
+
+        def step():
+            opt.zero_grad()
+            y, h = rnn(x, state["h"])
+            loss = lossf(out(y).reshape(-1, V), targets)
+            loss.backward()
+            for p in ps:
+                p.grad.clamp_(-5, 5)
+            opt.step()
+            state["h"] = h.detach()
+            return loss
+        return step
+
+    def binary_addition():
+        # torch.nn.RNN has no sigmoid cell: the identical model is written with torch ops,
+        # input projection in one matmul, the recurrence stepped in Python (as ours).
+        T, B, H = 8, 64, 16
+        k = 1 / np.sqrt(H)
+        Wx = nn.Parameter(torch.empty(2, H).uniform_(-k, k))
+        Wh = nn.Parameter(torch.empty(H, H).uniform_(-k, k))
+        b = nn.Parameter(torch.empty(H).uniform_(-k, k))
+        out = nn.Linear(H, 1)
+        opt = torch.optim.SGD([Wx, Wh, b, *out.parameters()], lr=1.0)
+        xn, yn = binary_addition_batch(rng, B, T)
+        x, target = torch.from_numpy(xn), torch.from_numpy(yn)
+        lossf = nn.BCEWithLogitsLoss()
+
+        def step():
+            opt.zero_grad()
+            xp = (x.reshape(T * B, 2) @ Wx + b).reshape(T, B, H)
+            h = torch.zeros(B, H)
+            hs = []
+            for t in range(T):
+                h = torch.sigmoid(xp[t] + h @ Wh)
+                hs.append(h)
+            loss = lossf(out(torch.stack(hs)), target)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    def sine():
+        T, B, H = 10, 32, 30
+        lstm, out = nn.LSTM(1, H, num_layers=2), nn.Linear(H, 1)
+        opt = torch.optim.Adagrad([*lstm.parameters(), *out.parameters()], lr=0.05)
+        xn, yn = sine_batch(rng, B, T)
+        x, target = torch.from_numpy(xn), torch.from_numpy(yn)
+        lossf = nn.MSELoss()
+
+        def step():
+            opt.zero_grad()
+            y, _ = lstm(x)
+            loss = lossf(out(y[-1]), target)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    return {"a": char_lstm, "b": min_char_rnn, "c": binary_addition, "d": sine}
+
+
+CASES = {
+    "a": ("(a) char LSTM  H128 V96 T50 B32 Adam", ours_char_lstm, None, 1.0),
+    "b": ("(b) min-char-rnn tanh H100 T25 B1 Adagrad", ours_min_char_rnn, seed_min_char_rnn, 2.0),
+    "c": ("(c) binary add sigmoid H16 T8 B64 SGD", ours_binary_addition, seed_binary_addition, 2.0),
+    "d": ("(d) sine 2xLSTM H30 T10 B32 Adagrad", ours_sine, None, 1.5),
+}
+
+
+def main() -> None:
+    torch = None
+    if not ARGS.no_torch:
+        try:
+            import torch  # noqa: F811  (benchmarks only: never imported by core/ or the tests)
+            torch.set_num_threads(ARGS.torch_threads)
+        except ImportError:
+            torch = None
+    print(f"numpy {np.__version__}, BLAS threads {ARGS.threads}; "
+          + (f"torch {torch.__version__}, {torch.get_num_threads()} threads" if torch else "torch not available")
+          + f"; best of {ARGS.repeats} x >= {ARGS.seconds:.1f} s")
+    head = f"{'case':44s} {'ours/s':>9s} {'torch/s':>9s} {'ours/torch':>10s} {'target':>7s} {'seed/s':>8s} {'ours/seed':>9s}"
+    print(head)
+    print("-" * len(head))
+    rng = np.random.default_rng(0)
+    tcases = torch_cases(torch, rng) if torch else {}
+    for key in ARGS.only.split(","):
+        title, ours, seed, target = CASES[key.strip()]
+        r_ours = measure(ours(np.random.default_rng(1)), ARGS.seconds, ARGS.repeats)
+        r_torch = measure(tcases[key](), ARGS.seconds, ARGS.repeats) if torch else float("nan")
+        r_seed = measure(seed(np.random.default_rng(2)), ARGS.seconds, ARGS.repeats) if seed else float("nan")
+        ratio = r_ours / r_torch if torch else float("nan")
+        ok = "" if not torch else ("ok" if ratio >= target else "MISS")
+        seed_s = f"{r_seed:8.1f} {r_ours / r_seed:8.1f}x" if seed else f"{'-':>8s} {'-':>9s}"
+        print(f"{title:44s} {r_ours:9.1f} {r_torch:9.1f} {ratio:9.2f}x {target:4.1f}x {ok:4s}{seed_s}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Steps and wall time to each experiment's target, for every preset.
+
+Run explicitly (not collected by pytest)::
+
+    python tests/benchmarks/bench_experiments.py                 # every experiment, every preset
+    python tests/benchmarks/bench_experiments.py --only iris --only sine
+    python tests/benchmarks/bench_experiments.py --quick         # at most 300 steps per preset
+
+For each preset the Trainer runs until ``experiment.target`` is reached (checked
+at evaluation points) or the preset's step budget is used up. Prints one table
+row per preset: steps and wall time to the target ("-" if not reached), the
+final evaluation metrics, and any baselines the experiment reports in
+``evaluate()`` (metric names containing "bigram", "unigram" or "baseline").
+Wall times include evaluation. Timings are figures to read, never assertions.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+import numpy as np  # noqa: E402
+
+from core.experiments import registry  # noqa: E402
+from core.experiments.common import TrainingDiverged  # noqa: E402
+from core.trainer import Trainer  # noqa: E402
+
+BASELINE_WORDS = ("bigram", "unigram", "baseline")
+
+
+def bench_preset(cls, preset: str, steps: int, seed: int) -> dict:
+    """Train one preset; returns a dict of figures for the table."""
+    t0 = time.perf_counter()
+    exp = cls(cls.preset_config(preset), seed=seed)
+    build = time.perf_counter() - t0
+    trainer = Trainer(exp)
+    target = cls.target
+    hit: dict = {}
+
+    def reached(r) -> bool:
+        if r.eval is not None and target is not None and target.reached(r.eval):
+            hit.update(step=r.step, time=time.perf_counter() - t_train)
+            return True
+        return False
+
+    status = "ok"
+    t_train = time.perf_counter()
+    try:
+        with np.errstate(all="ignore"):
+            trainer.run(steps, callback=reached)
+    except TrainingDiverged as e:
+        status = f"diverged at step {e.step}"
+    wall = time.perf_counter() - t_train
+    final = trainer.final_eval()
+    if not hit and target is not None and target.reached(final):
+        hit.update(step=exp.step, time=time.perf_counter() - t_train)
+    return {"experiment": cls.id, "preset": preset, "budget": steps, "steps": exp.step, "build_s": build,
+            "wall_s": wall, "steps_per_s": exp.step / wall if wall > 0 else float("nan"),
+            "target": "-" if target is None else f"{target.metric} {'>=' if target.mode == 'max' else '<='} {target.value:g}",
+            "hit_step": hit.get("step"), "hit_time": hit.get("time"), "final": final, "status": status}
+
+
+def _fmt_metrics(m: dict, baselines: bool) -> str:
+    keys = [k for k in m if any(w in k for w in BASELINE_WORDS) == baselines]
+    return ", ".join(f"{k}={m[k]:.4g}" for k in keys) or "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", action="append", metavar="EXP", help="experiment id (repeatable)")
+    ap.add_argument("--quick", action="store_true", help="cap every preset at 300 steps")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    ids = args.only or registry.ids()
+    unknown = [i for i in ids if i not in registry.ids()]
+    if unknown:
+        ap.error(f"unknown experiment(s) {', '.join(unknown)}; accepted: {', '.join(registry.ids())}")
+
+    rows = []
+    for exp_id in ids:
+        try:
+            cls = registry.get(exp_id)
+        except Exception as e:  # not written yet / broken: say so and go on
+            print(f"{exp_id}: unavailable ({type(e).__name__}: {e})", flush=True)
+            continue
+        for preset, p in cls.presets.items():
+            steps = min(p.steps, 300) if args.quick else p.steps
+            try:
+                r = bench_preset(cls, preset, steps, args.seed)
+            except ValueError as e:  # e.g. a preset needing data that is not on this machine
+                print(f"{exp_id}/{preset}: skipped ({e})", flush=True)
+                continue
+            rows.append(r)
+            hit = "-" if r["hit_step"] is None else f"{r['hit_step']} steps / {r['hit_time']:.1f} s"
+            print(f"{exp_id}/{preset}: {r['steps']}/{r['budget']} steps in {r['wall_s']:.1f} s "
+                  f"({r['steps_per_s']:.0f} steps/s); target {r['target']}: {hit}; {r['status']}", flush=True)
+
+    print()
+    head = f"{'experiment':16s} {'preset':13s} {'target':22s} {'to target':>10s} {'time':>8s} " \
+           f"{'steps':>7s} {'steps/s':>8s}  final metrics | baselines"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        to = "-" if r["hit_step"] is None else str(r["hit_step"])
+        tt = "-" if r["hit_time"] is None else f"{r['hit_time']:.1f}s"
+        note = "" if r["status"] == "ok" else f" [{r['status']}]"
+        print(f"{r['experiment']:16s} {r['preset']:13s} {r['target']:22s} {to:>10s} {tt:>8s} "
+              f"{r['steps']:>7d} {r['steps_per_s']:>8.0f}  {_fmt_metrics(r['final'], False)} | "
+              f"{_fmt_metrics(r['final'], True)}{note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The QApplication and the GUI's ``main`` (``rnnlab``, ``rnnlab gui``, ``rnnlab screenshot``).
+
+Nothing Qt is created at import time: ``main()`` builds the application.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from visualizer.worker import pin_singleton_refcounts
+
+STYLE = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
+BASE_POINT_SIZE = 11  # big, readable: this is used in front of a class
+
+_configured = False
+
+
+def configure(app: QtWidgets.QApplication) -> None:
+    """One-time application setup: pyqtgraph options, dark Fusion palette, fonts, style sheet."""
+    global _configured
+    pin_singleton_refcounts()
+    if _configured:
+        return
+    _configured = True
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+    app.setApplicationName("RNN Lab")
+    app.setStyle("Fusion")
+    app.setPalette(_dark_palette())
+    font = app.font()
+    font.setPointSize(BASE_POINT_SIZE)
+    app.setFont(font)
+    if STYLE.is_file():
+        app.setStyleSheet(STYLE.read_text(encoding="utf-8"))
+
+
+def _dark_palette() -> QtGui.QPalette:
+    """A dark theme matching pyqtgraph's default black plot background."""
+    p = QtGui.QPalette()
+    C = QtGui.QColor  # noqa: N806
+    roles = QtGui.QPalette.ColorRole
+    p.setColor(roles.Window, C(37, 37, 40))
+    p.setColor(roles.WindowText, C(230, 230, 230))
+    p.setColor(roles.Base, C(25, 25, 28))
+    p.setColor(roles.AlternateBase, C(45, 45, 50))
+    p.setColor(roles.ToolTipBase, C(255, 255, 220))
+    p.setColor(roles.ToolTipText, C(0, 0, 0))
+    p.setColor(roles.Text, C(230, 230, 230))
+    p.setColor(roles.Button, C(50, 50, 55))
+    p.setColor(roles.ButtonText, C(230, 230, 230))
+    p.setColor(roles.BrightText, C(255, 80, 80))
+    p.setColor(roles.Highlight, C(42, 130, 218))
+    p.setColor(roles.HighlightedText, C(255, 255, 255))
+    p.setColor(roles.Link, C(100, 170, 255))
+    p.setColor(roles.PlaceholderText, C(140, 140, 140))
+    for role in (roles.WindowText, roles.Text, roles.ButtonText):
+        p.setColor(QtGui.QPalette.ColorGroup.Disabled, role, C(120, 120, 120))
+    return p
+
+
+def application(argv: list[str] | None = None) -> QtWidgets.QApplication:
+    """The QApplication (created if needed, offscreen when there is no display) and configured."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(argv if argv is not None else ["rnnlab"])
+    configure(app)
+    return app
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rnnlab", description="RNN Lab: watch small recurrent networks learn.")
+    sub = p.add_subparsers(dest="command")
+    g = sub.add_parser("gui", help="open the window (the default)")
+    g.add_argument("experiment", nargs="?", default=None)
+    g.add_argument("--preset", default=None)
+    g.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("screenshot", help="train N steps and save the window as a PNG")
+    s.add_argument("experiment")
+    s.add_argument("--preset", default=None)
+    s.add_argument("--steps", type=int, default=200)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--size", default="1600x1000", help="window size WxH (default 1600x1000)")
+    s.add_argument("--out", required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``rnnlab [gui [EXPERIMENT] [--preset P]]`` or ``rnnlab screenshot EXPERIMENT --out FILE.png``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv or ["gui"])
+    if args.command == "screenshot":
+        from visualizer.main_window import screenshot
+
+        try:
+            w, h = (int(x) for x in args.size.lower().split("x"))
+        except ValueError:
+            print(f"rnnlab: error: --size: {args.size!r} is not WxH (e.g. 1600x1000)", file=sys.stderr)
+            return 2
+        app = application()
+        try:
+            path = screenshot(args.experiment, args.out, preset=args.preset, steps=args.steps, seed=args.seed,
+                              size=(w, h))
+        except (ValueError, OSError, TimeoutError) as exc:
+            print(f"rnnlab: error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            app.processEvents()
+        print(f"saved {path}")
+        return 0
+    from visualizer.main_window import MainWindow
+
+    app = application()
+    try:
+        window = MainWindow(args.experiment, preset=args.preset, seed=args.seed)
+    except ValueError as exc:
+        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        return 2
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

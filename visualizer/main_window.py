@@ -1,0 +1,546 @@
+"""The RNN Lab window: settings dock, transport toolbar, panel docks, menus, status bar.
+
+Layout::
+
+    ┌ menu: File  View  Help ─────────────────────────────────────────────┐
+    │ toolbar: ▶ Play  Step  [100] Step N  ⟲ Reset  Speed [max]           │
+    ├──────────────┬──────────────────────────────────────────────────────┤
+    │ Settings     │ message bar (errors, hints; non-modal)                │
+    │ experiment ▾ │ ┌ panel docks (per experiment.panels, 2 columns) ──┐ │
+    │ preset ▾     │ │ loss            │ hidden                           │ │
+    │ seed [0]     │ │ binary / text   │ inspector                        │ │
+    │ live params  │ └──────────────────────────────────────────────────┘ │
+    │ structure    │ timestep scrubber                                     │
+    │ [Apply & restart]                                                    │
+    ├──────────────┴──────────────────────────────────────────────────────┤
+    │ status: state · step · steps/s · panel fps                            │
+    └──────────────────────────────────────────────────────────────────────┘
+
+Dialogs only collect file names; every action has a method taking the path
+directly (``save_checkpoint(path)``, ``load_checkpoint(path)``, ``open_corpus(path)``,
+``export_png(path)``, ``export_csv(path)``) so tests never block on a dialog.
+Errors go to the non-modal message bar.
+"""
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from core.experiments import registry
+from visualizer.panels import panel_class
+from visualizer.session import ExperimentInfo, TrainingSession
+from visualizer.widgets.param_form import ParamForm
+from visualizer.widgets.transport import Transport
+
+STATUS_INTERVAL_MS = 500
+CHECKPOINT_FILTER = "RNN Lab checkpoint (*.npz)"
+
+
+class MessageBar(QtWidgets.QFrame):
+    """A non-modal, dismissable message line (error / warning / info)."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.label = QtWidgets.QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QtWidgets.QToolButton()
+        close.setText("✕")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(10, 6, 6, 6)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(close)
+        self.kind = ""
+        self.hide()
+
+    def show_message(self, text: str, kind: str = "error") -> None:
+        self.kind = kind
+        self.setProperty("kind", kind)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        icon = {"error": "⚠", "warning": "⚠", "info": "ℹ"}.get(kind, "")
+        self.label.setText(f"{icon}  {text}")
+        self.show()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+def _experiment_class(experiment: str | type | None) -> type:
+    if experiment is None:
+        return registry.get(registry.DEFAULT_EXPERIMENT)
+    if isinstance(experiment, str):
+        return registry.get(experiment)
+    return experiment
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """``MainWindow(experiment=None (binary addition) | id | Experiment class, preset=None, seed=0)``."""
+
+    def __init__(self, experiment: str | type | None = None, preset: str | None = None, seed: int = 0,
+                 parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        cls = _experiment_class(experiment)
+        info = ExperimentInfo(cls, cls.preset_config(preset), int(seed), preset or cls.default_preset)
+        self.setWindowTitle(f"RNN Lab — {cls.title}")
+        self.resize(1500, 950)
+        self.session = TrainingSession(info, parent=self, start=False)
+        self._cls: type | None = None
+        self.panels: dict[str, QtWidgets.QWidget] = {}
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        self.form: ParamForm | None = None
+        self._closing = False
+
+        self.message_bar = MessageBar()
+        self.panel_area = QtWidgets.QMainWindow()  # holds the panel docks; nested in the central widget
+        self.panel_area.setWindowFlags(QtCore.Qt.WindowType.Widget)
+        self.panel_area.setDockNestingEnabled(True)
+        self.panel_area.setDockOptions(QtWidgets.QMainWindow.DockOption.AnimatedDocks
+                                       | QtWidgets.QMainWindow.DockOption.AllowNestedDocks)
+        central = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.message_bar)
+        lay.addWidget(self.panel_area, 1)
+        self.scrubber = self._make_scrubber()
+        if self.scrubber is not None:
+            lay.addWidget(self.scrubber)
+        self.setCentralWidget(central)
+
+        self.transport = Transport(self.session, self)
+        self.transport.reset_requested.connect(self.reset)
+        self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, self.transport)
+
+        self._build_settings_dock()
+        self._build_status_bar()
+        self._build_menus()
+
+        s = self.session
+        s.experiment_changed.connect(self._on_experiment)
+        s.errored.connect(self._on_error)
+        s.message.connect(self._on_message)
+        s.state_changed.connect(self._on_state)
+        self._install_experiment(info)  # panels exist before the first snapshot arrives
+        s.start()
+        self._stats_timer = QtCore.QTimer(self)
+        self._stats_timer.setInterval(STATUS_INTERVAL_MS)
+        self._stats_timer.timeout.connect(self._update_stats)
+        self._stats_timer.start()
+        self._stats_t = time.perf_counter()
+        self._stats_frames = 0
+
+    # -- construction -------------------------------------------------------------------
+    def _make_scrubber(self) -> QtWidgets.QWidget | None:
+        try:
+            from visualizer.widgets.scrubber import TimestepScrubber
+        except ImportError:
+            return None
+        scrubber = TimestepScrubber(self.session)
+        for action in scrubber.actions():  # Left/Right/Home/End work wherever focus is in the window
+            self.addAction(action)
+        return scrubber
+
+    def _build_settings_dock(self) -> None:
+        box = QtWidgets.QWidget()
+        box.setObjectName("settings")
+        lay = QtWidgets.QVBoxLayout(box)
+        lay.setContentsMargins(8, 8, 8, 8)
+        top = QtWidgets.QFormLayout()
+        self.experiment_combo = QtWidgets.QComboBox()
+        for exp_id in registry.ids():
+            try:
+                title = registry.get(exp_id).title
+            except Exception:  # a module still being written: list it, fail on selection
+                title = exp_id
+            self.experiment_combo.addItem(title, exp_id)
+        self.experiment_combo.activated.connect(self._on_pick_experiment)
+        self.preset_combo = QtWidgets.QComboBox()
+        self.preset_combo.activated.connect(self._on_pick_preset)
+        self.seed_spin = QtWidgets.QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setToolTip("Random seed: the same seed and settings reproduce a run exactly")
+        self.seed_spin.valueChanged.connect(lambda _: self._update_apply())
+        top.addRow("Experiment", self.experiment_combo)
+        top.addRow("Preset", self.preset_combo)
+        top.addRow("Seed", self.seed_spin)
+        lay.addLayout(top)
+        self.description = QtWidgets.QLabel()
+        self.description.setWordWrap(True)
+        self.description.setObjectName("description")
+        lay.addWidget(self.description)
+        self.form_scroll = QtWidgets.QScrollArea()
+        self.form_scroll.setWidgetResizable(True)
+        self.form_scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        lay.addWidget(self.form_scroll, 1)
+        self.apply_button = QtWidgets.QPushButton("Apply && restart")
+        self.apply_button.setObjectName("applyButton")
+        self.apply_button.setToolTip("Rebuild the model with the pending settings (●) and the seed")
+        self.apply_button.clicked.connect(self.apply_and_restart)
+        lay.addWidget(self.apply_button)
+        self.settings_dock = QtWidgets.QDockWidget("Settings", self)
+        self.settings_dock.setObjectName("settingsDock")
+        self.settings_dock.setWidget(box)
+        self.settings_dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
+                                       | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.settings_dock.setMinimumWidth(340)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.settings_dock)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.state_label = QtWidgets.QLabel("idle")
+        self.step_label = QtWidgets.QLabel("step 0")
+        self.speed_label = QtWidgets.QLabel("0 steps/s")
+        self.fps_label = QtWidgets.QLabel("0 fps")
+        self.fps_label.setToolTip("Panel redraws per second")
+        for w in (self.state_label, self.step_label, self.speed_label, self.fps_label):
+            w.setMinimumWidth(110)
+            bar.addPermanentWidget(w)
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file = menu.addMenu("&File")
+        self.save_action = self._action(file, "Save checkpoint…", "Ctrl+S", self._ask_save)
+        self.load_action = self._action(file, "Load checkpoint…", "Ctrl+O", self._ask_load)
+        file.addSeparator()
+        self.corpus_action = self._action(file, "Open text file as corpus…", None, self._ask_corpus)
+        file.addSeparator()
+        self._action(file, "Export panels as PNG…", None, self._ask_png)
+        self._action(file, "Export metrics as CSV…", None, self._ask_csv)
+        file.addSeparator()
+        self._action(file, "Quit", "Ctrl+Q", self.close)
+        self.view_menu = menu.addMenu("&View")
+        run = menu.addMenu("&Run")
+        for a in (self.transport.play_action, self.transport.step_action, self.transport.step_n_action,
+                  self.transport.reset_action):
+            run.addAction(a)
+        help_ = menu.addMenu("&Help")
+        self._action(help_, "Keyboard shortcuts", "F1", self._show_keys)
+
+    def _action(self, menu: QtWidgets.QMenu, text: str, shortcut: str | None, slot: Any) -> QtGui.QAction:
+        a = QtGui.QAction(text, self)
+        if shortcut:
+            a.setShortcut(QtGui.QKeySequence(shortcut))
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        self.addAction(a)
+        return a
+
+    # -- experiment / panels ------------------------------------------------------------
+    def _install_experiment(self, info: ExperimentInfo) -> None:
+        """Show ``info``: rebuild panels and form when the experiment class changed, else refresh values."""
+        cls = info.cls
+        if cls is not self._cls:
+            self._cls = cls
+            self._build_panels(cls)
+            self._build_form(cls, info.config)
+            self.setWindowTitle(f"RNN Lab — {cls.title}")
+            self.description.setText(getattr(cls, "description", ""))
+            self.corpus_action.setEnabled(any(p.name == "corpus" for p in cls.params))
+        else:
+            self.form.set_values(info.config)
+        self._sync_pickers(info)
+
+    def _sync_pickers(self, info: ExperimentInfo) -> None:
+        cls = info.cls
+        i = self.experiment_combo.findData(cls.id)
+        if i < 0:
+            self.experiment_combo.addItem(cls.title, cls.id)
+            i = self.experiment_combo.count() - 1
+        self.experiment_combo.setCurrentIndex(i)
+        self.preset_combo.clear()
+        for name, preset in cls.presets.items():
+            self.preset_combo.addItem(name, name)
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description,
+                                          QtCore.Qt.ItemDataRole.ToolTipRole)
+        if info.preset is None:
+            self.preset_combo.addItem("(checkpoint)", None)
+            self.preset_combo.setCurrentIndex(self.preset_combo.count() - 1)
+        else:
+            self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(info.preset)))
+        self.seed_spin.blockSignals(True)
+        self.seed_spin.setValue(int(info.seed))
+        self.seed_spin.blockSignals(False)
+        self._update_apply()
+
+    def _build_form(self, cls: type, config: dict) -> None:
+        self.form = ParamForm(cls.params, config)
+        self.form.live_changed.connect(self.session.set_live)
+        self.form.pending_changed.connect(lambda _: self._update_apply())
+        self.form.invalid.connect(lambda msg: self.message_bar.show_message(msg, "warning"))
+        self.form_scroll.setWidget(self.form)  # deletes the previous form
+
+    def _build_panels(self, cls: type) -> None:
+        for dock in self.docks.values():
+            self.panel_area.removeDockWidget(dock)
+            dock.deleteLater()
+        self.docks.clear()
+        self.panels.clear()
+        self.view_menu.clear()
+        names = list(cls.panels)
+        left = (len(names) + 1) // 2
+        columns: list[QtWidgets.QDockWidget | None] = [None, None]
+        for i, name in enumerate(names):
+            panel = self._make_panel(name)
+            dock = QtWidgets.QDockWidget(getattr(panel, "title", name), self.panel_area)
+            dock.setObjectName(f"panel-{name}")
+            dock.setWidget(panel)
+            dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
+                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+            col = 0 if i < left else 1
+            if columns[col] is None:
+                area = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea if col == 0 else \
+                    QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+                self.panel_area.addDockWidget(area, dock)
+            else:
+                self.panel_area.splitDockWidget(columns[col], dock, QtCore.Qt.Orientation.Vertical)
+            columns[col] = dock
+            self.panels[name] = panel
+            self.docks[name] = dock
+            self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.settings_dock.toggleViewAction())
+        if columns[1] is not None:
+            first = [self.docks[n] for n in names[:1]] + [self.docks[names[left]]]
+            self.panel_area.resizeDocks(first, [1, 1], QtCore.Qt.Orientation.Horizontal)
+
+    def _make_panel(self, name: str) -> QtWidgets.QWidget:
+        try:
+            return panel_class(name)(self.session)
+        except Exception as exc:  # a panel module missing or broken: keep the app usable
+            label = QtWidgets.QLabel(f"The {name!r} panel is not available:\n{type(exc).__name__}: {exc}")
+            label.setWordWrap(True)
+            label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            label.title = name
+            return label
+
+    # -- user actions ---------------------------------------------------------------------------
+    def _on_pick_experiment(self, index: int) -> None:
+        exp_id = self.experiment_combo.itemData(index)
+        if self._cls is not None and exp_id == self._cls.id:
+            return
+        self.switch_experiment(exp_id)
+
+    def _on_pick_preset(self, index: int) -> None:
+        name = self.preset_combo.itemData(index)
+        if name is not None:
+            self.switch_experiment(self._cls, preset=name)
+
+    def switch_experiment(self, experiment: str | type, preset: str | None = None) -> None:
+        """Rebuild on another experiment (or preset) with the seed field's seed."""
+        try:
+            cls = _experiment_class(experiment)
+            info = ExperimentInfo(cls, cls.preset_config(preset), self.seed_spin.value(), preset or cls.default_preset)
+        except Exception as exc:  # e.g. a module that does not import yet
+            self._on_error(f"Cannot open {experiment}: {exc}")
+            return
+        self.session.reset(info)
+
+    def apply_and_restart(self) -> None:
+        """Rebuild the model with the form's values (pending structural edits included) and the seed."""
+        info = self.session.info
+        self.session.reset(ExperimentInfo(info.cls, self.form.values(), self.seed_spin.value(), info.preset))
+
+    def reset(self) -> None:
+        """Restart the run from scratch: applied settings, the seed field's seed."""
+        info = self.session.info
+        self.session.reset(ExperimentInfo(info.cls, dict(info.config), self.seed_spin.value(), info.preset))
+
+    def _update_apply(self) -> None:
+        pending = bool(self.form and self.form.pending()) or self.seed_spin.value() != self.session.info.seed
+        self.apply_button.setProperty("pending", pending)
+        self.apply_button.style().unpolish(self.apply_button)
+        self.apply_button.style().polish(self.apply_button)
+
+    # files
+    def save_checkpoint(self, path: str | Path) -> None:
+        self.session.save(str(path))
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        self.session.load(str(path))
+
+    def open_corpus(self, path: str | Path) -> bool:
+        """Use a text file as the corpus (restarts). Bad files are reported; nothing changes then."""
+        info = self.session.info
+        if not any(p.name == "corpus" for p in info.cls.params):
+            self._on_error(f"{info.cls.title} does not train on a text corpus; open a language model first.")
+            return False
+        path = Path(path)
+        problem = _corpus_problem(path)
+        if problem:
+            self._on_error(f"corpus: {problem}")
+            return False
+        config = {**info.config, "corpus": str(path)}
+        self.session.reset(ExperimentInfo(info.cls, config, self.seed_spin.value(), info.preset))
+        return True
+
+    def export_png(self, path: str | Path) -> None:
+        """Save the visible panels as one PNG."""
+        if not self.panel_area.grab().save(str(path)):
+            self._on_error(f"Could not write {path}")
+        else:
+            self._on_message(f"Saved panels to {path}")
+
+    def export_csv(self, path: str | Path) -> None:
+        """The metric history as CSV: a ``step`` column, one column per metric (empty where not recorded)."""
+        try:
+            write_metrics_csv(path, self.session.history)
+        except OSError as exc:
+            self._on_error(f"Could not write {path}: {exc}")
+        else:
+            self._on_message(f"Saved metrics to {path}")
+
+    def _ask_save(self) -> None:
+        name = f"{self.session.info.id}-step{self.session.step}.npz"
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save checkpoint", name, CHECKPOINT_FILTER)
+        if path:
+            self.save_checkpoint(path)
+
+    def _ask_load(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Load checkpoint", "", CHECKPOINT_FILTER)
+        if path:
+            self.load_checkpoint(path)
+
+    def _ask_corpus(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a text file as the corpus", "",
+                                                        "Text files (*.txt);;All files (*)")
+        if path:
+            self.open_corpus(path)
+
+    def _ask_png(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export panels", "rnnlab.png", "PNG image (*.png)")
+        if path:
+            self.export_png(path)
+
+    def _ask_csv(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export metrics", "metrics.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def _show_keys(self) -> None:
+        self.message_bar.show_message(
+            "Space play/pause · S one step · Ctrl+R reset · Left/Right/Home/End move the timestep · "
+            "Ctrl+S / Ctrl+O save / load a checkpoint", "info")
+
+    # -- session signals -------------------------------------------------------------------------
+    def _on_experiment(self, info: ExperimentInfo) -> None:
+        self._install_experiment(info)
+        if self.message_bar.kind != "error":
+            self.message_bar.hide()
+
+    def _on_error(self, message: str) -> None:
+        self.message_bar.show_message(message, "error")
+        self._sync_pickers(self.session.info)  # a failed switch leaves the pickers on the running experiment
+
+    def _on_message(self, message: str) -> None:
+        self.statusBar().showMessage(message, 6000)
+
+    def _on_state(self, state: str) -> None:
+        self.state_label.setText(state)
+        if state == "running" and self.message_bar.kind == "error":
+            self.message_bar.hide()
+            self.message_bar.kind = ""
+
+    def _update_stats(self) -> None:
+        s = self.session
+        now = time.perf_counter()
+        fps = (s.frames - self._stats_frames) / max(now - self._stats_t, 1e-9)
+        self._stats_t, self._stats_frames = now, s.frames
+        self.step_label.setText(f"step {s.step:,}")
+        self.speed_label.setText(f"{s.steps_per_second:,.0f} steps/s")
+        self.fps_label.setText(f"{fps:.0f} fps")
+
+    # -- closing -------------------------------------------------------------------------------------
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the worker thread (within a second)."""
+        self._stats_timer.stop()
+        if not self.session.shutdown(1.0):
+            self.session.shutdown(5.0)  # a very slow step: wait a bit more rather than crash
+
+
+def _corpus_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a corpus (missing, empty, binary, not UTF-8), or None."""
+    if not path.is_file():
+        return f"{str(path)!r} is not a file"
+    raw = path.read_bytes()
+    if not raw.strip():
+        return f"{str(path)!r} is empty; expected a UTF-8 text file"
+    if b"\x00" in raw[:65536]:
+        return f"{str(path)!r} looks binary (contains NUL bytes); expected a UTF-8 text file"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"{str(path)!r} is not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
+    return None
+
+
+def write_metrics_csv(path: str | Path, history: Any) -> None:
+    """``step`` column + one column per metric; empty cells where a metric has no point at that step."""
+    names = history.names()
+    columns = {n: history.arrays(n) for n in names}
+    steps = np.unique(np.concatenate([s for s, _ in columns.values()])) if names else np.empty(0)
+    table = np.full((steps.size, len(names)), np.nan)
+    for j, n in enumerate(names):
+        s, v = columns[n]
+        table[np.searchsorted(steps, s), j] = v
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["step", *names])
+        for step, row in zip(steps, table):
+            w.writerow([f"{step:g}", *("" if np.isnan(x) else repr(float(x)) for x in row)])
+
+
+def screenshot(experiment: str | type, out: str | Path, preset: str | None = None, steps: int = 200,
+               seed: int = 0, size: tuple[int, int] = (1600, 1000), timeout: float = 120.0) -> Path:
+    """Open the window offscreen-capable, train ``steps`` steps through the worker, save a PNG of the window."""
+    from visualizer.app import application
+
+    app = application()
+    window = MainWindow(experiment, preset=preset, seed=seed)
+    window.resize(*size)
+    window.show()
+    try:
+        s = window.session
+        deadline = time.monotonic() + timeout
+        _wait(app, lambda: s.state in ("idle", "paused") or window.message_bar.kind == "error", deadline)
+        if window.message_bar.kind == "error":
+            raise ValueError(window.message_bar.label.text().lstrip("⚠ "))
+        if steps > 0:
+            s.step_n(steps)
+            _wait(app, lambda: s.step >= steps or window.message_bar.kind == "error", deadline)
+        frames = s.frames
+        s.refresh_extras()
+        _wait(app, lambda: s.frames > frames, deadline)
+        for _ in range(5):  # let panels lay out and paint
+            app.processEvents()
+            time.sleep(0.02)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(out)):
+            raise OSError(f"could not write {out}")
+        return out
+    finally:
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+
+
+def _wait(app: QtWidgets.QApplication, done: Any, deadline: float) -> None:
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out waiting for the training worker")
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.005)

@@ -1,0 +1,239 @@
+"""Binary addition as a worked sum on a blackboard.
+
+::
+
+      t →    7 6 5 4 3 2 1 0      (the network reads right to left: LSB first)
+    carry      1 1 1 1 1
+        a    0 1 0 1 1 0 0 1   =  89
+      + b    0 0 1 1 1 0 0 1   =  57
+    ───────────────────────────
+    a + b    1 0 0 1 0 0 1 0   = 146
+  network    1 0 0 1 1 0 1 0   = 154  ✘
+
+Numbers are written most significant bit first, as people read them; the
+header row gives each column's timestep so the LSB-first order of the
+sequence stays visible. The selected timestep's column is highlighted (click a
+column to select it), wrong predicted bits are red, and the carry row shows the
+true carry arriving in each column. Two spin boxes set the probe's a and b;
+"New random pair" asks for a random one (``session.set_probe_example``).
+
+Data: ``probe.extras`` of core/experiments/binary_addition.py: ``a``, ``b``,
+``true_sum``, ``pred_sum``, ``carry`` (T,) carry *out of* step t, and the LSB-first
+bit arrays ``a_bits``, ``b_bits``, ``sum_bits``, ``pred_bits``; ``probe.outputs``
+(T, 1) holds p(sum bit = 1).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from core.probe import Probe
+from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font
+
+BIT_PT = 24
+ROWS = ("t", "carry", "a", "b", "sum", "pred", "p")
+ROW_TITLES = {"t": "timestep t", "carry": "carry", "a": "a", "b": "+ b", "sum": "a + b",
+              "pred": "network", "p": "p(bit = 1)"}
+
+
+class _Cell(QtWidgets.QLabel):
+    """A grid cell that reports clicks (to select its column's timestep)."""
+
+    clicked = QtCore.Signal()
+
+    def mousePressEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        self.clicked.emit()
+        super().mousePressEvent(event)
+
+
+class BinaryPanel(ContentPanel):
+    title = "Binary addition"
+
+    def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
+        super().__init__(session, parent)
+        self._T = 0
+        self._wrong: list[bool] = []
+        self.cells: dict[str, list[_Cell]] = {}  # row -> cells, index = timestep t
+        self.values: dict[str, QtWidgets.QLabel] = {}  # row -> decimal value label
+
+        self.board = QtWidgets.QWidget()
+        self.grid = QtWidgets.QGridLayout(self.board)
+        self.grid.setHorizontalSpacing(2)
+        self.grid.setVerticalSpacing(2)
+        self.note = QtWidgets.QLabel(
+            "The network reads the numbers right to left, least significant bit first: "
+            "t = 0 is the rightmost column. Click a column to select its timestep.")
+        self.note.setWordWrap(True)
+        self.note.setFont(font(FONT_PT - 1))
+
+        self.spin_a = QtWidgets.QSpinBox()
+        self.spin_b = QtWidgets.QSpinBox()
+        for sp in (self.spin_a, self.spin_b):
+            sp.setFont(font(FONT_PT + 2))
+            sp.setRange(0, 127)
+            sp.setMinimumWidth(90)
+            sp.lineEdit().returnPressed.connect(self.use_typed_pair)
+        self.use_button = QtWidgets.QPushButton("Add a + b")
+        self.use_button.setToolTip("Probe the network with the two numbers typed here")
+        self.use_button.clicked.connect(self.use_typed_pair)
+        self.random_button = QtWidgets.QPushButton("New random pair")
+        self.random_button.clicked.connect(self.random_pair)
+        controls = QtWidgets.QHBoxLayout()
+        for text, w in (("a =", self.spin_a), ("b =", self.spin_b)):
+            lab = QtWidgets.QLabel(text)
+            lab.setFont(font(FONT_PT + 2))
+            controls.addWidget(lab)
+            controls.addWidget(w)
+        for b in (self.use_button, self.random_button):
+            b.setFont(font())
+            controls.addWidget(b)
+        controls.addStretch(1)
+
+        self.placeholder = QtWidgets.QLabel("Waiting for the first probe…")
+        self.placeholder.setFont(font(FONT_PT + 2))
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.addLayout(controls)
+        lay.addWidget(self.placeholder)
+        lay.addWidget(self.board)
+        lay.addWidget(self.note)
+        lay.addStretch(1)
+        self.setMinimumSize(420, 300)
+
+    # -- commands ----------------------------------------------------------------
+    def use_typed_pair(self) -> None:
+        self.session.set_probe_example(a=self.spin_a.value(), b=self.spin_b.value())
+        self.session.refresh_extras()
+
+    def random_pair(self) -> None:
+        self.session.set_probe_example(random=True)
+        self.session.refresh_extras()
+
+    # -- grid ------------------------------------------------------------------------
+    def _build_grid(self, T: int) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.cells, self.values = {}, {}
+        self._T = T
+        grid_row = 0
+        for row in ROWS:
+            if row == "sum":  # the line under the operands
+                line = QtWidgets.QFrame()
+                line.setFrameShape(QtWidgets.QFrame.Shape.HLine)
+                line.setLineWidth(2)
+                self.grid.addWidget(line, grid_row, 0, 1, T + 2)
+                grid_row += 1
+            title = QtWidgets.QLabel(ROW_TITLES[row])
+            small = row in ("t", "carry", "p")
+            title.setFont(font(FONT_PT if small else FONT_PT + 4, bold=not small))
+            title.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+            self.grid.addWidget(title, grid_row, 0)
+            cells = [_Cell("") for _ in range(T)]
+            for t, cell in enumerate(cells):
+                cell.setFont(font(FONT_PT - 1 if row == "p" else (FONT_PT if small else BIT_PT),
+                                  bold=row in ("sum", "pred"), mono=True))
+                cell.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+                cell.setMinimumWidth(46 if T <= 12 else 38)
+                cell.clicked.connect(lambda t=t: self.session.set_timestep(t))
+                self.grid.addWidget(cell, grid_row, 1 + (T - 1 - t))  # MSB left: column of t is T-1-t
+            self.cells[row] = cells
+            value = QtWidgets.QLabel("")
+            value.setFont(font(FONT_PT + 4, bold=row in ("sum", "pred")))
+            value.setMinimumWidth(120)
+            self.grid.addWidget(value, grid_row, T + 1)
+            self.values[row] = value
+            grid_row += 1
+        self.grid.setColumnStretch(T + 2, 1)
+        for t in range(T):
+            self.cells["t"][t].setText(str(t))
+        hi = 2 ** max(T - 1, 0) - 1  # operands below 2^(bits-1): the sum fits in T bits
+        for sp in (self.spin_a, self.spin_b):
+            sp.setRange(0, hi)
+
+    # -- hub -------------------------------------------------------------------------
+    def _on_experiment(self, info: Any) -> None:
+        self.probe = None
+        self._build_grid(0)
+        self.placeholder.setVisible(True)
+
+    def _on_probe(self, probe: Probe) -> None:
+        self.probe = probe
+        self.redraws += 1
+        ex = probe.extras
+        T = probe.num_steps
+        if T != self._T:
+            self._build_grid(T)
+        self.placeholder.setVisible(False)
+        a_bits = _bits(ex.get("a_bits"), np.asarray(probe.inputs)[:, 0] if T else [])
+        b_bits = _bits(ex.get("b_bits"), np.asarray(probe.inputs)[:, 1] if T else [])
+        sum_bits = _bits(ex.get("sum_bits"), [int(s or 0) for s in probe.target_labels])
+        pred_bits = _bits(ex.get("pred_bits"), [int(s or 0) for s in probe.prediction_labels])
+        carry_out = _bits(ex.get("carry"), np.zeros(T))
+        carry_in = np.concatenate([[0], carry_out[:-1]]) if T else carry_out  # carry arriving at column t
+        p1 = np.asarray(probe.outputs, dtype=float).reshape(T, -1)[:, 0] if T else np.zeros(0)
+        for t in range(T):
+            self.cells["a"][t].setText(str(a_bits[t]))
+            self.cells["b"][t].setText(str(b_bits[t]))
+            self.cells["sum"][t].setText(str(sum_bits[t]))
+            self.cells["pred"][t].setText(str(pred_bits[t]))
+            self.cells["carry"][t].setText("1" if carry_in[t] else "")
+            self.cells["p"][t].setText(f"{p1[t]:.2f}")
+        a = int(ex.get("a", _value(a_bits)))
+        b = int(ex.get("b", _value(b_bits)))
+        true_sum = int(ex.get("true_sum", _value(sum_bits)))
+        pred_sum = int(ex.get("pred_sum", _value(pred_bits)))
+        self.values["a"].setText(f"= {a}")
+        self.values["b"].setText(f"= {b}")
+        self.values["sum"].setText(f"= {true_sum}")
+        ok = pred_sum == true_sum
+        self.values["pred"].setText(f"= {pred_sum}  {'✔' if ok else '✘'}")
+        self.values["pred"].setStyleSheet(f"color: {RIGHT if ok else WRONG};")
+        if not self.spin_a.hasFocus() and not self.spin_b.hasFocus():
+            self.spin_a.setValue(a)
+            self.spin_b.setValue(b)
+        self._wrong = [pred_bits[t] != sum_bits[t] for t in range(T)]
+        self._on_timestep(self.current_t())
+
+    def _on_timestep(self, t: int) -> None:
+        if self.probe is None or self._T == 0:
+            return
+        t = clamp_t(t, self._T)
+        for row, cells in self.cells.items():
+            for i, cell in enumerate(cells):
+                css = []
+                if i == t:
+                    css.append(f"background-color: {HIGHLIGHT}; color: black; border-radius: 4px;")
+                if row == "pred" and self._wrong[i]:
+                    css.append(f"color: {WRONG};" if i != t else "color: #b71c1c;")
+                if row in ("t", "carry", "p") and i != t:
+                    css.append("color: gray;")
+                cell.setStyleSheet(" ".join(css))
+
+    # -- for tests -------------------------------------------------------------------
+    def row_text(self, row: str) -> str:
+        """The bits of a row as read on the board (MSB left)."""
+        return "".join(c.text() or " " for c in reversed(self.cells.get(row, [])))
+
+    def selected_column(self) -> int | None:
+        """The timestep whose column is highlighted."""
+        for t, cell in enumerate(self.cells.get("a", [])):
+            if "background-color" in cell.styleSheet():
+                return t
+        return None
+
+    def wrong_columns(self) -> list[int]:
+        return [t for t, cell in enumerate(self.cells.get("pred", [])) if WRONG in cell.styleSheet()
+                or "#b71c1c" in cell.styleSheet()]
+
+
+def _bits(value: Any, fallback: Any) -> np.ndarray:
+    src = fallback if value is None else value
+    return np.asarray(src, dtype=float).round().astype(int)
+
+
+def _value(bits_lsb_first: np.ndarray) -> int:
+    return int(sum(int(v) << t for t, v in enumerate(bits_lsb_first)))

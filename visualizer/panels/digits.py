@@ -1,0 +1,206 @@
+"""Digits: the image being read, row by row, and the class probabilities after each row.
+
+From the probe of core/experiments/digits_rnn.py (and mlp_digits): ``extras``
+``image`` (R, C), ``label``, ``prediction``; ``outputs`` (T, 10) the readout's
+class probabilities after each timestep (T = R rows for the RNN, T = 1 for the
+MLP). The selected timestep's row is outlined on the image; the bars show the
+probabilities after that row (the true class in green, the prediction
+outlined); the small heatmap under them shows every row's probabilities at
+once, so one sees the guess firm up as the image is read.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from core.probe import Probe
+from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, RIGHT, WRONG, ColumnMarker, ContentPanel, clamp_t,
+                                      colormap_for, font, style_axis)
+
+NEUTRAL = "#90a4ae"
+
+
+class _RowMarker(ColumnMarker):
+    """The same double outline, around a row (y in [t, t+1])."""
+
+    def set_row(self, t: float, x0: float, width: float) -> None:
+        for r in self.items:
+            r.setRect(QtCore.QRectF(x0, t, width, 1))
+        self.set_visible(True)
+
+
+class DigitsPanel(ContentPanel):
+    title = "Digit"
+
+    def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
+        super().__init__(session, parent)
+        self._classes: tuple[str, ...] = tuple(str(i) for i in range(10))
+
+        self.view = pg.GraphicsLayoutWidget()
+        # the image, row 0 on top
+        self.img_plot = pg.PlotItem()
+        self.img_plot.setMenuEnabled(False)
+        self.img_plot.setMouseEnabled(x=False, y=False)
+        self.img_plot.hideButtons()
+        self.img_plot.invertY(True)
+        self.img_plot.setAspectLocked(True)
+        self.img_plot.hideAxis("bottom")
+        style_axis(self.img_plot.getAxis("left"))
+        self.img_plot.setLabel("left", "row (timestep)")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get("CET-L1"))  # greyscale: ink bright on black
+        self.img_plot.addItem(self.image)
+        self.frame = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)  # the image's edge (its background is black too)
+        pen = pg.mkPen("#9e9e9e", width=1)
+        pen.setCosmetic(True)
+        self.frame.setPen(pen)
+        self.img_plot.addItem(self.frame)
+        self.row_marker = _RowMarker(self.img_plot)
+        # the probabilities after the selected row
+        self.bar_plot = pg.PlotItem()
+        self.bar_plot.setMenuEnabled(False)
+        self.bar_plot.setMouseEnabled(x=False, y=False)
+        self.bar_plot.hideButtons()
+        style_axis(self.bar_plot.getAxis("left"))
+        style_axis(self.bar_plot.getAxis("bottom"))
+        self.bar_plot.setYRange(0, 1, padding=0.02)
+        self.bar_plot.setLabel("left", "probability")
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.75)
+        self.bar_plot.addItem(self.bars)
+        # every row's probabilities: rows = timesteps, columns = classes
+        self.heat_plot = pg.PlotItem()
+        self.heat_plot.setMenuEnabled(False)
+        self.heat_plot.setMouseEnabled(x=False, y=False)
+        self.heat_plot.hideButtons()
+        self.heat_plot.invertY(True)
+        style_axis(self.heat_plot.getAxis("left"))
+        style_axis(self.heat_plot.getAxis("bottom"))
+        self.heat_plot.setLabel("left", "after row")
+        self.heat_plot.setTitle("probabilities after each row", size=f"{FONT_PT}pt")
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setColorMap(colormap_for(0, 1))
+        self.heat_plot.addItem(self.heat)
+        self.heat_marker = _RowMarker(self.heat_plot)
+
+        self.view.addItem(self.img_plot, row=0, col=0, rowspan=2)
+        self.view.addItem(self.bar_plot, row=0, col=1)
+        self.view.addItem(self.heat_plot, row=1, col=1)
+        self.view.ci.layout.setColumnStretchFactor(0, 1)
+        self.view.ci.layout.setColumnStretchFactor(1, 1)
+        self.view.scene().sigMouseClicked.connect(self._on_click)
+
+        self.verdict = QtWidgets.QLabel("")
+        self.verdict.setFont(font(FONT_PT + 4, bold=True))
+        self.random_button = QtWidgets.QPushButton("New random image")
+        self.random_button.setFont(font())
+        self.random_button.clicked.connect(self.random_image)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.verdict, 1)
+        top.addWidget(self.random_button)
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.view, 1)
+        self.setMinimumSize(420, 300)
+
+    def random_image(self) -> None:
+        self.session.set_probe_example(random=True)
+        self.session.refresh_extras()
+
+    # -- hub ---------------------------------------------------------------------
+    def _on_experiment(self, info: Any) -> None:
+        self.probe = None
+        self.image.clear()
+        self.heat.clear()
+        self.bars.setOpts(x=[], height=[])
+        self.row_marker.set_visible(False)
+        self.heat_marker.set_visible(False)
+        self.verdict.setText("")
+
+    def _on_probe(self, probe: Probe) -> None:
+        self.probe = probe
+        self.redraws += 1
+        ex = probe.extras
+        img = np.asarray(ex.get("image", np.zeros((1, 1))), dtype=np.float32)
+        if img.ndim == 1:  # a flat image: square it if we can
+            side = int(round(np.sqrt(img.size)))
+            img = img.reshape(side, -1) if side * side == img.size else img[None, :]
+        R, C = img.shape
+        lo, hi = float(img.min()), float(img.max())
+        self.image.setImage(img, autoLevels=False, levels=(lo, hi if hi > lo else lo + 1))
+        self.image.setRect(QtCore.QRectF(0, 0, C, R))
+        self.frame.setRect(QtCore.QRectF(0, 0, C, R))
+        self.img_plot.setRange(xRange=(0, C), yRange=(0, R), padding=0.02)
+        rstep = max(1, R // 8)
+        self.img_plot.getAxis("left").setTicks([[(r + 0.5, str(r)) for r in range(0, R, rstep)]])
+        out = np.asarray(probe.outputs, dtype=np.float32)  # (T, K)
+        T, K = out.shape
+        self._classes = tuple(probe.output_labels) if len(probe.output_labels) == K else tuple(map(str, range(K)))
+        self.heat.setImage(out, autoLevels=False, levels=(0.0, 1.0))
+        self.heat.setRect(QtCore.QRectF(0, 0, K, T))
+        self.heat_plot.setRange(xRange=(0, K), yRange=(0, T), padding=0)
+        ticks = [(k + 0.5, c) for k, c in enumerate(self._classes)]
+        self.heat_plot.getAxis("bottom").setTicks([ticks])
+        step = max(1, T // 8)
+        self.heat_plot.getAxis("left").setTicks([[(t + 0.5, str(t)) for t in range(0, T, step)]])
+        self.heat_plot.setVisible(T > 1)
+        self.bar_plot.getAxis("bottom").setTicks([[(k, c) for k, c in enumerate(self._classes)]])
+        self.bar_plot.setXRange(-0.6, K - 0.4, padding=0)
+        label, pred = ex.get("label"), ex.get("prediction")
+        if label is not None and pred is not None:
+            ok = int(label) == int(pred)
+            self.verdict.setText(f"true {label} · predicted {pred}  {'✔' if ok else '✘'}")
+            self.verdict.setStyleSheet(f"color: {RIGHT if ok else WRONG};")
+        self._on_timestep(self.current_t())
+
+    def _on_timestep(self, t: int) -> None:
+        p = self.probe
+        if p is None or p.num_steps == 0:
+            return
+        out = np.asarray(p.outputs, dtype=float)  # (T, K)
+        T, K = out.shape
+        t = clamp_t(t, T)
+        img = self.image.image
+        R, C = img.shape if img is not None else (0, 0)
+        if T == R and T > 1:  # one row per timestep
+            self.row_marker.set_row(t, 0, C)
+        else:
+            self.row_marker.set_visible(False)
+        self.heat_marker.set_row(t, 0, K)
+        row = out[t]  # (K,)
+        label = p.extras.get("label")
+        pred = int(np.argmax(row))
+        brushes = [pg.mkBrush(RIGHT if label is not None and k == int(label) else NEUTRAL) for k in range(K)]
+        pens = [pg.mkPen(HIGHLIGHT, width=3) if k == pred else pg.mkPen(None) for k in range(K)]
+        self.bars.setOpts(x=np.arange(K), height=row, width=0.75, brushes=brushes, pens=pens)
+        what = f"after row {t} of {T - 1}" if T > 1 else "output"
+        self.bar_plot.setTitle(f"{what}: guess {self._classes[pred]} (p = {row[pred]:.2f}); green = true class",
+                               size=f"{FONT_PT}pt")
+
+    def bar_heights(self) -> np.ndarray:
+        h = self.bars.opts.get("height")
+        return np.asarray([] if h is None else h, dtype=float)
+
+    def marked_row(self) -> int | None:
+        """The image row outlined (the selected timestep), for tests."""
+        if not self.row_marker.items[0].isVisible():
+            return None
+        return int(round(self.row_marker.rect().y()))
+
+    # -- clicking a row of the image or the heatmap selects that timestep --------------
+    def _on_click(self, ev: Any) -> None:
+        if self.probe is None:
+            return
+        for plot in (self.img_plot, self.heat_plot):
+            vb = plot.getViewBox()
+            if plot.isVisible() and vb.sceneBoundingRect().contains(ev.scenePos()):
+                y = vb.mapSceneToView(ev.scenePos()).y()
+                t = int(np.floor(y))
+                if 0 <= t < self.probe.num_steps:
+                    ev.accept()
+                    self.session.set_timestep(t)
+                return

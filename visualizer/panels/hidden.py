@@ -1,0 +1,472 @@
+"""Hidden-state heatmap: units x timesteps of the probe example, on a fixed colour scale.
+
+Rows are hidden units, columns are timesteps. A combo picks the layer and the
+state (``h``; LSTM ``c`` and gates ``i f g o``; GRU ``r z n``). Under the
+heatmap three rows of labels show the input, the target and the model's
+prediction for every column (wrong predictions in red), and a small strip shows
+the gradient norm ``||dL/dh_t||`` per timestep on a log scale when the probe
+carries it. The selected timestep (one value on the hub) is outlined; clicking a
+column selects it.
+
+This module also holds :class:`ContentPanel` and a few drawing helpers shared by
+the other content panels (inspector, binary, sine, text, digits, worked).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from core.probe import LayerTrace, Probe
+from visualizer.panels.base import Panel
+
+# -- shared look ---------------------------------------------------------------
+WRONG = "#e53935"          # wrong predictions, everywhere
+RIGHT = "#43a047"          # correct predictions where we colour them
+POSITIVE = "#e57373"       # bars of positive values (same side as the diverging map's red)
+NEGATIVE = "#64b5f6"       # bars of negative values (blue)
+HIGHLIGHT = "#ffd54f"      # selected timestep accents
+FONT_PT = 12               # tick and label font size (used in front of a class)
+AXIS_W = 100               # left axis width of stacked plots, so their columns line up
+
+STATE_NAMES = {
+    "h": "hidden state h", "c": "cell state c", "i": "input gate i", "f": "forget gate f",
+    "g": "candidate g", "o": "output gate o", "r": "reset gate r", "z": "update gate z",
+    "n": "candidate n", "pre": "pre-activation",
+}
+
+
+def font(pt: int = FONT_PT, bold: bool = False, mono: bool = False) -> QtGui.QFont:
+    f = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont) if mono else QtGui.QFont()
+    f.setPointSize(pt)
+    f.setBold(bold)
+    return f
+
+
+def foreground() -> QtGui.QColor:
+    return pg.mkColor(pg.getConfigOption("foreground"))
+
+
+def colormap_for(lo: float, hi: float) -> pg.ColorMap:
+    """A diverging map (blue-white-red) for ranges around 0, a sequential one for 0..1."""
+    return pg.colormap.get("CET-D1") if lo < 0 < hi else pg.colormap.get("viridis")
+
+
+def label_stride(n: int, pixels: float, min_px: float = 26.0) -> int:
+    """Show every k-th of ``n`` labels so that neighbours are at least ``min_px`` apart."""
+    if n <= 0 or pixels <= 0:
+        return 1
+    return max(1, math.ceil(n * min_px / pixels))
+
+
+def style_axis(axis: pg.AxisItem, width: int | None = None) -> None:
+    axis.setStyle(tickFont=font())
+    axis.label.setFont(font())
+    if width is not None:
+        axis.setWidth(width)
+
+
+def clamp_t(t: int, n: int) -> int:
+    return int(min(max(int(t), 0), max(n - 1, 0)))
+
+
+class ColumnMarker:
+    """An outline around column ``t`` (x in [t, t+1]) of a view: a dark wide and a bright thin rectangle,
+    visible on both ends of any colour map."""
+
+    def __init__(self, plot: pg.PlotItem):
+        self.items = []
+        for color, width in (("#000000", 6), (HIGHLIGHT, 3)):
+            r = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
+            pen = pg.mkPen(color, width=width)
+            pen.setCosmetic(True)
+            r.setPen(pen)
+            r.setBrush(QtGui.QBrush(QtCore.Qt.BrushStyle.NoBrush))
+            r.setZValue(10)
+            plot.addItem(r, ignoreBounds=True)
+            self.items.append(r)
+        self.set_visible(False)
+
+    def set_column(self, t: float, y0: float, height: float, width: float = 1.0) -> None:
+        for r in self.items:
+            r.setRect(QtCore.QRectF(t, y0, width, height))
+        self.set_visible(True)
+
+    def set_visible(self, visible: bool) -> None:
+        for r in self.items:
+            r.setVisible(visible)
+
+    def rect(self) -> QtCore.QRectF:
+        return self.items[0].rect()
+
+
+class ContentPanel(Panel):
+    """A Panel that remembers the probe it drew and re-syncs the timestep cursor when shown again
+    (the base class drops timestep changes while hidden)."""
+
+    def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
+        super().__init__(session, parent)
+        self.probe: Probe | None = None
+        self.redraws = 0  # number of full redraws (probe or extras), for tests and debugging
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self.probe is not None:
+            self._on_timestep(self.current_t())
+
+    def current_t(self) -> int:
+        n = self.probe.num_steps if self.probe is not None else 1
+        return clamp_t(getattr(self.session, "timestep", 0) or 0, n)
+
+
+# -- the panel -------------------------------------------------------------------
+class HiddenStatePanel(ContentPanel):
+    """Units x timesteps heatmap of one layer's state on the probe example."""
+
+    title = "Hidden state"
+    LABEL_ROWS = ("input", "target", "predicted")
+
+    def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
+        super().__init__(session, parent)
+        self._layer_idx = 0
+        self._key = "h"
+        self._levels: tuple[float, float] | None = None
+        self._texts: list[list[pg.TextItem]] = []  # [row][t]
+        self._n_units = 0
+        self._marked_unit: int | None = None  # e.g. binary addition's most carry-like unit
+        self._marked_text = ""
+
+        # selectors
+        self.layer_combo = QtWidgets.QComboBox()
+        self.state_combo = QtWidgets.QComboBox()
+        for c in (self.layer_combo, self.state_combo):
+            c.setFont(font())
+            c.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.layer_combo.currentIndexChanged.connect(self._on_layer_selected)
+        self.state_combo.currentIndexChanged.connect(self._on_state_selected)
+        self.info_label = QtWidgets.QLabel("")
+        self.info_label.setFont(font())
+        top = QtWidgets.QHBoxLayout()
+        for text, w in (("Layer:", self.layer_combo), ("State:", self.state_combo)):
+            lab = QtWidgets.QLabel(text)
+            lab.setFont(font())
+            top.addWidget(lab)
+            top.addWidget(w)
+        top.addStretch(1)
+        self.info_label.setWordWrap(True)
+
+        # plots: heatmap + colour bar, label rows, gradient strip (all x-linked)
+        self.view = pg.GraphicsLayoutWidget()
+        self.heat = pg.PlotItem()
+        self.heat.setMenuEnabled(False)
+        self.heat.setMouseEnabled(x=False, y=False)
+        self.heat.hideButtons()
+        self.heat.invertY(True)  # unit 0 on top
+        self.heat.hideAxis("bottom")
+        style_axis(self.heat.getAxis("left"), AXIS_W)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.heat.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap=colormap_for(-1, 1),
+                                        interactive=False, width=18, colorMapMenu=False)
+        self.colorbar.setImageItem(self.image)
+        style_axis(self.colorbar.axis)
+        self.marker = ColumnMarker(self.heat)
+
+        self.labels = pg.PlotItem()
+        self.labels.setMenuEnabled(False)
+        self.labels.setMouseEnabled(x=False, y=False)
+        self.labels.hideButtons()
+        self.labels.setYRange(0, 3, padding=0)
+        self.labels.setXLink(self.heat)
+        left = self.labels.getAxis("left")
+        style_axis(left, AXIS_W)
+        left.setTicks([[(2.5, "input"), (1.5, "target"), (0.5, "predicted")]])
+        style_axis(self.labels.getAxis("bottom"))
+        self.labels.setLabel("bottom", "timestep t")
+        self.labels.getViewBox().setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape, True)
+        self.labels.setMinimumHeight(120)
+        self.labels.setMaximumHeight(120)
+        self.label_marker = ColumnMarker(self.labels)
+
+        self.grad = pg.PlotItem()
+        self.grad.setMenuEnabled(False)
+        self.grad.setMouseEnabled(x=False, y=False)
+        self.grad.hideButtons()
+        self.grad.setXLink(self.heat)
+        style_axis(self.grad.getAxis("left"), AXIS_W)
+        self.grad.hideAxis("bottom")
+        self.grad.setTitle("gradient flow ‖dL/dh_t‖ (log scale)", size=f"{FONT_PT - 1}pt")
+        self.grad.setMinimumHeight(110)
+        self.grad.setMaximumHeight(110)
+        self.grad_curve = self.grad.plot([], [], pen=pg.mkPen(HIGHLIGHT, width=2), symbol="o",
+                                         symbolSize=6, symbolBrush=HIGHLIGHT)
+        self.grad_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(HIGHLIGHT, width=1, style=QtCore.Qt.PenStyle.DashLine))
+        self.grad.addItem(self.grad_line, ignoreBounds=True)
+
+        self.view.addItem(self.heat, row=0, col=0)
+        self.view.addItem(self.colorbar, row=0, col=1)
+        self.view.addItem(self.labels, row=1, col=0)
+        self.view.addItem(self.grad, row=2, col=0)
+        self.grad.setVisible(False)
+        self.view.scene().sigMouseClicked.connect(self._on_click)
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.info_label)
+        lay.addWidget(self.view, 1)
+        self.setMinimumSize(420, 320)
+
+    # -- hub -------------------------------------------------------------------
+    def _on_experiment(self, info: Any) -> None:
+        self.probe = None
+        self._layer_idx, self._key = 0, "h"
+        self._marked_unit, self._marked_text = None, ""
+        self.image.clear()
+        self._set_column_texts(0)
+        self.marker.set_visible(False)
+        self.label_marker.set_visible(False)
+        self.grad_curve.setData([], [])
+        self.grad.setVisible(False)
+        self.info_label.setText("")
+
+    def _on_probe(self, probe: Probe) -> None:
+        self.probe = probe
+        self.redraws += 1
+        self._fill_selectors()
+        self._draw_labels()
+        self._draw_state()
+        self._on_timestep(self.current_t())
+
+    def _on_extras(self, extras: Mapping[str, Any]) -> None:
+        if "carry_unit" in extras:  # binary addition: the hidden unit that tracks the carry
+            self._marked_unit = int(extras["carry_unit"])
+            r = extras.get("carry_corr")
+            self._marked_text = (f"▶ unit {self._marked_unit} tracks the carry"
+                                 + (f" (|r| = {float(r):.2f})" if r is not None else ""))
+            self._update_strides()
+            self._update_info()
+
+    def _on_timestep(self, t: int) -> None:
+        p = self.probe
+        if p is None or p.num_steps == 0:
+            return
+        t = clamp_t(t, p.num_steps)
+        self.marker.set_column(t, 0, max(self._n_units, 1))
+        self.label_marker.set_column(t, 0, 3)
+        self.grad_line.setPos(t + 0.5)
+
+    # -- selectors -------------------------------------------------------------
+    def _layer(self) -> LayerTrace | None:
+        if self.probe is None or not self.probe.layers:
+            return None
+        return self.probe.layers[min(self._layer_idx, len(self.probe.layers) - 1)]
+
+    def _fill_selectors(self) -> None:
+        p = self.probe
+        names = [layer.name for layer in p.layers]
+        if [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())] != names:
+            self.layer_combo.blockSignals(True)
+            self.layer_combo.clear()
+            self.layer_combo.addItems(names)
+            self._layer_idx = min(self._layer_idx, max(len(names) - 1, 0))
+            self.layer_combo.setCurrentIndex(self._layer_idx)
+            self.layer_combo.blockSignals(False)
+        self._fill_state_combo()
+
+    def _fill_state_combo(self) -> None:
+        layer = self._layer()
+        keys = list(layer.states) if layer is not None else []
+        current = [self.state_combo.itemData(i) for i in range(self.state_combo.count())]
+        if current != keys:
+            self.state_combo.blockSignals(True)
+            self.state_combo.clear()
+            for k in keys:
+                self.state_combo.addItem(f"{k} — {STATE_NAMES.get(k, k)}", k)
+            if self._key not in keys:
+                self._key = "h" if "h" in keys else (keys[0] if keys else "h")
+            if keys:
+                self.state_combo.setCurrentIndex(keys.index(self._key))
+            self.state_combo.blockSignals(False)
+
+    def _on_layer_selected(self, index: int) -> None:
+        if index < 0:
+            return
+        self._layer_idx = index
+        if self.probe is not None:
+            self._fill_state_combo()
+            self._draw_state()
+            self._on_timestep(self.current_t())
+
+    def _on_state_selected(self, index: int) -> None:
+        if index < 0:
+            return
+        self._key = self.state_combo.itemData(index)
+        if self.probe is not None:
+            self._draw_state()
+
+    def select(self, layer: int, key: str) -> None:
+        """Programmatic selection (same as using the combos)."""
+        self.layer_combo.setCurrentIndex(layer)
+        keys = [self.state_combo.itemData(i) for i in range(self.state_combo.count())]
+        self.state_combo.setCurrentIndex(keys.index(key))
+
+    # -- drawing ---------------------------------------------------------------
+    @property
+    def levels(self) -> tuple[float, float] | None:
+        """The fixed colour scale currently used."""
+        return self._levels
+
+    def displayed(self) -> np.ndarray | None:
+        """The (H, T) array currently shown."""
+        return self.image.image
+
+    def _draw_state(self) -> None:
+        layer = self._layer()
+        if layer is None or self._key not in layer.states:
+            self.image.clear()
+            return
+        a = np.asarray(layer.states[self._key], dtype=np.float32)  # (T, H)
+        T, H = a.shape
+        lo, hi = layer.value_range(self._key)
+        img = np.ascontiguousarray(a.T)  # (H, T): rows = units, columns = timesteps
+        if self._levels != (lo, hi):
+            self._levels = (lo, hi)
+            self.colorbar.setColorMap(colormap_for(lo, hi))
+            self.colorbar.setLevels((lo, hi))
+        self.image.setImage(img, autoLevels=False, levels=(lo, hi))
+        self.image.setRect(QtCore.QRectF(0, 0, T, H))
+        if H != self._n_units or self.heat.getViewBox().state["targetRange"][0] != [0, T]:
+            self._n_units = H
+            self.heat.setXRange(0, T, padding=0)
+            self.heat.setYRange(0, H, padding=0)
+            self._update_strides()
+        self.heat.setTitle(f"{layer.name}: {STATE_NAMES.get(self._key, self._key)}", size=f"{FONT_PT}pt")
+        self._info = f"{H} units x {T} timesteps · colour scale {lo:g} … {hi:g}"
+        self._update_info()
+        if layer.grad_norm is not None and len(layer.grad_norm) == T:
+            g = np.log10(np.maximum(np.asarray(layer.grad_norm, dtype=float), 1e-12))  # (T,)
+            self.grad_curve.setData(np.arange(T) + 0.5, g)
+            lo_g, hi_g = float(g.min()), float(g.max())
+            pad = max(0.3 * (hi_g - lo_g), 0.15)  # room for the end tick labels
+            self.grad.setYRange(lo_g - pad, hi_g + pad, padding=0)
+            self.grad.getAxis("left").setTicks([log_ticks(lo_g, hi_g)])
+            self.grad.setVisible(True)
+        else:
+            self.grad_curve.setData([], [])
+            self.grad.setVisible(False)
+
+    def _update_info(self) -> None:
+        extra = self._marked_text if self._layer_idx == 0 and self._marked_unit is not None else ""
+        self.info_label.setText(" · ".join(s for s in (getattr(self, "_info", ""), extra) if s))
+
+    def _set_column_texts(self, T: int) -> None:
+        """Create (or drop) the TextItems of the three label rows for ``T`` columns."""
+        if self._texts and len(self._texts[0]) == T:
+            return
+        for row in self._texts:
+            for item in row:
+                self.labels.removeItem(item)
+        self._texts = []
+        if T == 0:
+            return
+        for r in range(3):
+            row = []
+            for t in range(T):
+                item = pg.TextItem("", anchor=(0.5, 0.5), color=foreground())
+                item.setFont(font(FONT_PT, bold=(r == 0)))
+                item.setPos(t + 0.5, 2.5 - r)
+                self.labels.addItem(item, ignoreBounds=True)
+                row.append(item)
+            self._texts.append(row)
+
+    def _draw_labels(self) -> None:
+        p = self.probe
+        T = p.num_steps
+        self._set_column_texts(T)
+        rows = (p.input_labels, p.target_labels, p.prediction_labels)
+        correct = None if p.correct is None else np.asarray(p.correct, dtype=bool)
+        fg = foreground()
+        for r, labels in enumerate(rows):
+            for t in range(T):
+                text = labels[t] if t < len(labels) else ""
+                item = self._texts[r][t]
+                item.setText(_short(text))
+                if r == 2 and correct is not None and t < len(correct) and text:
+                    item.setColor(pg.mkColor(WRONG) if not correct[t] else fg)
+                else:
+                    item.setColor(fg)
+        self.labels.setXRange(0, T, padding=0)
+        self._update_strides()
+
+    def label_texts(self, row: str) -> list[str]:
+        """The texts of one label row ("input", "target", "predicted"), for tests."""
+        r = self.LABEL_ROWS.index(row)
+        return [item.textItem.toPlainText() for item in self._texts[r]] if self._texts else []
+
+    def _update_strides(self) -> None:
+        T = len(self._texts[0]) if self._texts else 0
+        width = max(self.labels.getViewBox().width(), 1.0)
+        longest = max((len(it.textItem.toPlainText()) for row in self._texts for it in row), default=1)
+        k = label_stride(T, width, min_px=max(18.0, 9.0 * longest + 6))
+        for r, row in enumerate(self._texts):
+            for t, item in enumerate(row):
+                item.setVisible(t % k == 0)
+                if k == 1:  # centred on its column
+                    item.setAnchor((0.5, 0.5))
+                    item.setPos(t + 0.5, 2.5 - r)
+                else:  # crowded: starts at its column and runs over the unlabelled ones
+                    item.setAnchor((0.0, 0.5))
+                    item.setPos(t + 0.05, 2.5 - r)
+        ax = self.labels.getAxis("bottom")
+        ax.setTicks([[(t + 0.5, str(t)) for t in range(0, T, k)]])
+        H = self._n_units
+        ku = label_stride(H, max(self.heat.getViewBox().height(), 1.0), min_px=18.0)
+        units = set(range(0, H, ku))
+        m = self._marked_unit if self._layer_idx == 0 else None
+        if m is not None and m < H:
+            units = {u for u in units if abs(u - m) >= ku} | {m}
+        self.heat.getAxis("left").setTicks([[(u + 0.5, f"▶ unit {u}" if u == m else f"unit {u}")
+                                             for u in sorted(units)]])
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        QtCore.QTimer.singleShot(0, self._update_strides)
+
+    # -- clicking a column selects the timestep --------------------------------
+    def column_at(self, scene_pos: QtCore.QPointF) -> int | None:
+        """The timestep under a scene position (heatmap or label rows), or None."""
+        if self.probe is None:
+            return None
+        for plot in (self.heat, self.labels, self.grad):
+            vb = plot.getViewBox()
+            if plot.isVisible() and vb.sceneBoundingRect().contains(scene_pos):
+                x = vb.mapSceneToView(scene_pos).x()
+                t = int(math.floor(x))
+                if 0 <= t < self.probe.num_steps:
+                    return t
+        return None
+
+    def _on_click(self, ev: Any) -> None:
+        t = self.column_at(ev.scenePos())
+        if t is not None:
+            ev.accept()
+            self.session.set_timestep(t)
+
+
+def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
+    """Ticks for an axis showing log10 values: the decades in [lo, hi], or just the ends when < 1 decade."""
+    decades = list(range(math.ceil(lo), math.floor(hi) + 1))
+    if len(decades) >= 2:
+        step = max(1, math.ceil(len(decades) / 4))
+        return [(d, f"1e{d}") for d in decades[::step]]
+    return [(v, f"{10 ** v:.2g}") for v in sorted({lo, hi})]
+
+
+def _short(text: str, n: int = 6) -> str:
+    """Labels must fit a column: visible whitespace, at most ``n`` characters."""
+    text = {" ": "␣", "\n": "↵", "\t": "⇥"}.get(text, text)
+    return text if len(text) <= n else text[: n - 1] + "…"

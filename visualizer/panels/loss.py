@@ -1,0 +1,288 @@
+"""Loss panel: training/validation loss curves and the other metrics, live.
+
+Top plot: every loss-like metric (name contains "loss": ``loss``, ``val_loss``).
+Bottom plot (shown when the experiment has them): accuracy, perplexity, rmse, ...
+Each metric is drawn twice: the raw curve faintly, and an exponential moving
+average (the smoothing slider) on top. Curves are drawn from the session's
+bounded history, decimated to at most ``MAX_DRAW_POINTS`` points, with
+``clipToView``/``autoDownsample``: a million training steps draw as fast as a
+hundred. Live hyperparameter changes are marked with labelled vertical lines.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from core.probe import Snapshot
+from visualizer.panels.base import Panel
+
+MAX_DRAW_POINTS = 4000  # per curve
+MAX_MARKERS = 40
+COLORS = ("#ff9f1c", "#2ec4b6", "#f15bb5", "#9bde7e", "#a0c4ff", "#ffd166", "#e76f51", "#cdb4db")
+MARKER_COLOR = "#ffe066"
+_BLOCK = 64
+
+
+def is_loss_like(name: str) -> bool:
+    return "loss" in name.lower()
+
+
+def ema(values: np.ndarray, alpha: float) -> np.ndarray:
+    """Exponential moving average ``y_t = alpha * y_{t-1} + (1 - alpha) * x_t`` (``y_0 = x_0``).
+
+    Vectorised in blocks of 64: within a block, one matrix product; only the
+    carry between blocks is a Python loop (n / 64 iterations). (N,) -> (N,).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = x.size
+    if n == 0 or alpha <= 0.0:
+        return x.copy()
+    pad = (-n) % _BLOCK
+    xb = np.concatenate([x, np.full(pad, x[-1])]).reshape(-1, _BLOCK)  # (nb, L)
+    k = np.arange(_BLOCK)
+    expo = k[:, None] - k[None, :]  # (L, L) i - j
+    w = np.where(expo >= 0, alpha ** np.maximum(expo, 0), 0.0) * (1.0 - alpha)  # lower-triangular weights
+    inner = xb @ w.T  # (nb, L): block-internal sums, zero initial state
+    decay = alpha ** (k + 1)  # (L,) how the carry fades inside a block
+    out = np.empty_like(inner)
+    carry = x[0]  # y_{-1} = x_0 so that y_0 = x_0
+    for b in range(inner.shape[0]):
+        out[b] = inner[b] + decay * carry
+        carry = out[b, -1]
+    return out.ravel()[:n]
+
+
+def decimate(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_DRAW_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` points: block means of consecutive points (the last point kept exactly)."""
+    n = steps.size
+    if n <= max_points:
+        return steps, values
+    k = math.ceil(n / max_points)
+    m = (n - 1) // k * k
+    s = np.concatenate([steps[:m].reshape(-1, k).mean(axis=1), steps[m:]])
+    v = np.concatenate([values[:m].reshape(-1, k).mean(axis=1), values[m:]])
+    return s, v
+
+
+def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
+    font = QtGui.QFont()
+    font.setPointSize(11)
+    for side in ("left", "bottom"):
+        ax = plot.getAxis(side)
+        ax.setTickFont(font)
+        ax.setStyle(tickTextOffset=6)
+    plot.setLabel("left", ylabel, **{"font-size": "12pt"})
+    plot.setLabel("bottom", "training step", **{"font-size": "12pt"})
+    plot.showGrid(x=True, y=True, alpha=0.25)
+
+
+class _Curve:
+    """One metric: a faint raw curve and a smoothed one."""
+
+    def __init__(self, plot: pg.PlotItem, name: str, color: str):
+        c = QtGui.QColor(color)
+        faint = QtGui.QColor(c)
+        faint.setAlpha(70)
+        self.raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1))
+        self.smooth = pg.PlotDataItem(pen=pg.mkPen(c, width=2.5), name=name)
+        for item in (self.raw, self.smooth):
+            item.setClipToView(True)
+            item.setDownsampling(auto=True, method="peak")
+            plot.addItem(item)
+        self.name = name
+        self.x = np.empty(0)
+        self.y = np.empty(0)  # smoothed (or raw when smoothing is off)
+
+    def set(self, steps: np.ndarray, values: np.ndarray, alpha: float) -> None:
+        s, v = decimate(steps, values)
+        if alpha > 0:
+            sm = ema(v, alpha)
+            self.raw.setData(s, v)
+            self.raw.show()
+            self.smooth.setData(s, sm)
+            self.y = sm
+        else:
+            self.raw.hide()
+            self.smooth.setData(s, v)
+            self.y = v
+        self.x = s
+
+    def drawn_points(self) -> int:
+        xd = self.smooth.xData
+        return 0 if xd is None else int(len(xd))
+
+
+class LossPanel(Panel):
+    title = "Loss & metrics"
+
+    def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
+        super().__init__(session, parent)
+        self._curves: dict[str, _Curve] = {}
+        self._needs_redraw = False
+        self.markers: list[pg.InfiniteLine] = []
+        self._marker_data: list[tuple[str, int]] = []
+
+        # controls
+        self.log_check = QtWidgets.QCheckBox("log y")
+        self.log_check.setToolTip("Logarithmic loss axis")
+        self.log_check.toggled.connect(self._on_log)
+        self.smooth_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.smooth_slider.setRange(0, 99)
+        self.smooth_slider.setValue(80)
+        self.smooth_slider.setMaximumWidth(180)
+        self.smooth_slider.setToolTip("Exponential moving average of the curves (0 = raw)")
+        self.smooth_label = QtWidgets.QLabel()
+        self.smooth_slider.valueChanged.connect(self._on_smoothing)
+        self.readout = QtWidgets.QLabel("hover a plot to read values")
+        self.readout.setObjectName("readout")
+        self.readout.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        controls = QtWidgets.QHBoxLayout()
+        controls.addWidget(self.log_check)
+        controls.addSpacing(12)
+        controls.addWidget(QtWidgets.QLabel("smoothing"))
+        controls.addWidget(self.smooth_slider)
+        controls.addWidget(self.smooth_label)
+        controls.addSpacing(12)
+        controls.addWidget(self.readout, 1)
+
+        # plots
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.metric_plot = self.graphics.addPlot(row=1, col=0)
+        _style_plot(self.loss_plot, "loss")
+        _style_plot(self.metric_plot, "metric")
+        self.metric_plot.setXLink(self.loss_plot)
+        for plot in (self.loss_plot, self.metric_plot):
+            legend = plot.addLegend(offset=(-10, 10), labelTextSize="11pt")
+            legend.setBrush(pg.mkBrush(0, 0, 0, 150))
+        self.metric_plot.hide()
+        self._cursor_lines = []
+        for plot in (self.loss_plot, self.metric_plot):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((200, 200, 200, 110), width=1))
+            line.hide()
+            plot.addItem(line, ignoreBounds=True)
+            self._cursor_lines.append(line)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+        self._on_smoothing(self.smooth_slider.value())
+
+        session.metrics_reset.connect(self._on_reset)
+        session.live_param_changed.connect(self._on_live_param)
+
+    # -- state -----------------------------------------------------------------
+    @property
+    def alpha(self) -> float:
+        return self.smooth_slider.value() / 100.0
+
+    def drawn_points(self) -> dict[str, int]:
+        """Points currently handed to each smoothed curve (bounded by MAX_DRAW_POINTS)."""
+        return {name: c.drawn_points() for name, c in self._curves.items()}
+
+    # -- hub signals -------------------------------------------------------------
+    def _on_metrics(self, snapshot: Snapshot) -> None:
+        if not snapshot.metrics:
+            return
+        if self.isVisible():
+            self.redraw()
+        else:
+            self._needs_redraw = True  # a hidden panel does no work
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._needs_redraw:
+            self.redraw()
+
+    def _on_experiment(self, info: Any) -> None:
+        self._on_reset()
+
+    def _on_reset(self) -> None:
+        for c in self._curves.values():
+            for plot in (self.loss_plot, self.metric_plot):
+                plot.removeItem(c.raw)  # PlotItem.removeItem ignores items it does not hold
+                plot.removeItem(c.smooth)
+        self._curves.clear()
+        for line in self.markers:
+            self.loss_plot.removeItem(line)
+        self.markers.clear()
+        self._marker_data.clear()
+        self.metric_plot.hide()
+        self.redraw()
+
+    def _on_live_param(self, name: str, value: Any, step: int) -> None:
+        from visualizer.widgets.param_form import format_value
+
+        text = f"{name}={format_value(value)}"
+        pos = 0.92 - 0.12 * (len(self.markers) % 5)  # stagger labels so neighbours stay readable
+        line = pg.InfiniteLine(pos=step, angle=90, movable=False,
+                               pen=pg.mkPen(MARKER_COLOR, width=1.5, style=QtCore.Qt.PenStyle.DashLine),
+                               label=text, labelOpts={"position": pos, "color": MARKER_COLOR,
+                                                      "fill": (0, 0, 0, 170), "anchors": [(0, 0.5), (0, 0.5)]})
+        self.loss_plot.addItem(line, ignoreBounds=True)
+        self.markers.append(line)
+        self._marker_data.append((text, int(step)))
+        if len(self.markers) > MAX_MARKERS:
+            old = self.markers.pop(0)
+            self._marker_data.pop(0)
+            self.loss_plot.removeItem(old)
+
+    # -- drawing -------------------------------------------------------------------
+    def redraw(self) -> None:
+        """Redraw every curve from ``session.history`` (bounded, decimated)."""
+        self._needs_redraw = False
+        history = self.session.history
+        alpha = self.alpha
+        for name in history.names():
+            steps, values = history.arrays(name)
+            if steps.size == 0:
+                continue
+            curve = self._curves.get(name)
+            if curve is None:
+                plot = self.loss_plot if is_loss_like(name) else self.metric_plot
+                curve = self._curves[name] = _Curve(plot, name, COLORS[len(self._curves) % len(COLORS)])
+                if plot is self.metric_plot:
+                    self.metric_plot.show()
+                    self.metric_plot.setLabel("left", ", ".join(n for n in self._curves if not is_loss_like(n)),
+                                              **{"font-size": "12pt"})
+            curve.set(steps, values, alpha)
+
+    def _on_log(self, on: bool) -> None:
+        self.loss_plot.setLogMode(x=False, y=on)
+
+    def _on_smoothing(self, v: int) -> None:
+        self.smooth_label.setText(f"{v / 100:.2f}")
+        self.redraw()
+
+    def _on_mouse(self, pos: QtCore.QPointF) -> None:
+        for plot, line in zip((self.loss_plot, self.metric_plot), self._cursor_lines):
+            if plot.isVisible() and plot.sceneBoundingRect().contains(pos):
+                x = plot.getViewBox().mapSceneToView(pos).x()
+                self.show_readout(x)
+                return
+        for line in self._cursor_lines:
+            line.hide()
+
+    def show_readout(self, step: float) -> str:
+        """Put the crosshair at ``step`` and show every curve's (smoothed) value there; returns the text."""
+        parts = [f"<b>step {int(round(step))}</b>"]
+        for name, c in self._curves.items():
+            if c.x.size == 0:
+                continue
+            i = int(np.clip(np.searchsorted(c.x, step), 0, c.x.size - 1))
+            if i > 0 and abs(c.x[i - 1] - step) < abs(c.x[i] - step):
+                i -= 1
+            color = c.smooth.opts["pen"].color().name()
+            parts.append(f"<span style='color:{color}'>{name} {c.y[i]:.4g}</span>")
+        for line in self._cursor_lines:
+            line.setPos(step)
+            line.show()
+        text = " · ".join(parts)
+        self.readout.setText(text)
+        return text

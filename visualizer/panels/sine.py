@@ -1,0 +1,158 @@
+"""Sine: the true series, the one-step predictions on the test range, and a free-running forecast.
+
+From ``Experiment.extras()`` of core/experiments/sine.py: ``x`` (N,) times of
+the test points, ``true`` (N,), ``pred`` (N,) one-step predictions, ``forecast_x``
+(F,), ``forecast`` (F,) predictions fed back as inputs, ``rmse`` and
+``forecast_rmse``. The probe (``probe.extras``: ``window`` (W,), ``t`` the time of
+the predicted point, ``target``, ``prediction``) is the window the hidden-state
+panel shows: it is shaded, its points are drawn, and the selected timestep's
+input point is ringed.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from core.probe import Probe
+from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, ContentPanel, clamp_t, font, style_axis
+
+TRUE_PEN = pg.mkPen("#9e9e9e", width=5)
+PRED_PEN = pg.mkPen("#42a5f5", width=2)
+FORECAST_PEN = pg.mkPen("#ff9800", width=2, style=QtCore.Qt.PenStyle.DashLine)
+
+
+class SinePanel(ContentPanel):
+    title = "Sine prediction"
+
+    def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
+        super().__init__(session, parent)
+        self._dx = 0.01
+        self._window_x = np.zeros(0)
+        self._rmse_text = ""
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.plot = self.view.addPlot()
+        self.plot.setMenuEnabled(False)
+        style_axis(self.plot.getAxis("left"))
+        style_axis(self.plot.getAxis("bottom"))
+        self.plot.setLabel("bottom", "time")
+        self.plot.setLabel("left", "value")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.legend = self.plot.addLegend(offset=(-10, -10), labelTextSize=f"{FONT_PT}pt",
+                                          brush=pg.mkBrush(0, 0, 0, 170), pen=pg.mkPen("#757575"))
+        self.region = pg.LinearRegionItem(values=(0, 0), movable=False,
+                                          brush=pg.mkBrush(255, 213, 79, 40), pen=pg.mkPen(None))
+        self.region.setZValue(-10)
+        self.plot.addItem(self.region, ignoreBounds=True)
+        self.region.setVisible(False)
+        self.true_curve = self.plot.plot([], [], pen=TRUE_PEN, name="true signal")
+        self.pred_curve = self.plot.plot([], [], pen=PRED_PEN, name="one-step prediction")
+        self.forecast_curve = self.plot.plot([], [], pen=FORECAST_PEN, name="free-running forecast")
+        self.window_points = self.plot.plot([], [], pen=None, symbol="o", symbolSize=7,
+                                            symbolBrush=HIGHLIGHT, symbolPen=None, name="probe window")
+        self.probe_pred = self.plot.plot([], [], pen=None, symbol="star", symbolSize=16,
+                                         symbolBrush="#e53935", symbolPen=None, name="probe prediction")
+        self.cursor = pg.ScatterPlotItem(size=18, pen=pg.mkPen("#000000", width=3), brush=pg.mkBrush(None))
+        self.cursor.setZValue(10)
+        self.plot.addItem(self.cursor)
+
+        self.show_all = QtWidgets.QCheckBox("Whole test range")
+        self.show_all.setToolTip("Unchecked: zoom to the probe window and the start of the forecast")
+        self.show_all.setChecked(True)
+        self.show_all.toggled.connect(lambda _: self._fit_view())
+        self.status = QtWidgets.QLabel("")
+        self.status.setFont(font(FONT_PT + 1))
+        self.status.setWordWrap(True)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.show_all)
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.view, 1)
+        self.setMinimumSize(420, 300)
+
+    # -- hub ---------------------------------------------------------------------
+    def _on_experiment(self, info: Any) -> None:
+        self.probe = None
+        for c in (self.true_curve, self.pred_curve, self.forecast_curve, self.window_points, self.probe_pred):
+            c.setData([], [])
+        self.cursor.setData([], [])
+        self.region.setVisible(False)
+        self.status.setText("")
+        self.plot.setTitle("")
+
+    def _on_extras(self, extras: Mapping[str, Any]) -> None:
+        if "x" not in extras or "true" not in extras:
+            return
+        self.redraws += 1
+        x = np.asarray(extras["x"], dtype=float)
+        if x.size > 1:
+            self._dx = float(x[1] - x[0])
+        self.true_curve.setData(x, np.asarray(extras["true"], dtype=float))
+        if "pred" in extras:
+            self.pred_curve.setData(x, np.asarray(extras["pred"], dtype=float))
+        if "forecast" in extras and "forecast_x" in extras:
+            self.forecast_curve.setData(np.asarray(extras["forecast_x"], dtype=float),
+                                        np.asarray(extras["forecast"], dtype=float))
+        parts = []
+        if "rmse" in extras:
+            parts.append(f"one-step RMSE {float(extras['rmse']):.4g}")
+        if "forecast_rmse" in extras:
+            parts.append(f"forecast RMSE {float(extras['forecast_rmse']):.4g}")
+        self._rmse_text = " · ".join(parts)
+        self.plot.setTitle(self._rmse_text, size=f"{FONT_PT + 1}pt")
+        self._fit_view()
+
+    def _on_probe(self, probe: Probe) -> None:
+        self.probe = probe
+        self.redraws += 1
+        ex = probe.extras
+        window = np.asarray(ex.get("window", np.asarray(probe.inputs)[:, 0]), dtype=float).reshape(-1)  # (W,)
+        t_pred = float(ex.get("t", len(window) * self._dx))
+        W = window.shape[0]
+        self._window_x = t_pred - self._dx * (W - np.arange(W))  # times of the window's values
+        self.window_points.setData(self._window_x, window)
+        if "prediction" in ex:
+            self.probe_pred.setData([t_pred], [float(ex["prediction"])])
+        self.region.setRegion((self._window_x[0] - 0.5 * self._dx, t_pred + 0.5 * self._dx))
+        self.region.setVisible(True)
+        tgt, pred = ex.get("target"), ex.get("prediction")
+        if tgt is not None and pred is not None:
+            self.status.setText(f"Probe: {W} values → next value predicted {float(pred):.4f}, "
+                                f"true {float(tgt):.4f} (error {float(pred) - float(tgt):+.4f})")
+        self._on_timestep(self.current_t())
+        if not self.show_all.isChecked():
+            self._fit_view()
+
+    def _on_timestep(self, t: int) -> None:
+        p = self.probe
+        if p is None or self._window_x.size == 0:
+            return
+        W = self._window_x.size
+        if p.num_steps == W:  # one value per timestep: ring the value read at step t
+            t = clamp_t(t, W)
+            y = float(np.asarray(p.extras.get("window", np.asarray(p.inputs)[:, 0])).reshape(-1)[t])
+            self.cursor.setData([self._window_x[t]], [y])
+        else:  # the whole window is one timestep
+            self.cursor.setData([], [])
+
+    def cursor_point(self) -> tuple[float, float] | None:
+        """(x, y) of the ringed point, for tests."""
+        pts = self.cursor.data
+        if len(pts) == 0:
+            return None
+        return float(pts[0]["x"]), float(pts[0]["y"])
+
+    def _fit_view(self) -> None:
+        if self.show_all.isChecked() or self._window_x.size == 0:
+            self.plot.enableAutoRange()
+            return
+        x0 = self._window_x[0]
+        span = max(self._window_x.size * self._dx, self._dx)
+        self.plot.setXRange(x0 - span, x0 + 6 * span, padding=0)
+        self.plot.enableAutoRange(axis="y")

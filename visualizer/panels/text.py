@@ -1,0 +1,307 @@
+"""Text: samples of a language model at several temperatures, side by side.
+
+From ``Experiment.extras()`` of core/experiments/char_lm.py (and word_lm):
+``{"samples": {temperature: text}, "argmax": text, "prime": prime}`` — each
+sample continues the prime (the prime itself is not repeated). The controls
+are the experiment's live sampling parameters: ``temperatures`` (a list, or one
+value from the slider), ``prime`` and ``sample_length``; changing one calls
+``session.set_live(name, value)`` and then ``session.refresh_extras()``.
+"Refresh every N steps" asks for new samples while training runs (0 = only on
+Regenerate).
+
+Above the samples, the probe line: the probe text with the selected
+timestep's character highlighted and, under each character, the model's guess
+for the *next* one (green right, red wrong).
+"""
+from __future__ import annotations
+
+import html
+from typing import Any, Mapping
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from core.probe import Probe, Snapshot
+from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font
+
+DEFAULT_TEMPERATURES = (0.2, 0.6, 1.2)
+PROBE_CHUNK = 60  # characters per probe line before it wraps
+
+
+def parse_temperatures(text: str) -> tuple[float, ...]:
+    """``"0.2, 0.6 1.2"`` -> (0.2, 0.6, 1.2). Raises ValueError naming the bad entry and what is accepted."""
+    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip()]
+    if not parts:
+        raise ValueError("temperatures: empty; expected numbers > 0 such as 0.2, 0.6, 1.2")
+    out = []
+    for p in parts:
+        try:
+            v = float(p)
+        except ValueError:
+            raise ValueError(f"temperatures: {p.strip()!r} is not a number; expected numbers > 0 "
+                             f"such as 0.2, 0.6, 1.2") from None
+        if not v > 0:
+            raise ValueError(f"temperatures: {v:g} is not > 0; expected numbers > 0 such as 0.2, 0.6, 1.2")
+        out.append(v)
+    return tuple(out)
+
+
+def _fmt_temps(temps: tuple[float, ...]) -> str:
+    return ", ".join(f"{t:g}" for t in temps)
+
+
+def _visible(c: str) -> str:
+    return {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}.get(c, c)
+
+
+class _SampleBox(QtWidgets.QGroupBox):
+    """One sample: a title (the temperature) and the wrapped monospace text, prime in grey."""
+
+    def __init__(self, title: str):
+        super().__init__(title)
+        self.setFont(font(FONT_PT, bold=True))
+        self.edit = QtWidgets.QTextEdit()
+        self.edit.setReadOnly(True)
+        self.edit.setFont(font(FONT_PT, mono=True))
+        self.edit.setLineWrapMode(QtWidgets.QTextEdit.LineWrapMode.WidgetWidth)
+        self.edit.setWordWrapMode(QtGui.QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.edit)
+        self.text = ""
+
+    def set_text(self, prime: str, text: str) -> None:
+        self.text = text
+        body = html.escape(text).replace("\n", "<br>")
+        head = html.escape(prime).replace("\n", "<br>")
+        self.edit.setHtml(f"<span style='color:gray'><b>{head}</b></span>{body}")
+
+
+class TextPanel(ContentPanel):
+    title = "Generated text"
+
+    def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
+        super().__init__(session, parent)
+        self.boxes: dict[float, _SampleBox] = {}
+        self._last_refresh_step = 0
+        self._step = 0
+
+        # -- controls
+        self.temps_edit = QtWidgets.QLineEdit(_fmt_temps(DEFAULT_TEMPERATURES))
+        self.temps_edit.setToolTip("Temperatures of the sample columns, comma-separated (low = safe, high = wild)")
+        self.temps_edit.editingFinished.connect(self._on_temps_edited)
+        self.temp_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.temp_slider.setRange(5, 200)  # temperature x 100
+        self.temp_slider.setValue(60)
+        self.temp_slider.setMinimumWidth(120)
+        self.temp_slider.setToolTip("One temperature: drag and release to sample at just this temperature")
+        self.temp_slider.valueChanged.connect(self._on_slider_moved)
+        self.temp_slider.sliderReleased.connect(self._on_slider_released)
+        self.temp_value = QtWidgets.QLabel("0.60")
+        self.temp_value.setMinimumWidth(40)
+        self.prime_edit = QtWidgets.QLineEdit("")
+        self.prime_edit.setPlaceholderText("(start of a line)")
+        self.prime_edit.setToolTip("The text the samples continue")
+        self.prime_edit.editingFinished.connect(self._on_prime_edited)
+        self.length_spin = QtWidgets.QSpinBox()
+        self.length_spin.setRange(1, 2000)
+        self.length_spin.setValue(200)
+        self.length_spin.setKeyboardTracking(False)  # typed numbers count on Enter, not per digit
+        self.length_spin.valueChanged.connect(self._on_length_changed)
+        self.every_spin = QtWidgets.QSpinBox()
+        self.every_spin.setRange(0, 1_000_000)
+        self.every_spin.setValue(200)
+        self.every_spin.setSingleStep(50)
+        self.every_spin.setSpecialValueText("never")
+        self.every_spin.setToolTip("While training, ask for new samples every N steps (never = only on Regenerate)")
+        self.regen_button = QtWidgets.QPushButton("Regenerate")
+        self.regen_button.clicked.connect(self.regenerate)
+        self.error_label = QtWidgets.QLabel("")
+        self.error_label.setStyleSheet(f"color: {WRONG};")
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
+
+        row1 = QtWidgets.QHBoxLayout()
+        row2 = QtWidgets.QHBoxLayout()
+        for lay, items in ((row1, (("Temperatures:", self.temps_edit), ("or one:", self.temp_slider),
+                                   (None, self.temp_value))),
+                           (row2, (("Prime:", self.prime_edit), ("Length:", self.length_spin),
+                                   ("Refresh every", self.every_spin), ("steps", None),
+                                   (None, self.regen_button)))):
+            for text, w in items:
+                if text:
+                    lab = QtWidgets.QLabel(text)
+                    lab.setFont(font())
+                    lay.addWidget(lab)
+                if w is not None:
+                    w.setFont(font())
+                    lay.addWidget(w, 1 if isinstance(w, QtWidgets.QLineEdit) else 0)
+
+        # -- probe line and samples
+        self.probe_label = QtWidgets.QLabel("")
+        self.probe_label.setFont(font(FONT_PT + 1, mono=True))
+        self.probe_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.probe_label.setWordWrap(False)
+        self.probe_caption = QtWidgets.QLabel("Probe text — under each character, the model's guess for the "
+                                              "next one (green right, red wrong). ← → move the highlighted timestep.")
+        self.probe_caption.setFont(font(FONT_PT - 1))
+        self.probe_caption.setWordWrap(True)
+        self.samples_row = QtWidgets.QHBoxLayout()
+        self.argmax_box = _SampleBox("argmax (always the likeliest next character)")
+        self.argmax_box.setMaximumHeight(110)
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(row1)
+        lay.addLayout(row2)
+        lay.addWidget(self.error_label)
+        lay.addWidget(self.probe_caption)
+        lay.addWidget(self.probe_label)
+        lay.addLayout(self.samples_row, 1)
+        lay.addWidget(self.argmax_box)
+        self.setMinimumSize(480, 360)
+        self._take_config(getattr(getattr(session, "info", None), "config", None))
+        self._ensure_boxes(parse_temperatures(self.temps_edit.text()))
+
+    # -- controls -> session -----------------------------------------------------
+    def _set_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.setVisible(bool(message))
+
+    def _send(self, name: str, value: Any) -> None:
+        self._set_error("")
+        try:
+            self.session.set_live(name, value)
+        except ValueError as e:  # the hub may validate at once; the worker reports later errors itself
+            self._set_error(str(e))
+            return
+        self.session.refresh_extras()
+        self._last_refresh_step = self._step
+
+    def _on_temps_edited(self) -> None:
+        try:
+            temps = parse_temperatures(self.temps_edit.text())
+        except ValueError as e:
+            self._set_error(str(e))
+            return
+        self._send("temperatures", temps)
+
+    def _on_slider_moved(self, value: int) -> None:
+        self.temp_value.setText(f"{value / 100:.2f}")
+        if not self.temp_slider.isSliderDown():  # keyboard / click on the groove: apply at once
+            self._on_slider_released()
+
+    def _on_slider_released(self) -> None:
+        temps = (self.temp_slider.value() / 100,)
+        self.temps_edit.setText(_fmt_temps(temps))
+        self._send("temperatures", temps)
+
+    def _on_prime_edited(self) -> None:
+        self._send("prime", self.prime_edit.text())
+
+    def _on_length_changed(self, value: int) -> None:
+        self._send("sample_length", int(value))
+
+    def regenerate(self) -> None:
+        self.session.refresh_extras()
+        self._last_refresh_step = self._step
+
+    # -- hub -> panel ----------------------------------------------------------------
+    def _take_config(self, config: Mapping[str, Any] | None) -> None:
+        if not config:
+            return
+        widgets = (self.temps_edit, self.prime_edit, self.length_spin, self.temp_slider)
+        for w in widgets:
+            w.blockSignals(True)
+        if "temperatures" in config:
+            self.temps_edit.setText(_fmt_temps(tuple(float(t) for t in config["temperatures"])))
+        if "prime" in config:
+            self.prime_edit.setText(str(config["prime"]))
+        if "sample_length" in config:
+            self.length_spin.setValue(int(config["sample_length"]))
+        for w in widgets:
+            w.blockSignals(False)
+
+    def _on_experiment(self, info: Any) -> None:
+        self.probe = None
+        self._step = self._last_refresh_step = 0
+        self._take_config(getattr(info, "config", None))
+        for box in list(self.boxes.values()) + [self.argmax_box]:
+            box.set_text("", "")
+        self.probe_label.setText("")
+        self._set_error("")
+
+    def _on_metrics(self, snapshot: Snapshot) -> None:
+        self._step = snapshot.step
+        n = self.every_spin.value()
+        if n > 0 and self.isVisible() and snapshot.step - self._last_refresh_step >= n:
+            self._last_refresh_step = snapshot.step
+            self.session.refresh_extras()
+
+    def _ensure_boxes(self, temps: tuple[float, ...]) -> None:
+        if tuple(self.boxes) == tuple(temps):
+            return
+        for box in self.boxes.values():
+            self.samples_row.removeWidget(box)
+            box.deleteLater()
+        self.boxes = {}
+        for t in temps:
+            box = _SampleBox(f"temperature {t:g}")
+            self.samples_row.addWidget(box, 1)
+            self.boxes[t] = box
+
+    def _on_extras(self, extras: Mapping[str, Any]) -> None:
+        samples = extras.get("samples")
+        if not isinstance(samples, Mapping):
+            return
+        self.redraws += 1
+        temps = tuple(float(t) for t in samples)
+        self._ensure_boxes(temps)
+        prime = str(extras.get("prime", ""))
+        for t, text in samples.items():
+            self.boxes[float(t)].set_text(prime, str(text))
+        if "argmax" in extras:
+            self.argmax_box.set_text(prime, str(extras["argmax"]))
+
+    def sample_texts(self) -> dict[float, str]:
+        """Temperature -> the sample text shown, for tests."""
+        return {t: box.text for t, box in self.boxes.items()}
+
+    def _on_probe(self, probe: Probe) -> None:
+        self.probe = probe
+        self.redraws += 1
+        self._on_timestep(self.current_t())
+
+    def _on_timestep(self, t: int) -> None:
+        p = self.probe
+        if p is None or p.num_steps == 0:
+            return
+        t = clamp_t(t, p.num_steps)
+        self.probe_label.setText(self.probe_html(p, t))
+
+    @staticmethod
+    def probe_html(p: Probe, t: int) -> str:
+        """Two monospace lines per chunk: the probe text (character t highlighted) and, under each
+        character, the model's guess for the next one (green right, red wrong)."""
+        text = p.extras.get("text")
+        chars = list(text) if isinstance(text, str) and len(text) == p.num_steps else list(p.input_labels)
+        chars = [_visible(c) if len(c) == 1 else (c[:1] or " ") for c in chars]
+        preds = [(_visible(s) if len(s) == 1 else (s[:1] or " ")) for s in p.prediction_labels]
+        ok = None if p.correct is None else [bool(v) for v in p.correct]
+        lines = []
+        for start in range(0, len(chars), PROBE_CHUNK):
+            top, bottom = [], []
+            for i in range(start, min(start + PROBE_CHUNK, len(chars))):
+                c = html.escape(chars[i])
+                if i == t:
+                    c = f"<span style='background:{HIGHLIGHT}; color:black'><b>{c}</b></span>"
+                top.append(c)
+                if i < len(preds):
+                    colour = "gray" if ok is None else (RIGHT if ok[i] else WRONG)
+                    g = html.escape(preds[i])
+                    if i == t:
+                        g = f"<u>{g}</u>"
+                    bottom.append(f"<span style='color:{colour}'>{g}</span>")
+            lines.append("input&nbsp;&nbsp;" + "".join(top))
+            if bottom:
+                lines.append("guess&nbsp;&nbsp;" + "".join(bottom))
+        return "<span style='white-space:pre'>" + "<br>".join(lines) + "</span>"

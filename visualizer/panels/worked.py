@@ -1,0 +1,198 @@
+"""Worked example: the 2-step RNN of the seed, every number with 8 decimals.
+
+From ``probe.extras`` of core/experiments/worked_example.py: ``x`` (T,),
+``pre`` (T, H), ``h`` (T, H), ``y`` (T,), ``targets`` (T,), ``loss`` and the
+weights ``Wxh`` (1, H), ``Whh`` (H, H), ``bh`` (H,), ``Why`` (H, 1), ``by`` (1,).
+
+Three parts: the equations; a table with one column per timestep (rows x, pre, h, y,
+target; the selected timestep highlighted — click a column to select it); the
+selected step written out as a calculation; and the current weights.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from core.probe import Probe
+from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, ContentPanel, clamp_t, font
+
+DEC = 8
+EQUATIONS = ("pre<sub>t</sub> = x<sub>t</sub>·W<sub>xh</sub> + h<sub>t−1</sub>·W<sub>hh</sub> + b<sub>h</sub>"
+             " &nbsp; (h<sub>−1</sub> = 0)<br>h<sub>t</sub> = tanh(pre<sub>t</sub>)<br>"
+             "y<sub>t</sub> = h<sub>t</sub>·W<sub>hy</sub> + b<sub>y</sub>")
+WEIGHTS = (("Wxh", "W<sub>xh</sub>"), ("Whh", "W<sub>hh</sub>"), ("bh", "b<sub>h</sub>"),
+           ("Why", "W<sub>hy</sub>"), ("by", "b<sub>y</sub>"))
+
+
+def num(v: float) -> str:
+    return f"{float(v):.{DEC}f}"
+
+
+def vec(a: Any) -> str:
+    return "[" + ", ".join(num(v) for v in np.asarray(a, dtype=float).ravel()) + "]"
+
+
+def matrix_html(a: Any) -> str:
+    a = np.atleast_2d(np.asarray(a, dtype=float))
+    rows = "".join("<tr>" + "".join(f"<td align='right'>&nbsp;{num(v)}&nbsp;</td>" for v in r) + "</tr>"
+                   for r in a)
+    return f"<table style='border: 1px solid gray' cellspacing='0'>{rows}</table>"
+
+
+class WorkedPanel(ContentPanel):
+    title = "Worked example"
+
+    def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
+        super().__init__(session, parent)
+        self.equations = QtWidgets.QLabel(EQUATIONS)
+        self.equations.setFont(font(FONT_PT + 2))
+        self.equations.setWordWrap(True)
+        self.table = QtWidgets.QTableWidget(0, 0)
+        self.table.setFont(font(FONT_PT, mono=True))
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.table.verticalHeader().setFont(font(FONT_PT, bold=True, mono=True))
+        self.table.horizontalHeader().setFont(font(FONT_PT, bold=True))
+        self.table.cellClicked.connect(lambda _row, col: self.session.set_timestep(col))
+        self.table.horizontalHeader().sectionClicked.connect(self.session.set_timestep)
+        self.step_label = QtWidgets.QLabel("")  # the selected step, written out
+        self.step_label.setFont(font(FONT_PT, mono=True))
+        self.step_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.step_label.setWordWrap(True)
+        self.step_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.weights_label = QtWidgets.QLabel("")
+        self.weights_label.setFont(font(FONT_PT, mono=True))
+        self.weights_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.weights_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.loss_label = QtWidgets.QLabel("")
+        self.loss_label.setFont(font(FONT_PT + 2, bold=True))
+
+        inner = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(inner)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(self.equations)
+        lay.addWidget(self.table)
+        lay.addWidget(self.step_label)
+        weights_title = QtWidgets.QLabel("Weights (training changes them; step 0 is the seed's)")
+        weights_title.setFont(font(FONT_PT, bold=True))
+        lay.addWidget(weights_title)
+        lay.addWidget(self.weights_label)
+        lay.addWidget(self.loss_label)
+        lay.addStretch(1)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.setMinimumSize(420, 300)
+
+    # -- hub ---------------------------------------------------------------------
+    def _on_experiment(self, info: Any) -> None:
+        self.probe = None
+        self.table.setRowCount(0)
+        self.step_label.setText("")
+        self.weights_label.setText("")
+        self.loss_label.setText("")
+
+    def _on_probe(self, probe: Probe) -> None:
+        self.probe = probe
+        self.redraws += 1
+        ex = probe.extras
+        if "pre" not in ex or "h" not in ex:
+            return
+        pre, h = np.asarray(ex["pre"], dtype=float), np.asarray(ex["h"], dtype=float)  # (T, H)
+        T, H = h.shape
+        x = np.asarray(ex.get("x", np.asarray(probe.inputs)[:, 0]), dtype=float).reshape(T, -1)  # (T, D)
+        y = np.asarray(ex.get("y", np.asarray(probe.outputs)[:, 0]), dtype=float).reshape(T, -1)  # (T, K)
+        tgt = np.asarray(ex["targets"], dtype=float).reshape(T, -1) if "targets" in ex else None
+        names = _names("x", x.shape[1]) + _names("pre", H) + _names("h", H) + _names("y", y.shape[1])
+        blocks = [x, pre, h, y]
+        if tgt is not None:
+            names += _names("target", tgt.shape[1])
+            blocks.append(tgt)
+        values = np.concatenate(blocks, axis=1)  # (T, quantities)
+        # rows = quantities, columns = timesteps (as in the heatmap)
+        self.table.setRowCount(len(names))
+        self.table.setColumnCount(T)
+        self.table.setVerticalHeaderLabels(names)
+        self.table.setHorizontalHeaderLabels([f"t = {t}" for t in range(T)])
+        for t in range(T):
+            for j, v in enumerate(values[t]):
+                self._set_cell(j, t, num(v))
+        self.table.resizeColumnsToContents()
+        header_h = self.table.horizontalHeader().height()
+        self.table.setFixedHeight(header_h + sum(self.table.rowHeight(r) for r in range(len(names))) + 4)
+        parts = []
+        for key, name in WEIGHTS:
+            if key in ex:
+                shape = "×".join(map(str, np.shape(ex[key])))
+                parts.append(f"<td valign='top' style='padding-right:14px'><b>{name}</b> ({shape})"
+                             f"{matrix_html(ex[key])}</td>")
+        rows = ["<tr>" + "".join(parts[i:i + 2]) + "</tr>" for i in range(0, len(parts), 2)]
+        self.weights_label.setText("<table>" + "".join(rows) + "</table>")
+        if "loss" in ex:
+            self.loss_label.setText(f"loss (mean squared error) = {num(ex['loss'])}   ·   step {probe.step}")
+        self._on_timestep(self.current_t())
+
+    def _set_cell(self, row: int, col: int, text: str) -> None:
+        item = self.table.item(row, col)
+        if item is None:
+            item = QtWidgets.QTableWidgetItem()
+            item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, col, item)
+        item.setText(text)
+
+    def _on_timestep(self, t: int) -> None:
+        p = self.probe
+        if p is None or "h" not in p.extras:
+            return
+        T = self.table.columnCount()
+        t = clamp_t(t, T)
+        for r in range(self.table.rowCount()):
+            for c in range(T):
+                item = self.table.item(r, c)
+                if item is not None:
+                    item.setBackground(QtGui.QBrush(QtGui.QColor(HIGHLIGHT)) if c == t else QtGui.QBrush())
+                    item.setForeground(QtGui.QBrush(QtGui.QColor("black")) if c == t else QtGui.QBrush())
+        self.step_label.setText(self.step_html(p, t))
+
+    @staticmethod
+    def step_html(p: Probe, t: int) -> str:
+        """The selected step as a calculation with the actual numbers."""
+        ex = p.extras
+        h = np.asarray(ex["h"], dtype=float)
+        x = np.asarray(ex.get("x", np.asarray(p.inputs)[:, 0]), dtype=float).reshape(len(h), -1)
+        h_prev = h[t - 1] if t > 0 else np.zeros(h.shape[1])
+        y = np.asarray(ex.get("y", np.asarray(p.outputs)[:, 0]), dtype=float).reshape(len(h), -1)
+        pad = "&nbsp;" * (len(f"pre{t}") + 1)
+        lines = [
+            f"<b>t = {t}</b>: x<sub>{t}</sub> = {vec(x[t])}, h<sub>{t - 1}</sub> = {vec(h_prev)}",
+            f"pre<sub>{t}</sub> = x<sub>{t}</sub>·W<sub>xh</sub> + h<sub>{t - 1}</sub>·W<sub>hh</sub>"
+            f" + b<sub>h</sub>",
+            f"{pad}= {vec(ex['pre'][t])}",
+            f"h<sub>{t}</sub> &nbsp;&nbsp;= tanh(pre<sub>{t}</sub>) = {vec(h[t])}",
+            f"y<sub>{t}</sub> &nbsp;&nbsp;= h<sub>{t}</sub>·W<sub>hy</sub> + b<sub>y</sub> = {vec(y[t])}",
+        ]
+        return "<br>".join(lines)
+
+    def cell_text(self, t: int, quantity: str) -> str:
+        """Text of the table cell of timestep ``t`` in the row named ``quantity`` (e.g. "h[0]"), for tests."""
+        for r in range(self.table.rowCount()):
+            if self.table.verticalHeaderItem(r).text() == quantity:
+                return self.table.item(r, t).text()
+        raise KeyError(quantity)
+
+    def highlighted_column(self) -> int | None:
+        for c in range(self.table.columnCount()):
+            item = self.table.item(0, c)
+            if item is not None and item.background().style() != QtCore.Qt.BrushStyle.NoBrush:
+                return c
+        return None
+
+
+def _names(base: str, n: int) -> list[str]:
+    return [base] if n == 1 else [f"{base}[{i}]" for i in range(n)]
+

@@ -1,0 +1,254 @@
+"""The hub: ``TrainingSession`` owns the worker thread and re-emits its signals.
+
+Panels and controls talk only to the session (see visualizer/panels/base.py for
+the contract). The session keeps the GUI-side metric history (appended from
+snapshots), the latest probe/extras, and the one selected timestep.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any, Callable
+
+from PySide6 import QtCore
+
+from core.history import MetricHistory
+from core.probe import Probe, Snapshot
+from visualizer.worker import ExperimentInfo, TrainingWorker
+
+__all__ = ["ExperimentInfo", "TrainingSession"]
+
+
+def _merge(snaps: list[Snapshot]) -> Snapshot:
+    """Several snapshots that arrived together, as one (metrics concatenated, latest probe/extras)."""
+    if len(snaps) == 1:
+        return snaps[0]
+    import numpy as np
+
+    metrics: dict[str, tuple[list, list]] = {}
+    for s in snaps:
+        for k, (st, v) in s.metrics.items():
+            a, b = metrics.setdefault(k, ([], []))
+            a.append(st)
+            b.append(v)
+    probe = next((s.probe for s in reversed(snaps) if s.probe is not None), None)
+    extras = next((s.extras for s in reversed(snaps) if s.extras), {})
+    last = snaps[-1]
+    return Snapshot(last.seq, last.step, {k: (np.concatenate(a), np.concatenate(b)) for k, (a, b) in metrics.items()},
+                    probe, extras, last.steps_per_second)
+
+
+class TrainingSession(QtCore.QObject):
+    """Owns a TrainingWorker in a QThread; the GUI's one source of truth about the run."""
+
+    snapshot_ready = QtCore.Signal(object)  # Snapshot
+    experiment_changed = QtCore.Signal(object)  # ExperimentInfo
+    timestep_changed = QtCore.Signal(int)
+    live_param_changed = QtCore.Signal(str, object, int)  # name, value, step
+    metrics_reset = QtCore.Signal()
+    state_changed = QtCore.Signal(str)  # idle | running | paused | stopped
+    errored = QtCore.Signal(str)
+    message = QtCore.Signal(str)  # non-error information (saved, loaded)
+    query_result = QtCore.Signal(int, object)  # token, result
+
+    def __init__(self, info: ExperimentInfo, parent: QtCore.QObject | None = None, start: bool = True):
+        super().__init__(parent)
+        self.info = info
+        self.history = MetricHistory()
+        self.timestep = 0
+        self.latest_probe: Probe | None = None
+        self.latest_extras: dict[str, Any] = {}
+        self.state = "idle"
+        self.step = 0
+        self.steps_per_second = 0.0
+        self.frames = 0  # snapshots delivered to the panels (for the frame-rate readout)
+        self.speed_cap: float | None = None
+        self._last_seq = 0
+        self._queue: list[Snapshot] = []
+        self._tokens = itertools.count(1)
+        self._callbacks: dict[int, Callable[[Any], None]] = {}
+        self._thread: QtCore.QThread | None = None
+        self._worker: TrainingWorker | None = None
+        if start:
+            self.start()
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker thread (builds the experiment there)."""
+        if self._thread is not None:
+            return
+        self._worker = worker = TrainingWorker(self.info)
+        self._thread = thread = QtCore.QThread()
+        thread.setObjectName("rnnlab-training")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.finished.connect(thread.quit, QtCore.Qt.ConnectionType.DirectConnection)
+        worker.snapshot.connect(self._on_worker_snapshot)
+        worker.state_changed.connect(self._on_worker_state)
+        worker.errored.connect(self.errored)
+        worker.experiment_changed.connect(self._on_worker_experiment)
+        worker.live_applied.connect(self._on_worker_live)
+        worker.message.connect(self.message)
+        worker.query_result.connect(self._on_worker_query)
+        thread.start()
+
+    def shutdown(self, timeout: float = 1.0) -> bool:
+        """Stop the worker and wait (at most ``timeout`` s) for its thread to end. True if it ended."""
+        thread, worker = self._thread, self._worker
+        if thread is None:
+            return True
+        worker.request_stop()
+        thread.quit()  # Qt 6 remembers an exit requested before the thread's event loop starts
+        ok = thread.wait(int(timeout * 1000))
+        if ok:
+            self._thread = self._worker = None
+        return ok
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    # -- commands (all asynchronous; applied between training steps) ------------
+    def _post(self, name: str, *args: Any) -> None:
+        if self._worker is not None:
+            self._worker.post(name, *args)
+
+    def play(self) -> None:
+        self._post("play")
+
+    def pause(self) -> None:
+        self._post("pause")
+
+    def toggle(self) -> None:
+        """Play when paused/idle, pause when running."""
+        self.pause() if self.state == "running" else self.play()
+
+    def step_n(self, n: int = 1) -> None:
+        """Train exactly ``n`` steps, then pause."""
+        self._post("step", int(n))
+
+    def set_speed_cap(self, steps_per_second: float | None) -> None:
+        """Limit training speed (None: as fast as possible)."""
+        self.speed_cap = steps_per_second
+        self._post("speed", steps_per_second)
+
+    def set_live(self, name: str, value: Any) -> None:
+        """Apply a live hyperparameter; ``live_param_changed`` follows (or ``errored``)."""
+        self._post("live", name, value)
+
+    def reset(self, info: ExperimentInfo | None = None) -> None:
+        """Rebuild the run (same info: a fresh model with the same seed)."""
+        self._post("reset", info or self.info)
+
+    def set_probe_example(self, **kwargs: Any) -> None:
+        self._post("probe_example", kwargs)
+
+    def refresh_extras(self) -> None:
+        """Ask the worker for a fresh probe and extras now."""
+        self._post("refresh")
+
+    def save(self, path: str) -> None:
+        """Save a checkpoint (core.checkpoint); ``message`` or ``errored`` follows."""
+        self._post("save", str(path))
+
+    def load(self, path: str) -> None:
+        """Load a checkpoint; on failure ``errored`` and nothing changes."""
+        self._post("load", str(path))
+
+    def query(self, fn: Callable[[Any], Any], callback: Callable[[Any], None] | None = None) -> int:
+        """Run ``fn(experiment)`` in the worker between steps; its result comes back via
+        ``query_result(token, result)`` (and ``callback(result)``). Returns the token."""
+        token = next(self._tokens)
+        if callback is not None:
+            self._callbacks[token] = callback
+        self._post("query", token, fn)
+        return token
+
+    def query_sync(self, fn: Callable[[Any], Any], timeout: float = 5.0) -> Any:
+        """``query`` and wait (running the Qt event loop) for the result. Re-raises errors from ``fn``."""
+        box: list[Any] = []
+        loop = QtCore.QEventLoop()
+
+        def done(result: Any) -> None:
+            box.append(result)
+            loop.quit()
+
+        self.query(fn, done)
+        QtCore.QTimer.singleShot(int(timeout * 1000), loop.quit)
+        deadline = time.monotonic() + timeout
+        while not box and time.monotonic() < deadline:
+            loop.exec()
+        if not box:
+            raise TimeoutError(f"the training worker did not answer within {timeout} s")
+        if isinstance(box[0], Exception):
+            raise box[0]
+        return box[0]
+
+    # -- timestep ------------------------------------------------------------
+    def set_timestep(self, t: int) -> None:
+        """Select timestep ``t`` (clamped to the probe's length) for every panel."""
+        t = int(t)
+        if self.latest_probe is not None and self.latest_probe.num_steps:
+            t = min(max(t, 0), self.latest_probe.num_steps - 1)
+        else:
+            t = max(t, 0)
+        if t != self.timestep:
+            self.timestep = t
+            self.timestep_changed.emit(t)
+
+    # -- from the worker (GUI thread, queued) -------------------------------------
+    @QtCore.Slot(object)
+    def _on_worker_snapshot(self, snap: Snapshot) -> None:
+        if snap.seq <= self._last_seq:  # stale: older than one already taken
+            return
+        self._last_seq = snap.seq
+        for name, (steps, values) in snap.metrics.items():
+            self.history.series(name).extend(steps, values)
+        self._queue.append(snap)
+        worker = self._worker
+        if worker is None or snap.seq >= worker.latest_seq:
+            self._flush()  # else a newer snapshot is already on its way: draw once, with both
+
+    def _flush(self) -> None:
+        if not self._queue:
+            return
+        snap = _merge(self._queue)
+        self._queue = []
+        self.step = snap.step
+        self.steps_per_second = snap.steps_per_second
+        if snap.probe is not None:
+            self.latest_probe = snap.probe
+            if snap.probe.num_steps and self.timestep >= snap.probe.num_steps:
+                self.set_timestep(snap.probe.num_steps - 1)
+        if snap.extras:
+            self.latest_extras = dict(snap.extras)
+        self.frames += 1
+        self.snapshot_ready.emit(snap)
+
+    @QtCore.Slot(str)
+    def _on_worker_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+    @QtCore.Slot(object, object)
+    def _on_worker_experiment(self, info: ExperimentInfo, history: Any) -> None:
+        self._flush()  # deliver what belongs to the old run first
+        self.info = info
+        self.history = history if history is not None else MetricHistory()
+        self.latest_probe = None
+        self.latest_extras = {}
+        self.step = 0
+        self.metrics_reset.emit()
+        self.experiment_changed.emit(info)
+
+    @QtCore.Slot(str, object, int)
+    def _on_worker_live(self, name: str, value: Any, step: int) -> None:
+        self.info = ExperimentInfo(self.info.cls, {**self.info.config, name: value}, self.info.seed, self.info.preset)
+        self.live_param_changed.emit(name, value, step)
+
+    @QtCore.Slot(int, object)
+    def _on_worker_query(self, token: int, result: Any) -> None:
+        cb = self._callbacks.pop(token, None)
+        self.query_result.emit(token, result)
+        if cb is not None:
+            cb(result)

@@ -1,0 +1,433 @@
+"""The training loop that runs in a QThread.
+
+``TrainingWorker`` owns the Experiment and its Trainer. The GUI never touches
+them: it posts commands (``post("play")``, ``post("step", 10)``, ...) to a
+``queue.Queue`` that the worker drains *between* training steps. The worker
+trains in chunks of ~15 ms, and at most ~30 times a second emits a frozen
+``core.probe.Snapshot`` (new metric points since the last one, the latest probe,
+extras at a lower rate). Its signals are emitted from the worker thread and
+reach GUI objects through Qt queued connections.
+
+Commands (name, args):
+    play | pause | step n | live name value | reset ExperimentInfo |
+    save path | load path | probe_example kwargs | refresh | speed cap_or_None |
+    query token fn | stop
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+from PySide6 import QtCore
+
+from core.probe import Snapshot
+
+
+def pin_singleton_refcounts() -> None:
+    """Work around a PySide6 6.12 bug on CPython < 3.12: ``SignalInstance.emit()`` returns
+    ``True`` without taking a reference, so every emit whose result is discarded drops
+    True's reference count by one, until the interpreter aborts with "Fatal Python error:
+    bool_dealloc" (minutes into a training run: pyqtgraph and the worker emit thousands of
+    signals). Python 3.12+ makes True/False/None immortal; here we do the same by adding
+    2**40 references once. Idempotent; called when this module is imported."""
+    import sys
+
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return
+    import ctypes
+
+    for obj in (True, False, None):
+        refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field of PyObject
+        if refcnt.value < 1 << 40:
+            refcnt.value += 1 << 40
+
+
+pin_singleton_refcounts()
+
+CHUNK_SECONDS = 0.015  # train this long between command drains
+SNAPSHOT_INTERVAL = 1 / 30  # at most 30 snapshots a second
+EXTRAS_INTERVAL = 0.5  # extras (samples, series) at most twice a second...
+COST_FRACTION = 0.05  # ...and probe/extras may take at most ~5% of the training time
+IDLE_TIMEOUT = 0.1  # block on the command queue this long when paused
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    """What a run is: experiment class, resolved config, seed and preset name (None: from a checkpoint)."""
+
+    cls: type
+    config: Mapping[str, Any]
+    seed: int = 0
+    preset: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.cls.id
+
+    def build(self) -> Any:
+        return self.cls(dict(self.config), self.seed)
+
+
+@dataclass
+class _Pending:
+    """Metric points recorded since the last snapshot: name -> (steps, values)."""
+
+    points: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+
+    def add(self, step: int, metrics: Mapping[str, float]) -> None:
+        for name, value in metrics.items():
+            steps, values = self.points.setdefault(name, ([], []))
+            steps.append(step)
+            values.append(float(value))
+
+    def take(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        out = {k: (np.array(s, dtype=np.int64), np.array(v, dtype=np.float64)) for k, (s, v) in self.points.items()}
+        self.points = {}
+        return out
+
+
+class _Runner:
+    """Steps an experiment with a ``core.trainer.Trainer``; reports every metric recorded at each step."""
+
+    def __init__(self, experiment: Any, history: Any = None):
+        from core.trainer import Trainer
+
+        self.experiment = experiment
+        self.trainer = Trainer(experiment, history=history)
+        self.history = self.trainer.history  # the worker's full history (saved in checkpoints)
+
+    def step(self) -> dict[str, float]:
+        """One training step; training + evaluation metrics under their history names."""
+        out = self.trainer.step()  # StepResult
+        return dict(out.row if out.row is not None else out.metrics)
+
+
+def _copy_history(history: Any) -> Any:
+    import copy
+
+    return None if history is None else copy.deepcopy(history)
+
+
+class TrainingWorker(QtCore.QObject):
+    """Owns the experiment; lives in a QThread; ``run`` is its loop (connect it to ``QThread.started``)."""
+
+    snapshot = QtCore.Signal(object)  # core.probe.Snapshot
+    state_changed = QtCore.Signal(str)  # idle | running | paused | stopped
+    errored = QtCore.Signal(str)
+    # (ExperimentInfo, history copy or None): a new run (reset/rebuild/load); None history = empty
+    experiment_changed = QtCore.Signal(object, object)
+    live_applied = QtCore.Signal(str, object, int)  # name, value, step
+    message = QtCore.Signal(str)  # information for the status bar (saved, loaded)
+    query_result = QtCore.Signal(int, object)  # token, result (an Exception on failure)
+    finished = QtCore.Signal()
+
+    def __init__(self, info: ExperimentInfo):
+        super().__init__()
+        self._info = info
+        self._commands: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self.experiment: Any = None
+        self._runner: _Runner | None = None
+        self._running = False
+        self._steps_left = 0  # steps still to do for "step n" (when not running)
+        self._cap: float | None = None  # steps per second, None = as fast as possible
+        self._cap_t0 = 0.0
+        self._cap_n0 = 0
+        self._steps_done = 0  # steps trained by this worker (all runs)
+        self._pending = _Pending()
+        self._seq = 0
+        self._last_emit = 0.0
+        self._last_probe_t = -1e9
+        self._last_extras_t = -1e9
+        self._probe_cost = 0.0
+        self._extras_cost = 0.0
+        self._probe_step = -1
+        self._want_probe = True
+        self._want_extras = True
+        self._sps = 0.0
+        self._sps_t = time.perf_counter()
+        self._sps_n = 0
+
+    # -- GUI side (any thread) ---------------------------------------------------
+    @property
+    def latest_seq(self) -> int:
+        """Sequence number of the newest snapshot emitted (readable from any thread)."""
+        return self._seq
+
+    def post(self, name: str, *args: Any) -> None:
+        """Queue a command; it is applied between training steps."""
+        self._commands.put((name, args))
+
+    def request_stop(self) -> None:
+        """Cooperative stop: the loop ends after the current step (well under a second)."""
+        self._stop.set()
+        self._commands.put(("stop", ()))
+
+    # -- the loop (worker thread) ---------------------------------------------------
+    @QtCore.Slot()
+    def run(self) -> None:
+        try:
+            self._build(self._info, history=None)
+            while not self._stop.is_set():
+                self._drain(self._wait_time())
+                if self._stop.is_set():
+                    break
+                if self.experiment is not None and (self._running or self._steps_left > 0):
+                    self._train_chunk()
+                self._maybe_emit()
+        except Exception as exc:  # never let the thread die silently
+            traceback.print_exc()
+            self.errored.emit(f"The training worker crashed: {type(exc).__name__}: {exc}")
+        finally:
+            self._running = False
+            self.state_changed.emit("stopped")
+            self.finished.emit()
+
+    def _wait_time(self) -> float:
+        """How long to block on the command queue: 0 while training, longer when idle or capped."""
+        if self.experiment is None or not (self._running or self._steps_left > 0):
+            return IDLE_TIMEOUT
+        if self._cap is None:
+            return 0.0
+        due = self._cap_t0 + (self._steps_done - self._cap_n0 + 1) / self._cap
+        return min(max(0.0, due - time.perf_counter()), IDLE_TIMEOUT)
+
+    def _drain(self, timeout: float) -> None:
+        try:
+            cmd = self._commands.get(timeout=timeout) if timeout > 0 else self._commands.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._apply(*cmd)
+            if self._stop.is_set():
+                return
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+
+    def _train_chunk(self) -> None:
+        """Train for up to CHUNK_SECONDS (respecting the speed cap and a pending "step n")."""
+        start = time.perf_counter()
+        deadline = start + CHUNK_SECONDS
+        allowed = None
+        if self._cap is not None:
+            allowed = int((start - self._cap_t0) * self._cap) - (self._steps_done - self._cap_n0)
+            if allowed <= 0:
+                return
+        exp = self.experiment
+        while not self._stop.is_set():
+            if not self._running:
+                if self._steps_left <= 0:
+                    break
+                self._steps_left -= 1
+            try:
+                metrics = self._runner.step()
+            except Exception as exc:  # TrainingDiverged, data errors, bugs: pause and tell the user
+                self._fail(exc)
+                return
+            self._pending.add(exp.step, metrics)
+            self._steps_done += 1
+            self._sps_n += 1
+            if not self._running and self._steps_left == 0:  # "step n" finished
+                self._want_probe = True
+                self._set_state("paused")
+                self._emit()
+                return
+            if allowed is not None:
+                allowed -= 1
+                if allowed <= 0:
+                    break
+            if time.perf_counter() >= deadline:
+                break
+
+    def _fail(self, exc: Exception) -> None:
+        from core.experiments.common import TrainingDiverged
+
+        self._running = False
+        self._steps_left = 0
+        if isinstance(exc, TrainingDiverged):
+            msg = f"Training paused: {exc}"
+        elif isinstance(exc, ValueError):
+            msg = f"Training paused: {exc}"
+        else:
+            traceback.print_exc()
+            msg = f"Training paused by an error at step {self.experiment.step + 1}: {type(exc).__name__}: {exc}"
+        self._want_probe = True
+        self._emit()
+        self._set_state("paused")
+        self.errored.emit(msg)
+
+    def _set_state(self, state: str) -> None:
+        self.state_changed.emit(state)
+
+    # -- commands ---------------------------------------------------------------------
+    def _apply(self, name: str, args: tuple) -> None:
+        handler: Callable | None = getattr(self, f"_cmd_{name}", None)
+        if handler is None:
+            self.errored.emit(f"unknown worker command {name!r}")
+            return
+        try:
+            handler(*args)
+        except Exception as exc:
+            if not isinstance(exc, ValueError):
+                traceback.print_exc()
+            self.errored.emit(str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
+
+    def _cmd_stop(self) -> None:
+        self._stop.set()
+
+    def _cmd_play(self) -> None:
+        if self.experiment is None:
+            return
+        self._running = True
+        self._steps_left = 0
+        self._restart_cap_clock()
+        self._set_state("running")
+
+    def _cmd_pause(self) -> None:
+        if self.experiment is None:
+            return
+        was = self._running or self._steps_left > 0
+        self._running = False
+        self._steps_left = 0
+        if was:
+            self._want_probe = True
+            self._emit()
+        self._set_state("paused")
+
+    def _cmd_step(self, n: int = 1) -> None:
+        if self.experiment is None or self._running:
+            return
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"step count: {n} is not a positive number of steps")
+        self._steps_left += n
+        self._restart_cap_clock()
+        self._set_state("running")
+
+    def _cmd_speed(self, cap: float | None) -> None:
+        if cap is not None and not cap > 0:
+            raise ValueError(f"speed cap: {cap!r} must be a positive number of steps per second (or max)")
+        self._cap = None if cap is None else float(cap)
+        self._restart_cap_clock()
+
+    def _restart_cap_clock(self) -> None:
+        self._cap_t0 = time.perf_counter()
+        self._cap_n0 = self._steps_done
+
+    def _cmd_live(self, name: str, value: Any) -> None:
+        exp = self.experiment
+        exp.set_live(name, value)  # validates; raises ConfigError naming the field
+        self._info = ExperimentInfo(self._info.cls, dict(exp.config), self._info.seed, self._info.preset)
+        self.live_applied.emit(name, exp.config[name], int(exp.step))
+        self._want_probe = True
+        self._want_extras = True
+        if not self._running:
+            self._emit()
+
+    def _cmd_reset(self, info: ExperimentInfo) -> None:
+        self._build(info, history=None)
+
+    def _cmd_probe_example(self, kwargs: Mapping[str, Any]) -> None:
+        self.experiment.set_probe_example(**kwargs)
+        self._want_probe = True
+        self._emit()
+
+    def _cmd_refresh(self) -> None:
+        self._want_probe = True
+        self._want_extras = True
+        self._emit()
+
+    def _cmd_save(self, path: str) -> None:
+        from core.checkpoint import save_checkpoint
+
+        save_checkpoint(path, self.experiment, self._runner.history)
+        self.message.emit(f"Saved checkpoint at step {self.experiment.step} to {path}")
+
+    def _cmd_load(self, path: str) -> None:
+        from core.checkpoint import load_checkpoint
+
+        experiment, history = load_checkpoint(path)  # raises CheckpointError; nothing changed then
+        info = ExperimentInfo(type(experiment), dict(experiment.config), int(experiment.seed), None)
+        self._install(info, experiment, history)
+        self.message.emit(f"Loaded checkpoint {path} (step {experiment.step})")
+
+    def _cmd_query(self, token: int, fn: Callable[[Any], Any]) -> None:
+        try:
+            result = fn(self.experiment)
+        except Exception as exc:
+            result = exc
+        self.query_result.emit(token, result)
+
+    # -- building -------------------------------------------------------------------------
+    def _build(self, info: ExperimentInfo, history: Any) -> None:
+        """Build a new experiment; on failure keep the old one (if any) and report."""
+        try:
+            experiment = info.build()
+        except Exception as exc:
+            if not isinstance(exc, (ValueError, OSError)):
+                traceback.print_exc()
+            what = str(exc) if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
+            self.errored.emit(f"Could not build {info.id}: {what}")
+            return
+        info = ExperimentInfo(info.cls, dict(experiment.config), info.seed, info.preset)
+        self._install(info, experiment, history)
+
+    def _install(self, info: ExperimentInfo, experiment: Any, history: Any) -> None:
+        was_running = self._running
+        self._pending.take()  # points of the old run are dropped
+        self.experiment = experiment
+        self._runner = _Runner(experiment, history)
+        self._info = info
+        self._running = False
+        self._steps_left = 0
+        self._probe_step = -1
+        self._want_probe = self._want_extras = True
+        self.experiment_changed.emit(info, _copy_history(history))
+        self._emit()
+        self._set_state("paused" if was_running or experiment.step else "idle")
+
+    # -- snapshots ---------------------------------------------------------------------------
+    def _maybe_emit(self) -> None:
+        if time.perf_counter() - self._last_emit >= SNAPSHOT_INTERVAL and (self._pending.points or self._want_extras):
+            self._emit()
+
+    def _emit(self) -> None:
+        """Build and emit a Snapshot now (callers set ``_want_probe``/``_want_extras`` to force those)."""
+        exp = self.experiment
+        if exp is None:
+            return
+        now = time.perf_counter()
+        probe = None
+        due = max(SNAPSHOT_INTERVAL, self._probe_cost / COST_FRACTION)
+        if self._want_probe or (exp.step != self._probe_step and now - self._last_probe_t >= due):
+            t0 = time.perf_counter()
+            probe = exp.probe()
+            self._probe_cost = time.perf_counter() - t0
+            self._last_probe_t = now
+            self._probe_step = exp.step
+            self._want_probe = False
+        extras: Mapping[str, Any] = {}
+        due = max(EXTRAS_INTERVAL, self._extras_cost / COST_FRACTION)
+        if self._want_extras or now - self._last_extras_t >= due:
+            t0 = time.perf_counter()
+            extras = dict(exp.extras())
+            self._extras_cost = time.perf_counter() - t0
+            self._last_extras_t = now
+            self._want_extras = False
+        dt = now - self._sps_t
+        if dt >= 0.5:
+            self._sps = self._sps_n / dt
+            self._sps_t, self._sps_n = now, 0
+        elif not (self._running or self._steps_left):
+            self._sps_t, self._sps_n = now, 0
+        self._seq += 1
+        self.snapshot.emit(Snapshot(self._seq, int(exp.step), self._pending.take(), probe, extras,
+                                    self._sps if self._running or self._steps_left else 0.0))
+        self._last_emit = time.perf_counter()
