@@ -185,6 +185,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     preset_name = args.preset or cls.default_preset
     config = cls.preset_config(preset_name)
     config.update(parse_assignments(args.set or []))
+    for p in cls.params:  # files/folders given relative to here: store absolute, so checkpoints load anywhere
+        if p.type == "path" and isinstance(config.get(p.name), str) and config[p.name].strip():
+            config[p.name] = os.path.abspath(os.path.expanduser(config[p.name].strip()))
     steps = cls.presets[preset_name].steps if args.steps is None else args.steps
     if steps < 0:
         raise ConfigError(f"--steps: expected a non-negative integer, got {steps}")
@@ -291,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show full tracebacks on errors")
     p = _Parser(prog=PROG, description="RNN Lab, headless: train, sample and evaluate small recurrent networks. "
-                "Run without arguments for the GUI.", parents=[common])
+                "Run without arguments for the GUI.", parents=[common],
+                epilog="The GUI: 'rnnlab' alone, 'rnnlab gui' or 'rnnlab screenshot'. "
+                       "Exit codes: 0 ok, 1 error, 2 bad command line, 3 training diverged, 130 interrupted.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 

@@ -290,7 +290,8 @@ class MainWindow(QtWidgets.QMainWindow):
         columns: list[QtWidgets.QDockWidget | None] = [None, None]
         for i, name in enumerate(names):
             panel = self._make_panel(name)
-            dock = QtWidgets.QDockWidget(getattr(panel, "title", name), self.panel_area)
+            title = str(getattr(panel, "title", name)).replace("&", "&&")  # no mnemonics in titles
+            dock = QtWidgets.QDockWidget(title, self.panel_area)
             dock.setObjectName(f"panel-{name}")
             dock.setWidget(panel)
             dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
@@ -527,6 +528,7 @@ def screenshot(experiment: str | type, out: str | Path, preset: str | None = Non
         for _ in range(5):  # let panels lay out and paint
             app.processEvents()
             time.sleep(0.02)
+        window._update_stats()
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         if not window.grab().save(str(out)):

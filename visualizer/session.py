@@ -18,6 +18,8 @@ from visualizer.worker import ExperimentInfo, TrainingWorker
 
 __all__ = ["ExperimentInfo", "TrainingSession"]
 
+ACK_DELAY_MS = 1
+
 
 def _merge(snaps: list[Snapshot]) -> Snapshot:
     """Several snapshots that arrived together, as one (metrics concatenated, latest probe/extras)."""
@@ -208,6 +210,10 @@ class TrainingSession(QtCore.QObject):
         worker = self._worker
         if worker is None or snap.seq >= worker.latest_seq:
             self._flush()  # else a newer snapshot is already on its way: draw once, with both
+            if worker is not None:
+                # tell the worker once the repaint this caused has run (paint events come first)
+                # (a lambda, not the bound slot: it must run here, the worker thread has no event loop)
+                QtCore.QTimer.singleShot(ACK_DELAY_MS, lambda: worker.snapshot_drawn())
 
     def _flush(self) -> None:
         if not self._queue:

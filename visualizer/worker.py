@@ -54,6 +54,9 @@ SNAPSHOT_INTERVAL = 1 / 30  # at most 30 snapshots a second
 EXTRAS_INTERVAL = 0.5  # extras (samples, series) at most twice a second...
 COST_FRACTION = 0.05  # ...and probe/extras may take at most ~5% of the training time
 IDLE_TIMEOUT = 0.1  # block on the command queue this long when paused
+GUI_FRACTION = 0.12  # the GUI may draw at most ~12% of the time (one process, one GIL)...
+MAX_SNAPSHOT_INTERVAL = 0.5  # ...but the panels update at least twice a second
+DRAW_WAIT_MAX = 0.1  # ...while the worker waits (GIL released) for a snapshot to be drawn, at most this long
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,9 @@ class TrainingWorker(QtCore.QObject):
         self._pending = _Pending()
         self._seq = 0
         self._last_emit = 0.0
+        self._drawn = threading.Event()  # set by the GUI when the last snapshot has been drawn
+        self._drawn.set()
+        self._draw_cost = 0.0  # seconds the GUI took to draw the last snapshot
         self._last_probe_t = -1e9
         self._last_extras_t = -1e9
         self._probe_cost = 0.0
@@ -163,9 +169,14 @@ class TrainingWorker(QtCore.QObject):
         """Queue a command; it is applied between training steps."""
         self._commands.put((name, args))
 
+    def snapshot_drawn(self) -> None:
+        """The GUI has drawn the last snapshot (any thread)."""
+        self._drawn.set()
+
     def request_stop(self) -> None:
         """Cooperative stop: the loop ends after the current step (well under a second)."""
         self._stop.set()
+        self._drawn.set()
         self._commands.put(("stop", ()))
 
     # -- the loop (worker thread) ---------------------------------------------------
@@ -395,7 +406,8 @@ class TrainingWorker(QtCore.QObject):
 
     # -- snapshots ---------------------------------------------------------------------------
     def _maybe_emit(self) -> None:
-        if time.perf_counter() - self._last_emit >= SNAPSHOT_INTERVAL and (self._pending.points or self._want_extras):
+        interval = min(max(SNAPSHOT_INTERVAL, self._draw_cost / GUI_FRACTION), MAX_SNAPSHOT_INTERVAL)
+        if time.perf_counter() - self._last_emit >= interval and (self._pending.points or self._want_extras):
             self._emit()
 
     def _emit(self) -> None:
@@ -428,6 +440,13 @@ class TrainingWorker(QtCore.QObject):
         elif not (self._running or self._steps_left):
             self._sps_t, self._sps_n = now, 0
         self._seq += 1
+        self._drawn.clear()
+        t0 = time.perf_counter()
         self.snapshot.emit(Snapshot(self._seq, int(exp.step), self._pending.take(), probe, extras,
                                     self._sps if self._running or self._steps_left else 0.0))
+        # Let the GUI draw without competing for the GIL: wait (GIL released) until it says it is done.
+        # Training pauses meanwhile; the adaptive interval keeps that under GUI_FRACTION of the time.
+        if self._running or self._steps_left:
+            self._drawn.wait(DRAW_WAIT_MAX)
+            self._draw_cost = time.perf_counter() - t0
         self._last_emit = time.perf_counter()

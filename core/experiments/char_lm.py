@@ -29,8 +29,8 @@ Presets:
   last 10% of the text is held out for validation, float32, and the gist
   loops forever — the preset trains 20,000 steps (~500,000 characters, about
   one pass over the default corpus).
-* ``lstm`` — LSTM 128 on a 32-d embedding, 64 streams x 32 steps, Adam
-  0.006, global-norm clip 5: reaches val_loss <= 1.5 nats/char in 2,000
+* ``lstm`` — LSTM 128 on a 32-d embedding, 32 streams x 32 steps, Adam
+  0.008, global-norm clip 5: reaches val_loss <= 1.5 nats/char in 2,000
   steps on the default corpus (the bigram model is ~2.3).
 """
 from __future__ import annotations
@@ -72,7 +72,8 @@ def sampling_params(prime: str, length: int) -> tuple[Param, ...]:
         Param("temperatures", "floats", (0.2, 0.6, 1.2),
               "Temperatures of the sample lines shown while training (comma-separated; an argmax line is added).",
               0.01, 5.0, live=True),
-        Param("prime", "str", prime, "Text the samples start from (\"\" = start of a line).", live=True),
+        Param("prime", "str", prime, "Text the samples start from (\"\" = \"The \" if the corpus has those "
+              "letters, else a line break).", live=True),
         Param("sample_length", "int", length, "Length of each sample line.", 1, 2000, live=True),
     )
 
@@ -125,7 +126,8 @@ class StreamLM(NeuralExperiment):
                 f"seq_len: the training text ({len(self.train_ids)} tokens) is too short for batch_size={B} "
                 f"streams of seq_len={T}: need at least {(T + 2) * B} tokens; use a longer corpus or smaller values")
         if len(self.val_ids) < 2:
-            raise ConfigError(f"val_fraction: the validation text has {len(self.val_ids)} tokens; need at least 2")
+            raise ConfigError(f"the validation text has {len(self.val_ids)} tokens; need at least 2 "
+                              f"(a longer corpus, or a larger val_fraction)")
         self._streams = np.ascontiguousarray(batchify(self.train_ids, B).T)  # (N, B)
         self._build_model()
         self.optimizer = build_optimizer(cfg)
@@ -206,7 +208,8 @@ class StreamLM(NeuralExperiment):
         y = self._streams[p + 1:p + T + 1]  # (T, B)
         logits, h_last, caches = self._forward(x, self._state, train=True)
         B = x.shape[1]
-        if self.config["loss_reduction"] == "sum":  # sum over time, mean over the streams
+        summed = self.config.get("loss_reduction", "mean") == "sum"
+        if summed:  # sum over time, mean over the streams
             total, dlogits, _ = softmax_cross_entropy(logits, y, reduction="sum")
             seq_loss = total / B
             dlogits /= B
@@ -218,16 +221,24 @@ class StreamLM(NeuralExperiment):
         norm = self.update(loss, grads)
         self._cursor, self._state = p + T, h_last
         self._smooth = SMOOTHING * self._smooth + (1 - SMOOTHING) * seq_loss
-        return {"loss": float(loss), "smooth_loss": float(self._smooth), "grad_norm": norm}
+        metrics = {"loss": float(loss), "grad_norm": norm}
+        if "loss_reduction" in self.config:  # char-lm: min-char-rnn's smoothed per-sequence loss
+            metrics["smooth_loss"] = float(self._smooth)
+        return metrics
 
     # -- evaluation ---------------------------------------------------------------------
     def _prepare_eval(self) -> None:
-        """The fixed validation slice: a few long streams (n, Bv) of inputs and targets."""
-        L = min(self.config["val_tokens"], len(self.val_ids) - 1)
+        """The fixed validation slice: ``val_tokens`` tokens as Bv windows of ``eval_stream_len``
+        spread evenly over the held-out text (a sample of all of it, not just its first pages).
+        Inputs and targets (n, Bv)."""
+        V = len(self.val_ids)
+        L = min(self.config["val_tokens"], V - 1)
         Bv = max(1, L // self.eval_stream_len)
         n = L // Bv
-        self._val_x = np.ascontiguousarray(self.val_ids[:Bv * n].reshape(Bv, n).T)  # (n, Bv)
-        self._val_y = np.ascontiguousarray(self.val_ids[1:Bv * n + 1].reshape(Bv, n).T)  # (n, Bv)
+        starts = np.linspace(0, V - n - 1, Bv).astype(np.int64)  # (Bv,)
+        idx = starts[None, :] + np.arange(n)[:, None]  # (n, Bv)
+        self._val_x = self.val_ids[idx]  # (n, Bv)
+        self._val_y = self.val_ids[idx + 1]  # (n, Bv)
 
     def evaluate(self) -> dict[str, float]:
         """``val_loss`` (nats/token) and ``val_perplexity`` on the fixed validation slice, plus the baseline."""
@@ -305,9 +316,11 @@ class StreamLM(NeuralExperiment):
         return self._decode(self._sample_rows(prime, [t], int(length), rng)[0])
 
     def extras(self) -> dict[str, Any]:
-        """{"samples": {temperature: text}, "argmax": text, "prime": prime}, from a fixed seed."""
+        """{"samples": {temperature: text}, "argmax": text, "prime": prime}, from a fixed seed.
+
+        Samples continue the prime (which is not repeated in them)."""
         temps = list(self.config["temperatures"])
-        prime = self.config["prime"]
+        prime = self.config["prime"] or self._decode(self._encode_prime(""))
         rows = self._sample_rows(prime, temps + [0.0], self.config["sample_length"],
                                  np.random.default_rng(SAMPLE_SEED))
         return {"samples": {t: self._decode(r) for t, r in zip(temps, rows)},
@@ -363,10 +376,10 @@ class CharLM(StreamLM):
         C.hidden_size(128),
         Param("embedding_size", "int", 32, "Size of the learned character vectors (0 = one-hot input).", 0, 512),
         C.seq_len(32),
-        C.batch_size(64, high=512),
+        C.batch_size(32, high=512),
         _dropout_param(0.0),
         C.optimizer("adam"),
-        C.learning_rate(0.006),
+        C.learning_rate(0.008),
         C.momentum(0.9),
         C.clip(5.0),
         C.clip_mode("norm"),
@@ -383,10 +396,10 @@ class CharLM(StreamLM):
 
     presets = {
         "default": Preset("default", "LSTM 128 on Python's documentation (same as 'lstm').", {}, 5000),
-        "lstm": Preset("lstm", "LSTM 128, 64 streams x 32 characters, Adam: val_loss <= 1.5 nats/char "
+        "lstm": Preset("lstm", "LSTM 128, 32 streams x 32 characters, Adam: val_loss <= 1.5 nats/char "
                        "in 2,000 steps.", {
                            "cell": "lstm", "num_layers": 1, "hidden_size": 128, "embedding_size": 32,
-                           "seq_len": 32, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.006,
+                           "seq_len": 32, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.008,
                            "clip": 5.0, "clip_mode": "norm", "loss_reduction": "mean", "init_std": 0.0,
                        }, 2000),
         "min-char-rnn": Preset("min-char-rnn", "Karpathy's min-char-rnn: tanh RNN 100, one-hot, 25 steps, "
@@ -434,8 +447,8 @@ class CharLM(StreamLM):
         return display_char(self.vocab.chars[int(token)])
 
     def _encode_prime(self, prime: str) -> np.ndarray:
-        if not prime:
-            prime = "\n" if "\n" in self.vocab.index else self.text[0]
+        if not prime:  # "The " where the corpus can spell it, else the start of a line
+            prime = next(p for p in ("The ", "\n", self.text[0]) if not self.vocab.unknown(p))
         return self.vocab.encode(prime, "prime")
 
     def _decode(self, ids: Sequence[int]) -> str:

@@ -10,8 +10,8 @@ MNIST IDX files from ``data_dir`` (28 rows of 28 pixels). Epochs are
 shuffled with ``self.rng``; the batch cursor is checkpointed.
 
 Presets
-    default  LSTM 64, batch 32, Adam 0.01, clip 5: >= 97% test accuracy on the
-             8x8 digits within a few hundred steps.
+    default  LSTM 64, batch 64, Adam 0.02, clip 5: >= 97% test accuracy on the
+             8x8 digits in ~250-350 steps.
     seed     the seed's MNIST LSTM (aymericdamien's TensorFlow recurrent_network.py):
              LSTM 128, batch 128, Adam 0.001, 10,000 training steps.
 """
@@ -41,15 +41,15 @@ class DigitsRNN(NeuralExperiment):
         cell("lstm"),
         hidden_size(64),
         num_layers(1),
-        batch_size(32),
+        batch_size(64),
         optimizer("adam"),
-        learning_rate(0.01),
+        learning_rate(0.02),
         momentum(0.9),
         clip(5.0),
         data_dir_param(),
     )
     presets = {
-        "default": Preset("default", "LSTM 64 over the 8 rows of the 8x8 digits, Adam 0.01, batch 32.", {},
+        "default": Preset("default", "LSTM 64 over the 8 rows of the 8x8 digits, Adam 0.02, batch 64.", {},
                           steps=1500),
         "seed": Preset("seed", "The seed's MNIST LSTM tutorial: hidden 128, batch 128, Adam 0.001, "
                        "10,000 steps (give data_dir for MNIST).",
@@ -57,7 +57,7 @@ class DigitsRNN(NeuralExperiment):
                        steps=10_000),
     }
     panels = ("loss", "digits", "hidden", "inspector")
-    eval_every = 100
+    eval_every = 50
     target = Target("accuracy", 0.97, "max")
 
     def __init__(self, config: Mapping[str, Any] | None = None, seed: int = 0):
@@ -96,8 +96,7 @@ class DigitsRNN(NeuralExperiment):
         labels = self.data.y_train[idx]
         loss, grads, probs, *_ = self._loss_and_grads(self.train_seq[:, idx], labels)
         self.update(loss, grads)
-        return {"loss": loss, "train_accuracy": float(np.mean(probs.argmax(axis=1) == labels)),
-                "epoch": float(self.batcher.epoch)}
+        return {"loss": loss, "train_accuracy": float(np.mean(probs.argmax(axis=1) == labels))}
 
     def evaluate(self) -> dict[str, float]:
         logits, _, _ = self._forward(self.test_seq)

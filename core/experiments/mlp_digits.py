@@ -108,8 +108,7 @@ class MLPDigits(NeuralExperiment):
         da1, g2 = self.out.backward(sigmoid_backward(da2, a2), c2)
         _, g1 = self.hidden.backward(sigmoid_backward(da1, a1), c1)
         self.update(loss, {**prefixed("0", g1), **prefixed("1", g2)})
-        return {"loss": loss, "train_accuracy": float(np.mean(a2.argmax(axis=1) == labels)),
-                "epoch": float(self.batcher.epoch)}
+        return {"loss": loss, "train_accuracy": float(np.mean(a2.argmax(axis=1) == labels))}
 
     def evaluate(self) -> dict[str, float]:
         _, a2, _ = self._forward(self.test_x)

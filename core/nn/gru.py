@@ -41,13 +41,13 @@ class GRU(RecurrentLayer):
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None, rng: Any = None,
                 train: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
-        """x (T, B, D), h0 (B, H) or None -> (y (T, B, H), h_last (B, H), cache).
+        """x (T, B, D) (or int ids (T, B): one-hot input), h0 (B, H) or None -> (y (T, B, H), h_last (B, H), cache).
 
         ``rng``/``train`` are accepted for interface symmetry with Stacked and ignored.
         ``y`` is a view into the cache: do not modify it in place.
         """
         x = self._check_x(x)
-        T, B, D = x.shape
+        T, B = x.shape[:2]
         H = self.hidden_size
         h0, _ = self._check_state("h0", h0, B)
         p = self.params
@@ -55,7 +55,7 @@ class GRU(RecurrentLayer):
         scale[:2 * H] = 0.5  # r, z pre-activations halved: sigmoid(a) = 0.5 tanh(a/2) + 0.5
         Wh_s = p["Wh"] * scale  # (H, 3H)
 
-        xp = np.matmul(x.reshape(T * B, D), p["Wx"] * scale).reshape(T, B, 3 * H)  # (T, B, 3H)
+        xp = self._project(x, p["Wx"] * scale)  # (T, B, 3H) input projection, all timesteps at once
         xp += p["b"] * scale
         xn = xp[:, :, 2 * H:].copy()  # (T, B, H) x W_in + b_in
         xp[:, :, 2 * H:] = p["bhn"]  # xp[t] = [a_r/2 (x part), a_z/2 (x part), b_hn]
@@ -66,20 +66,21 @@ class GRU(RecurrentLayer):
         if h0 is not None:
             hs[0] = h0
         tmp = np.empty((B, H), self.dtype)
-        matmul, add, multiply, subtract, tanh = np.matmul, np.add, np.multiply, np.subtract, np.tanh
-        for t in range(T):
-            hp_t, rz_t, n_t, h_prev = hp[t], rz[t], n[t], hs[t]
-            matmul(h_prev, Wh_s, out=hp_t)
-            add(hp_t, xp[t], out=hp_t)
-            tanh(hp_t[:, :2 * H], out=rz_t)
-            multiply(rz_t, 0.5, out=rz_t)
-            add(rz_t, 0.5, out=rz_t)
-            multiply(rz_t[:, :H], hp_t[:, 2 * H:], out=n_t)
-            add(n_t, xn[t], out=n_t)
+        half = np.array(0.5, self.dtype)  # 0-d array: cheaper in a ufunc than a Python float
+        dot, add, multiply, subtract, tanh = np.dot, np.add, np.multiply, np.subtract, np.tanh
+        for hp_t, xp_t, hprz_t, hn_t, rz_t, r_t, z_t, n_t, xn_t, h_prev, h_t in zip(
+                hp, xp, hp[:, :, :2 * H], hp[:, :, 2 * H:], rz, rz[:, :, :H], rz[:, :, H:], n, xn, hs[:-1], hs[1:]):
+            dot(h_prev, Wh_s, out=hp_t)  # (B, 3H)
+            add(hp_t, xp_t, out=hp_t)
+            tanh(hprz_t, out=rz_t)
+            multiply(rz_t, half, out=rz_t)
+            add(rz_t, half, out=rz_t)  # [r, z]
+            multiply(r_t, hn_t, out=n_t)
+            add(n_t, xn_t, out=n_t)
             tanh(n_t, out=n_t)
             subtract(h_prev, n_t, out=tmp)
-            multiply(tmp, rz_t[:, H:], out=tmp)
-            add(n_t, tmp, out=hs[t + 1])
+            multiply(tmp, z_t, out=tmp)
+            add(n_t, tmp, out=h_t)
         cache = {"x": x, "h": hs, "rz": rz, "n": n, "hn": hp[:, :, 2 * H:]}
         return hs[1:], hs[-1].copy(), cache
 
@@ -89,7 +90,7 @@ class GRU(RecurrentLayer):
         """dy (T, B, H) or None, dh_last (B, H) or None ->
         (dx (T, B, D) or None if not ``need_dx``, dh0 (B, H), grads, dh_norms (1, T))."""
         x, hs, rz, n, hn = cache["x"], cache["h"], cache["rz"], cache["n"], cache["hn"]
-        T, B, D = x.shape
+        T, B = x.shape[:2]
         H = self.hidden_size
         dy = self._check_dy(dy, T, B)
         dh_T, _ = self._check_state("dh_last", dh_last, B)
@@ -97,41 +98,47 @@ class GRU(RecurrentLayer):
         WhT = np.ascontiguousarray(p["Wh"].T)  # (3H, H)
 
         r, z = rz[:, :, :H], rz[:, :, H:]  # (T, B, H)
-        A = (1.0 - z) * (1.0 - n * n)  # (T, B, H) d a_n / d h_t
+        mul, sub = np.multiply, np.subtract
         P = np.empty((T, B, 5, H), self.dtype)  # dh * P = [da_r, da_z, dhn, dh_direct, da_n]
-        np.multiply(A * hn, r * (1.0 - r), out=P[:, :, 0])
-        np.multiply(hs[:-1] - n, z * (1.0 - z), out=P[:, :, 1])
-        np.multiply(A, r, out=P[:, :, 2])
+        A = P[:, :, 4]  # (1 - z)(1 - n^2) = d a_n / d h_t
+        mul(n, n, out=A), sub(1.0, A, out=A)
+        p0, p1, p2 = P[:, :, 0], P[:, :, 1], P[:, :, 2]
+        sub(1.0, z, out=p0), mul(A, p0, out=A)
+        sub(1.0, r, out=p0), mul(p0, r, out=p0), mul(p0, hn, out=p0), mul(p0, A, out=p0)  # A hn r (1 - r)
+        sub(1.0, z, out=p1), mul(p1, z, out=p1)
+        sub(hs[:-1], n, out=p2), mul(p1, p2, out=p1)  # (h_prev - n) z (1 - z)
+        mul(A, r, out=p2)
         P[:, :, 3] = z
-        P[:, :, 4] = A
 
         Q = np.empty((T, B, 5, H), self.dtype)
         Qh = Q.reshape(T, B, 5 * H)[:, :, :3 * H]  # (T, B, 3H) strided: [da_r, da_z, dhn]
-        dh = np.zeros((T, B, H), self.dtype) if dy is None else dy.copy()  # (T, B, H) total dL/dh_t
+        # dh[t + 1] = dL/dh_t (t = 0..T-1); dh[0] receives dL/dh0
+        dh = np.zeros((T + 1, B, H), self.dtype)
+        if dy is not None:
+            dh[1:] = dy
         if dh_T is not None:
-            dh[-1] += dh_T
+            dh[T] += dh_T
         tmp = np.empty((B, H), self.dtype)
-        dh0 = np.empty((B, H), self.dtype)
-        matmul, add, multiply = np.matmul, np.add, np.multiply
-        for t in range(T - 1, -1, -1):
-            q = Q[t]
-            multiply(dh[t][:, None, :], P[t], out=q)
-            matmul(Qh[t], WhT, out=tmp)
-            if t == 0:
-                add(tmp, q[:, 3], out=dh0)
-            elif dy is None:
-                add(tmp, q[:, 3], out=dh[t - 1])
+        dot, add, multiply = np.dot, np.add, np.multiply
+        steps = zip(dh[:0:-1, :, None, :], P[::-1], Q[::-1], Qh[::-1], Q[::-1, :, 3], dh[-2::-1])
+        for dh_t, p_t, q, qh, dh_direct, dh_prev in steps:
+            multiply(dh_t, p_t, out=q)
+            dot(qh, WhT, out=tmp)
+            if dy is None:
+                add(tmp, dh_direct, out=dh_prev)
             else:
-                add(dh[t - 1], tmp, out=dh[t - 1])
-                add(dh[t - 1], q[:, 3], out=dh[t - 1])
+                add(dh_prev, tmp, out=dh_prev)
+                add(dh_prev, dh_direct, out=dh_prev)
+        dh0 = dh[0]
+        dh = dh[1:]
 
         dgx = Q[:, :, [0, 1, 4], :].reshape(T * B, 3 * H)  # (T*B, 3H) [da_r, da_z, da_n]
         dgh = Qh.reshape(T * B, 3 * H)  # (T*B, 3H) strided view
-        grads = {"Wx": x.reshape(T * B, D).T @ dgx,
+        grads = {"Wx": self._grad_w_in(x, dgx),
                  "Wh": hs[:-1].reshape(T * B, H).T @ dgh,
                  "b": dgx.sum(axis=0),
                  "bhn": Q[:, :, 2].sum(axis=(0, 1))}
-        dx = (dgx @ p["Wx"].T).reshape(T, B, D) if need_dx else None
+        dx = self._grad_x(x, dgx, p["Wx"], need_dx)
         dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh, dh))[None, :]  # (1, T)
         return dx, dh0, grads, dh_norms
 

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from core.nn import module
-from core.nn.validate import check_choice, check_float_array, check_positive_int
+from core.nn.validate import check_choice, check_float_array, check_int_array, check_positive_int
 
 ACTIVATIONS = ("tanh", "sigmoid")
 
@@ -101,11 +101,47 @@ class RecurrentLayer:
 
     # -- validation ---------------------------------------------------------------
     def _check_x(self, x: Any) -> np.ndarray:
-        x = check_float_array("x", x, ndim=3, shape=(None, None, self.input_size))
+        """x: floats (T, B, D), or integer ids (T, B) in [0, D) meaning one-hot inputs."""
+        if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.integer):
+            if x.ndim != 2:
+                raise ValueError(f"x must be a floating-point array (T, B, {self.input_size}) or integer ids (T, B) "
+                                 f"in [0, {self.input_size}), got dtype {x.dtype} with shape {x.shape}")
+            check_int_array("x", x, high=self.input_size)
+        else:
+            x = check_float_array("x", x, ndim=3, shape=(None, None, self.input_size))
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"x must have at least one timestep and one sequence (T, B, {self.input_size}), "
                              f"got shape {x.shape}")
-        return x.astype(self.dtype, copy=False)
+        return x if x.ndim == 2 else x.astype(self.dtype, copy=False)
+
+    # -- input projection: one matmul for all timesteps (a row gather for ids) -----------
+    @staticmethod
+    def _project(x: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """x (T, B, D) or ids (T, B), W (D, K) -> a new (T, B, K) array x @ W."""
+        if x.ndim == 2:
+            return np.take(W, x, axis=0)  # one_hot(x) @ W without the zeros
+        T, B, D = x.shape
+        return np.matmul(x.reshape(T * B, D), W).reshape(T, B, W.shape[1])
+
+    def _grad_w_in(self, x: np.ndarray, dg: np.ndarray) -> np.ndarray:
+        """dL/dW for the input weights: x (T, B, D) or ids, dg (T*B, K) -> (D, K)."""
+        if x.ndim == 2:  # one_hot(x).T @ dg: sum the rows of dg per id
+            ids = x.ravel()
+            order = np.argsort(ids, kind="stable")
+            s = ids[order]
+            starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+            out = np.zeros((self.input_size, dg.shape[1]), self.dtype)
+            out[s[starts]] = np.add.reduceat(dg[order], starts, axis=0)
+            return out
+        T, B, D = x.shape
+        return x.reshape(T * B, D).T @ dg
+
+    @staticmethod
+    def _grad_x(x: np.ndarray, dg: np.ndarray, W: np.ndarray, need_dx: bool) -> np.ndarray | None:
+        """dL/dx (T, B, D) = dg @ W.T, or None for ids input or when not needed."""
+        if not need_dx or x.ndim == 2:
+            return None
+        return (dg @ W.T).reshape(x.shape)
 
     def _check_h(self, name: str, h: Any, batch: int) -> np.ndarray | None:
         if h is None:
@@ -160,10 +196,6 @@ class RecurrentLayer:
         return tuple(out)
 
 
-def _zeros_like_state(layer: RecurrentLayer, B: int) -> np.ndarray:
-    return np.zeros((B, layer.hidden_size), layer.dtype)
-
-
 # -- RNN -------------------------------------------------------------------------------
 
 
@@ -190,20 +222,20 @@ class RNN(RecurrentLayer):
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None, rng: Any = None,
                 train: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
-        """x (T, B, D), h0 (B, H) or None -> (y (T, B, H), h_last (B, H), cache).
+        """x (T, B, D) (or int ids (T, B): one-hot input), h0 (B, H) or None -> (y (T, B, H), h_last (B, H), cache).
 
         ``rng``/``train`` are accepted for interface symmetry with Stacked and ignored.
         ``y`` is a view into the cache: do not modify it in place.
         """
         x = self._check_x(x)
-        T, B, D = x.shape
+        T, B = x.shape[:2]
         H = self.hidden_size
         h0, _ = self._check_state("h0", h0, B)
         p = self.params
         Wx, Wh, b = p["Wxh"], p["Whh"], p["bh"]
         sig = self.activation == "sigmoid"
 
-        pre = np.matmul(x.reshape(T * B, D), Wx).reshape(T, B, H)  # (T, B, H) input projection
+        pre = self._project(x, Wx)  # (T, B, H) input projection, all timesteps at once
         hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H); hs[0] = h0
         if sig:  # u-space: u = 2h - 1 = tanh(pre / 2)
             pre *= 0.5
@@ -238,9 +270,9 @@ class RNN(RecurrentLayer):
     def backward(self, dy: np.ndarray | None, cache: dict, dh_last: np.ndarray | None = None,
                  need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, dict, np.ndarray]:
         """dy (T, B, H) or None, dh_last (B, H) or None ->
-        (dx (T, B, D) (None if ``need_dx`` is False), dh0 (B, H), grads, dh_norms (1, T))."""
+        (dx (T, B, D) (None if ``need_dx`` is False or x was ids), dh0 (B, H), grads, dh_norms (1, T))."""
         x, hs = cache["x"], cache["h"]
-        T, B, D = x.shape
+        T, B = x.shape[:2]
         H = self.hidden_size
         dy = self._check_dy(dy, T, B)
         dh_last, _ = self._check_state("dh_last", dh_last, B)
@@ -276,10 +308,10 @@ class RNN(RecurrentLayer):
         dh0 = dpre[0] @ WhT  # (B, H)
 
         dp2 = dpre.reshape(T * B, H)  # (T*B, H)
-        grads = {"Wxh": x.reshape(T * B, D).T @ dp2,
+        grads = {"Wxh": self._grad_w_in(x, dp2),
                  "Whh": hs[:-1].reshape(T * B, H).T @ dp2,
                  "bh": dp2.sum(axis=0)}
-        dx = (dp2 @ Wx.T).reshape(T, B, D) if need_dx else None
+        dx = self._grad_x(x, dp2, Wx, need_dx)
         dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh, dh))[None, :]  # (1, T)
         return dx, dh0, grads, dh_norms
 

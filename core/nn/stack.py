@@ -92,7 +92,7 @@ class Bidirectional(_Container):
                                  f"got {getattr(dy, 'shape', type(dy).__name__)}")
         dxf, dhf, gf, nf = self.fwd.backward(None if dy is None else dy[:, :, :H], cache["fwd"], dlf, need_dx)
         dxb, dhb, gb, nb = self.bwd.backward(None if dy is None else dy[::-1, :, H:], cache["bwd"], dlb, need_dx)
-        dx = None if not need_dx else dxf + dxb[::-1]
+        dx = None if dxf is None else dxf + dxb[::-1]
         grads = {**module.prefixed("fwd", gf), **module.prefixed("bwd", gb)}
         return dx, (dhf, dhb), grads, np.concatenate([nf, nb[:, ::-1]], axis=0)
 
@@ -188,7 +188,7 @@ class Stacked(_Container):
             d, dh0[k], g, norms[k] = self.layers[k].backward(d, cache["layers"][k], dh_last[k],
                                                              need_dx or k > 0)
             grads.update(module.prefixed(str(k), g))
-            if k > 0 and cache["masks"][k - 1] is not None:
+            if k > 0 and cache["masks"][k - 1] is not None and d is not None:
                 d = d * cache["masks"][k - 1]
         grads = {key: grads[key] for key in self.params}  # same order as params
         return d, dh0, grads, np.concatenate(norms, axis=0)

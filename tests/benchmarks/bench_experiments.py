@@ -5,6 +5,7 @@ Run explicitly (not collected by pytest)::
     python tests/benchmarks/bench_experiments.py                 # every experiment, every preset
     python tests/benchmarks/bench_experiments.py --only iris --only sine
     python tests/benchmarks/bench_experiments.py --quick         # at most 300 steps per preset
+    python tests/benchmarks/bench_experiments.py --max-seconds 60  # stop each preset after 60 s
 
 For each preset the Trainer runs until ``experiment.target`` is reached (checked
 at evaluation points) or the preset's step budget is used up. Prints one table
@@ -31,7 +32,7 @@ from core.trainer import Trainer  # noqa: E402
 BASELINE_WORDS = ("bigram", "unigram", "baseline")
 
 
-def bench_preset(cls, preset: str, steps: int, seed: int) -> dict:
+def bench_preset(cls, preset: str, steps: int, seed: int, max_seconds: float | None = None) -> dict:
     """Train one preset; returns a dict of figures for the table."""
     t0 = time.perf_counter()
     exp = cls(cls.preset_config(preset), seed=seed)
@@ -41,8 +42,12 @@ def bench_preset(cls, preset: str, steps: int, seed: int) -> dict:
     hit: dict = {}
 
     def reached(r) -> bool:
+        nonlocal status
         if r.eval is not None and target is not None and target.reached(r.eval):
             hit.update(step=r.step, time=time.perf_counter() - t_train)
+            return True
+        if max_seconds is not None and time.perf_counter() - t_train > max_seconds:
+            status = f"stopped after {max_seconds:g} s"
             return True
         return False
 
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", metavar="EXP", help="experiment id (repeatable)")
     ap.add_argument("--quick", action="store_true", help="cap every preset at 300 steps")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-seconds", type=float, help="stop a preset after this much training time")
     args = ap.parse_args(argv)
     ids = args.only or registry.ids()
     unknown = [i for i in ids if i not in registry.ids()]
@@ -89,9 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         for preset, p in cls.presets.items():
             steps = min(p.steps, 300) if args.quick else p.steps
             try:
-                r = bench_preset(cls, preset, steps, args.seed)
+                r = bench_preset(cls, preset, steps, args.seed, args.max_seconds)
             except ValueError as e:  # e.g. a preset needing data that is not on this machine
                 print(f"{exp_id}/{preset}: skipped ({e})", flush=True)
+                continue
+            except Exception as e:  # a bug in an experiment: report it, bench the others
+                print(f"{exp_id}/{preset}: FAILED ({type(e).__name__}: {e})", flush=True)
                 continue
             rows.append(r)
             hit = "-" if r["hit_step"] is None else f"{r['hit_step']} steps / {r['hit_time']:.1f} s"

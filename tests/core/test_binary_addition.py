@@ -152,6 +152,7 @@ def test_exact_resume(preset):
     want = [a.train_step()["loss"] for _ in range(15)]
     b = BinaryAddition(cfg, seed=3)
     b.load_state_dict(state)
+    b.step = a.step - 15
     b.rng.bit_generator.state = rng_state
     got = [b.train_step()["loss"] for _ in range(15)]
     assert got == want

@@ -208,3 +208,17 @@ def test_train_the_default_experiment_binary_addition_is_reproducible(capsys, tm
     assert code == 0 and "binary-addition at step 20" in out and "bit_accuracy" in out
     code, _, err = run(capsys, "train", "binary-addition", "--set", "hidden_size=0", "--no-progress")
     assert_one_line_error(code, err, "hidden_size", "out of range")
+
+
+def test_relative_corpus_path_is_stored_absolute_so_the_checkpoint_loads_elsewhere(capsys, tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "c.txt").write_text("abcabcabd " * 40, encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "data")
+    code, _, err = run(capsys, "train", "char-lm", "--steps", "1", "--set", "corpus=c.txt", "--set", "hidden_size=4",
+                       "--set", "seq_len=4", "--set", "batch_size=2", "--out", str(tmp_path / "lm"), "--no-progress")
+    assert code == 0, err
+    monkeypatch.chdir(tmp_path)
+    run_json = json.loads((tmp_path / "lm" / "run.json").read_text())
+    assert run_json["hyperparameters"]["corpus"] == str(tmp_path / "data" / "c.txt")
+    code, out, err = run(capsys, "sample", str(tmp_path / "lm" / "checkpoint.npz"), "--length", "5")
+    assert code == 0, err

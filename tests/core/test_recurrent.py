@@ -354,6 +354,26 @@ def test_float32_default_and_float64_end_to_end(cell):
         assert all(g.dtype == dtype and g.shape == model.params[k].shape for k, g in grads.items())
 
 
+@pytest.mark.parametrize("cell, layers, bi", [("rnn", 1, False), ("lstm", 1, False), ("gru", 1, False),
+                                              ("lstm", 2, True)])
+def test_integer_ids_equal_one_hot_inputs(cell, layers, bi):
+    rng = np.random.default_rng(55)
+    V = 7
+    model = make_recurrent(cell, V, 4, layers, rng=rng, bidirectional=bi, dtype=np.float64)
+    ids = rng.integers(0, V - 2, size=(6, 3))  # some ids never occur: their gradient rows are 0
+    one_hot = np.eye(V)[ids]  # (T, B, V)
+    y1, h1, c1 = model.forward(one_hot)
+    y2, h2, c2 = model.forward(ids)
+    np.testing.assert_allclose(y2, y1, rtol=1e-12, atol=1e-14)
+    dy = rng.standard_normal(y1.shape)
+    dx1, _, g1, n1 = model.backward(dy, c1)
+    dx2, _, g2, n2 = model.backward(dy, c2)
+    assert dx1.shape == one_hot.shape and dx2 is None  # ids have no gradient
+    for k in g1:
+        np.testing.assert_allclose(g2[k], g1[k], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(n2, n1, rtol=1e-12)
+
+
 def test_need_dx_false_skips_only_dx():
     rng = np.random.default_rng(53)
     model = make_recurrent("lstm", 3, 4, 2, rng=rng, dtype=np.float64)
@@ -434,8 +454,12 @@ def test_bad_inputs_name_the_argument(cell):
         layer.forward(np.zeros((5, 2, 4), np.float32))
     with pytest.raises(ValueError, match="x must have 3 dimensions"):
         layer.forward(np.zeros((5, 3), np.float32))
-    with pytest.raises(ValueError, match="x must be a floating-point array.*int64"):
+    with pytest.raises(ValueError, match=r"x must be a floating-point array.*or integer ids \(T, B\).*int64"):
         layer.forward(np.zeros((5, 2, 3), np.int64))
+    with pytest.raises(ValueError, match=r"x values must be in \[0, 3\)"):
+        layer.forward(np.full((5, 2), 3))
+    with pytest.raises(ValueError, match="x must be a NumPy array"):
+        layer.forward([[[0.0, 0.0, 0.0]]])
     bad = x.copy()
     bad[1, 1, 1] = np.nan
     with pytest.raises(ValueError, match="x contains NaN"):

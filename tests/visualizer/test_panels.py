@@ -196,6 +196,10 @@ def test_gradient_strip_only_with_grad_norms(qtbot, hub):
     np.testing.assert_allclose(y, np.log10(p.layers[0].grad_norm), rtol=1e-6)
     panel.select(1, "h")  # layer 2 has no gradient norms
     assert not panel.grad.isVisible()
+    panel.select(0, "h")
+    assert panel.grad.isVisible()
+    panel.grad_check.setChecked(False)  # the user hides the strip
+    assert not panel.grad.isVisible()
 
 
 def test_heatmap_outline_follows_timestep_and_click_selects(qtbot, hub):
@@ -253,8 +257,13 @@ def test_experiment_changed_clears_heatmap(qtbot, hub):
 
     panel = make(qtbot, HiddenStatePanel, hub)
     hub.send(lstm_probe())
+    panel.select(1, "f")
     hub.experiment_changed.emit(None)
     assert panel.probe is None and panel.label_texts("input") == []
+    p = lstm_probe(seed=3)
+    hub.send(p)  # a new run starts again on layer 1, h
+    assert panel.layer_combo.currentIndex() == 0 and panel.state_combo.currentData() == "h"
+    np.testing.assert_allclose(panel.displayed(), np.asarray(p.layers[0].states["h"]).T, rtol=1e-6)
 
 
 def test_heatmap_marks_the_carry_unit(qtbot, hub, binary_exp):
@@ -493,6 +502,21 @@ def test_text_probe_line_highlights_selected_character(qtbot, hub):
     assert "<b>␣</b></span>" in panel.probe_label.text()
 
 
+def test_text_probe_line_aligns_words(qtbot, hub):
+    from visualizer.panels.text import TextPanel
+
+    words = ("the", "cat", "sat", "on")
+    probe = Probe("word-lm", 1, words, frozen_array(np.eye(4)), char_probe().layers, frozen_array(np.eye(4)),
+                  words, ("cat", "sat", "on", "mat"), ("dog", "sat", "in", "the"),
+                  frozen_array([False, True, False, False]))
+    html = TextPanel.probe_html(probe, 1)
+    top, bottom = html.split("<br>")
+    assert "the cat" not in top and "<b>cat</b>" in top  # whole words, the selected one highlighted
+    assert "dog" in bottom and "<u>sat</u>" in bottom
+    plain = [__import__("re").sub("<[^>]+>", "", line).replace("&nbsp;", " ") for line in (top, bottom)]
+    assert [len(x) for x in plain[0].split(" ")[2:]] == [len(x) for x in plain[1].split(" ")[2:]]  # aligned
+
+
 # == digits ===================================================================================================
 def _digit_probe(seed=0, T=8):
     rng = np.random.default_rng(seed)
@@ -571,3 +595,33 @@ def test_worked_example_snapshot_changes_numbers(qtbot, hub):
     hub.send(exp.probe())
     assert panel.cell_text(1, "y") != before
     assert "step 3" in panel.loss_label.text()
+
+
+# == every real experiment feeds its content panels ======================================================
+@pytest.mark.parametrize("experiment_id", ["binary-addition", "sine", "char-lm", "word-lm", "digits-rnn",
+                                           "mlp-digits", "iris", "worked-example"])
+def test_real_experiment_feeds_its_panels(qtbot, experiment_id):
+    """The panels read the keys the experiments really produce (no training: init, probe, extras)."""
+    from core.experiments import registry
+    from visualizer.panels import panel_class
+
+    cls = registry.get(experiment_id)
+    exp = cls(None, 0)
+    probe, extras = exp.probe(), exp.extras()
+    hub = Hub()
+    names = [n for n in cls.panels if n != "loss"]
+    panels = {n: make(qtbot, panel_class(n), hub) for n in names}
+    hub.send(probe, extras)
+    for t in range(probe.num_steps):
+        hub.set_timestep(t)
+    for name, panel in panels.items():
+        assert panel.redraws >= 1, name
+    if "sine" in panels:
+        x, _ = panels["sine"].true_curve.getData()
+        assert len(x) == len(extras["x"]) and panels["sine"].cursor_point() is not None
+    if "text" in panels:
+        assert set(panels["text"].sample_texts()) == set(extras["samples"])
+    if "digits" in panels:
+        np.testing.assert_allclose(panels["digits"].bar_heights(), np.asarray(probe.outputs)[-1], rtol=1e-6)
+    if "hidden" in panels:
+        assert panels["hidden"].displayed().shape == np.asarray(probe.layers[0].states["h"]).T.shape

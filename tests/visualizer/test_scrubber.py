@@ -81,6 +81,7 @@ def test_arrow_keys_work_in_a_window(qtbot, hub):
     qtbot.waitExposed(window)
     window.activateWindow()
     central.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is window and central.hasFocus(), timeout=3000)
     hub.send(lstm_probe(T=6))
     qtbot.keyClick(central, QtCore.Qt.Key.Key_Right)
     qtbot.keyClick(central, QtCore.Qt.Key.Key_Right)

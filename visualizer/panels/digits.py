@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from core.probe import Probe
 from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, RIGHT, WRONG, ColumnMarker, ContentPanel, clamp_t,

@@ -135,6 +135,10 @@ class HiddenStatePanel(ContentPanel):
         self._key = "h"
         self._levels: tuple[float, float] | None = None
         self._texts: list[list[pg.TextItem]] = []  # [row][t]
+        self._shown: list[list[tuple[str, str]]] = [[], [], []]
+        self._wanted: list[list[tuple[str, str]]] = [[], [], []]
+        self._stride_key: tuple | None = None
+        self._stride = 1
         self._n_units = 0
         self._marked_unit: int | None = None  # e.g. binary addition's most carry-like unit
         self._marked_text = ""
@@ -155,7 +159,14 @@ class HiddenStatePanel(ContentPanel):
             lab.setFont(font())
             top.addWidget(lab)
             top.addWidget(w)
+        self.grad_check = QtWidgets.QCheckBox("gradient flow")
+        self.grad_check.setFont(font())
+        self.grad_check.setChecked(True)
+        self.grad_check.setToolTip("Show ‖dL/dh_t‖ per timestep (log scale) under the heatmap, when the "
+                                   "experiment computes it: vanishing/exploding gradients at a glance")
+        self.grad_check.toggled.connect(lambda _: self._draw_state() if self.probe is not None else None)
         top.addStretch(1)
+        top.addWidget(self.grad_check)
         self.info_label.setWordWrap(True)
 
         # plots: heatmap + colour bar, label rows, gradient strip (all x-linked)
@@ -187,8 +198,8 @@ class HiddenStatePanel(ContentPanel):
         style_axis(self.labels.getAxis("bottom"))
         self.labels.setLabel("bottom", "timestep t")
         self.labels.getViewBox().setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape, True)
-        self.labels.setMinimumHeight(120)
-        self.labels.setMaximumHeight(120)
+        self.labels.setMinimumHeight(118)  # three rows of 12 pt text and the timestep axis
+        self.labels.setMaximumHeight(118)
         self.label_marker = ColumnMarker(self.labels)
 
         self.grad = pg.PlotItem()
@@ -199,8 +210,8 @@ class HiddenStatePanel(ContentPanel):
         style_axis(self.grad.getAxis("left"), AXIS_W)
         self.grad.hideAxis("bottom")
         self.grad.setTitle("gradient flow ‖dL/dh_t‖ (log scale)", size=f"{FONT_PT - 1}pt")
-        self.grad.setMinimumHeight(110)
-        self.grad.setMaximumHeight(110)
+        self.grad.setMinimumHeight(85)
+        self.grad.setMaximumHeight(85)
         self.grad_curve = self.grad.plot([], [], pen=pg.mkPen(HIGHLIGHT, width=2), symbol="o",
                                          symbolSize=6, symbolBrush=HIGHLIGHT)
         self.grad_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(HIGHLIGHT, width=1, style=QtCore.Qt.PenStyle.DashLine))
@@ -224,6 +235,10 @@ class HiddenStatePanel(ContentPanel):
     def _on_experiment(self, info: Any) -> None:
         self.probe = None
         self._layer_idx, self._key = 0, "h"
+        for combo in (self.layer_combo, self.state_combo):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.blockSignals(False)
         self._marked_unit, self._marked_text = None, ""
         self.image.clear()
         self._set_column_texts(0)
@@ -347,7 +362,7 @@ class HiddenStatePanel(ContentPanel):
         self.heat.setTitle(f"{layer.name}: {STATE_NAMES.get(self._key, self._key)}", size=f"{FONT_PT}pt")
         self._info = f"{H} units x {T} timesteps · colour scale {lo:g} … {hi:g}"
         self._update_info()
-        if layer.grad_norm is not None and len(layer.grad_norm) == T:
+        if self.grad_check.isChecked() and layer.grad_norm is not None and len(layer.grad_norm) == T:
             g = np.log10(np.maximum(np.asarray(layer.grad_norm, dtype=float), 1e-12))  # (T,)
             self.grad_curve.setData(np.arange(T) + 0.5, g)
             lo_g, hi_g = float(g.min()), float(g.max())
@@ -371,6 +386,10 @@ class HiddenStatePanel(ContentPanel):
             for item in row:
                 self.labels.removeItem(item)
         self._texts = []
+        self._shown = [[("", "")] * T for _ in range(3)]  # (text, colour) last set on each item
+        self._wanted = [[("", "")] * T for _ in range(3)]  # (text, colour) each item should show
+        self._stride_key = None
+        self._stride = 1
         if T == 0:
             return
         for r in range(3):
@@ -384,34 +403,60 @@ class HiddenStatePanel(ContentPanel):
             self._texts.append(row)
 
     def _draw_labels(self) -> None:
+        """Set the three label rows (what each item should show; see ``_apply_labels``)."""
         p = self.probe
         T = p.num_steps
         self._set_column_texts(T)
         rows = (p.input_labels, p.target_labels, p.prediction_labels)
         correct = None if p.correct is None else np.asarray(p.correct, dtype=bool)
-        fg = foreground()
+        fg = foreground().name()
         for r, labels in enumerate(rows):
+            wanted = self._wanted[r]
             for t in range(T):
-                text = labels[t] if t < len(labels) else ""
-                item = self._texts[r][t]
-                item.setText(_short(text))
-                if r == 2 and correct is not None and t < len(correct) and text:
-                    item.setColor(pg.mkColor(WRONG) if not correct[t] else fg)
-                else:
-                    item.setColor(fg)
+                text = _short(labels[t] if t < len(labels) else "")
+                colour = WRONG if (r == 2 and text and correct is not None and t < len(correct)
+                                   and not correct[t]) else fg
+                wanted[t] = (text, colour)
         self.labels.setXRange(0, T, padding=0)
         self._update_strides()
+        self._apply_labels()
+
+    def _apply_labels(self) -> None:
+        """Push wanted texts/colours into the visible items only, and only where they changed
+        (a 100-character probe has 300 items: touching them all costs ~20 ms a frame)."""
+        k = self._stride
+        for r, row in enumerate(self._texts):
+            wanted, shown = self._wanted[r], self._shown[r]
+            for t in range(0, len(row), k):
+                if shown[t] != wanted[t]:
+                    text, colour = wanted[t]
+                    if shown[t][0] != text:
+                        row[t].setText(text)
+                    if shown[t][1] != colour:
+                        row[t].setColor(pg.mkColor(colour))
+                    shown[t] = wanted[t]
 
     def label_texts(self, row: str) -> list[str]:
         """The texts of one label row ("input", "target", "predicted"), for tests."""
         r = self.LABEL_ROWS.index(row)
-        return [item.textItem.toPlainText() for item in self._texts[r]] if self._texts else []
+        return [text for text, _ in self._wanted[r]] if self._texts else []
 
     def _update_strides(self) -> None:
+        """Show every k-th label when columns are narrow; redone only when the geometry or label width changes."""
         T = len(self._texts[0]) if self._texts else 0
         width = max(self.labels.getViewBox().width(), 1.0)
-        longest = max((len(it.textItem.toPlainText()) for row in self._texts for it in row), default=1)
+        longest = max((len(text) for row in self._wanted for text, _ in row), default=1)
         k = label_stride(T, width, min_px=max(18.0, 9.0 * longest + 6))
+        H = self._n_units
+        height = max(self.heat.getViewBox().height(), 1.0)
+        m = self._marked_unit if self._layer_idx == 0 else None
+        key = (T, round(width), k, H, round(height), m)
+        if key == self._stride_key:
+            return
+        self._stride_key = key
+        if k != self._stride:
+            self._stride = k
+            self._apply_labels()  # items that just became visible
         for r, row in enumerate(self._texts):
             for t, item in enumerate(row):
                 item.setVisible(t % k == 0)
@@ -421,12 +466,11 @@ class HiddenStatePanel(ContentPanel):
                 else:  # crowded: starts at its column and runs over the unlabelled ones
                     item.setAnchor((0.0, 0.5))
                     item.setPos(t + 0.05, 2.5 - r)
-        ax = self.labels.getAxis("bottom")
-        ax.setTicks([[(t + 0.5, str(t)) for t in range(0, T, k)]])
-        H = self._n_units
-        ku = label_stride(H, max(self.heat.getViewBox().height(), 1.0), min_px=18.0)
+        kt = label_stride(T, width, min_px=12.0 * len(str(max(T - 1, 0))) + 10)  # timestep numbers
+        kt = max(kt, k) if k > 1 else kt
+        self.labels.getAxis("bottom").setTicks([[(t + 0.5, str(t)) for t in range(0, T, kt)]])
+        ku = label_stride(H, height, min_px=18.0)
         units = set(range(0, H, ku))
-        m = self._marked_unit if self._layer_idx == 0 else None
         if m is not None and m < H:
             units = {u for u in units if abs(u - m) >= ku} | {m}
         self.heat.getAxis("left").setTicks([[(u + 0.5, f"▶ unit {u}" if u == m else f"unit {u}")
@@ -463,7 +507,10 @@ def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
     if len(decades) >= 2:
         step = max(1, math.ceil(len(decades) / 4))
         return [(d, f"1e{d}") for d in decades[::step]]
-    return [(v, f"{10 ** v:.2g}") for v in sorted({lo, hi})]
+    if hi - lo > 0.5:
+        return [(v, f"{10 ** v:.2g}") for v in (lo, hi)]
+    mid = 0.5 * (lo + hi)  # nearly flat: one label is enough
+    return [(mid, f"{10 ** mid:.2g}")]
 
 
 def _short(text: str, n: int = 6) -> str:

@@ -97,6 +97,8 @@ class InspectorPanel(ContentPanel):
             self.value_texts.append(item)
         self.view.addItem(self.state_plot, row=0, col=0)
         self.view.addItem(self.out_plot, row=1, col=0)
+        self.state_plot.setMinimumHeight(130)
+        self.out_plot.setMinimumHeight(170)  # five readable bars
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -110,6 +112,10 @@ class InspectorPanel(ContentPanel):
     def _on_experiment(self, info: Any) -> None:
         self.probe = None
         self._layer_idx, self._key = 0, "h"
+        for combo in (self.layer_combo, self.state_combo):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.blockSignals(False)
         self.state_bars.setOpts(x=[], height=[])
         self.out_bars.setOpts(x0=[], y=[], width=[])
         self.target_line.setVisible(False)
@@ -205,7 +211,7 @@ class InspectorPanel(ContentPanel):
                                 pens=[pg.mkPen(NEUTRAL, width=1)] * H)
         self.state_plot.setYRange(lo, hi, padding=0.05)
         self.state_plot.setXRange(-0.6, H - 0.4, padding=0)
-        k = label_stride(H, max(self.state_plot.getViewBox().width(), 200.0), 28.0)
+        k = label_stride(H, max(self.state_plot.getViewBox().width(), 200.0), 11.0 * len(str(H)) + 14)
         self.state_plot.getAxis("bottom").setTicks([[(u, str(u)) for u in range(0, H, k)]])
         self.state_plot.setTitle(f"{layer.name}: {STATE_NAMES.get(self._key, self._key)} at t = {t}",
                                  size=f"{FONT_PT}pt")
@@ -294,6 +300,8 @@ class InspectorPanel(ContentPanel):
             parts.append(f"predicted <b{colour}>{_html(show_token(pred))}</b>")
         if target:
             parts.append(f"target <b>{_html(show_token(target))}</b>")
+            if self._is_classifier() and target in p.output_labels:  # how likely the model found the truth
+                parts.append(f"p(target) = {row[p.output_labels.index(target)]:.3f}")
         if ok is not None and pred:
             parts.append("✔ right" if ok else "✘ wrong")
         self.output_label.setText(" · ".join(parts))

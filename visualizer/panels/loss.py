@@ -23,6 +23,7 @@ from visualizer.panels.base import Panel
 MAX_DRAW_POINTS = 4000  # per curve
 MAX_MARKERS = 40
 COLORS = ("#ff9f1c", "#2ec4b6", "#f15bb5", "#9bde7e", "#a0c4ff", "#ffd166", "#e76f51", "#cdb4db")
+METRIC_COLORS = ("#9bde7e", "#f15bb5", "#a0c4ff", "#ffd166", "#2ec4b6", "#e76f51", "#cdb4db", "#ff9f1c")
 MARKER_COLOR = "#ffe066"
 _BLOCK = 64
 
@@ -61,10 +62,11 @@ def decimate(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_DRAW_P
     n = steps.size
     if n <= max_points:
         return steps, values
-    k = math.ceil(n / max_points)
-    m = (n - 1) // k * k
-    s = np.concatenate([steps[:m].reshape(-1, k).mean(axis=1), steps[m:]])
-    v = np.concatenate([values[:m].reshape(-1, k).mean(axis=1), values[m:]])
+    k = math.ceil((n - 1) / (max_points - 1))  # points per block
+    starts = np.arange(0, n - 1, k)  # blocks over all but the last point
+    counts = np.diff(np.append(starts, n - 1))
+    s = np.append(np.add.reduceat(steps[:-1], starts) / counts, steps[-1])
+    v = np.append(np.add.reduceat(values[:-1], starts) / counts, values[-1])
     return s, v
 
 
@@ -75,6 +77,7 @@ def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
         ax = plot.getAxis(side)
         ax.setTickFont(font)
         ax.setStyle(tickTextOffset=6)
+        ax.enableAutoSIPrefix(False)  # "0.002", not "2 (x0.001)": clearer for students
     plot.setLabel("left", ylabel, **{"font-size": "12pt"})
     plot.setLabel("bottom", "training step", **{"font-size": "12pt"})
     plot.showGrid(x=True, y=True, alpha=0.25)
@@ -100,7 +103,10 @@ class _Curve:
     def set(self, steps: np.ndarray, values: np.ndarray, alpha: float) -> None:
         s, v = decimate(steps, values)
         if alpha > 0:
-            sm = ema(v, alpha)
+            # alpha is per training step: a metric recorded every k steps decays alpha**k per point
+            tail = s[-64:]
+            spacing = float(tail[-1] - tail[0]) / (tail.size - 1) if tail.size > 1 else 1.0
+            sm = ema(v, alpha ** max(spacing, 1.0))
             self.raw.setData(s, v)
             self.raw.show()
             self.smooth.setData(s, sm)
@@ -190,7 +196,9 @@ class LossPanel(Panel):
     def _on_metrics(self, snapshot: Snapshot) -> None:
         if not snapshot.metrics:
             return
-        if self.isVisible():
+        if self.isVisible() and not self._needs_redraw:
+            self.redraw(snapshot.metrics.keys())  # only the metrics that got new points
+        elif self.isVisible():
             self.redraw()
         else:
             self._needs_redraw = True  # a hidden panel does no work
@@ -234,22 +242,26 @@ class LossPanel(Panel):
             self.loss_plot.removeItem(old)
 
     # -- drawing -------------------------------------------------------------------
-    def redraw(self) -> None:
-        """Redraw every curve from ``session.history`` (bounded, decimated)."""
+    def redraw(self, names: Any = None) -> None:
+        """Redraw the curves of ``names`` (default: all) from ``session.history`` (bounded, decimated)."""
         self._needs_redraw = False
         history = self.session.history
         alpha = self.alpha
-        for name in history.names():
+        for name in history.names() if names is None else [n for n in names if n in history]:
             steps, values = history.arrays(name)
             if steps.size == 0:
                 continue
             curve = self._curves.get(name)
             if curve is None:
-                plot = self.loss_plot if is_loss_like(name) else self.metric_plot
-                curve = self._curves[name] = _Curve(plot, name, COLORS[len(self._curves) % len(COLORS)])
-                if plot is self.metric_plot:
+                loss_like = is_loss_like(name)
+                plot = self.loss_plot if loss_like else self.metric_plot
+                palette = COLORS if loss_like else METRIC_COLORS
+                k = sum(is_loss_like(n) == loss_like for n in self._curves)  # colours per plot
+                curve = self._curves[name] = _Curve(plot, name, palette[k % len(palette)])
+                if not loss_like:
                     self.metric_plot.show()
-                    self.metric_plot.setLabel("left", ", ".join(n for n in self._curves if not is_loss_like(n)),
+                    others = [n for n in self._curves if not is_loss_like(n)]
+                    self.metric_plot.setLabel("left", others[0] if len(others) == 1 else "metrics",
                                               **{"font-size": "12pt"})
             curve.set(steps, values, alpha)
 

@@ -122,10 +122,11 @@ class TextPanel(ContentPanel):
 
         row1 = QtWidgets.QHBoxLayout()
         row2 = QtWidgets.QHBoxLayout()
+        row3 = QtWidgets.QHBoxLayout()
         for lay, items in ((row1, (("Temperatures:", self.temps_edit), ("or one:", self.temp_slider),
                                    (None, self.temp_value))),
-                           (row2, (("Prime:", self.prime_edit), ("Length:", self.length_spin),
-                                   ("Refresh every", self.every_spin), ("steps", None),
+                           (row2, (("Prime:", self.prime_edit), ("Length:", self.length_spin))),
+                           (row3, (("Refresh every", self.every_spin), ("training steps", None),
                                    (None, self.regen_button)))):
             for text, w in items:
                 if text:
@@ -135,6 +136,7 @@ class TextPanel(ContentPanel):
                 if w is not None:
                     w.setFont(font())
                     lay.addWidget(w, 1 if isinstance(w, QtWidgets.QLineEdit) else 0)
+        row3.addStretch(1)
 
         # -- probe line and samples
         self.probe_label = QtWidgets.QLabel("")
@@ -147,12 +149,13 @@ class TextPanel(ContentPanel):
         self.probe_caption.setWordWrap(True)
         self.samples_row = QtWidgets.QHBoxLayout()
         self.argmax_box = _SampleBox("argmax (always the likeliest next character)")
-        self.argmax_box.setMaximumHeight(110)
+        self.argmax_box.setMaximumHeight(90)
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(row1)
         lay.addLayout(row2)
+        lay.addLayout(row3)
         lay.addWidget(self.error_label)
         lay.addWidget(self.probe_caption)
         lay.addWidget(self.probe_label)
@@ -280,28 +283,42 @@ class TextPanel(ContentPanel):
 
     @staticmethod
     def probe_html(p: Probe, t: int) -> str:
-        """Two monospace lines per chunk: the probe text (character t highlighted) and, under each
-        character, the model's guess for the next one (green right, red wrong)."""
+        """Two monospace lines per chunk: the probe tokens (token t highlighted) and, under each token,
+        the model's guess for the next one (green right, red wrong). Characters sit side by side;
+        words (word-lm) are padded to a common width and separated by a space so the rows line up."""
         text = p.extras.get("text")
-        chars = list(text) if isinstance(text, str) and len(text) == p.num_steps else list(p.input_labels)
-        chars = [_visible(c) if len(c) == 1 else (c[:1] or " ") for c in chars]
-        preds = [(_visible(s) if len(s) == 1 else (s[:1] or " ")) for s in p.prediction_labels]
+        toks = list(text) if isinstance(text, str) and len(text) == p.num_steps else list(p.input_labels)
+        toks = [_visible(c) if len(c) == 1 else (c or " ") for c in toks]
+        preds = [_visible(g) if len(g) == 1 else (g or " ") for g in p.prediction_labels]
         ok = None if p.correct is None else [bool(v) for v in p.correct]
-        lines = []
-        for start in range(0, len(chars), PROBE_CHUNK):
-            top, bottom = [], []
-            for i in range(start, min(start + PROBE_CHUNK, len(chars))):
-                c = html.escape(chars[i])
+        words = any(len(c) > 1 for c in toks + preds)
+        sep = " " if words else ""
+        lines, top, bottom, used = [], [], [], 0
+
+        def flush() -> None:
+            if top:
+                lines.append("input&nbsp;&nbsp;" + sep.join(top))
+                if bottom:
+                    lines.append("guess&nbsp;&nbsp;" + sep.join(bottom))
+            top.clear()
+            bottom.clear()
+
+        for i, tok in enumerate(toks):
+            guess = preds[i] if i < len(preds) else ""
+            width = max(len(tok), len(guess)) if words else 1
+            if used and used + width > PROBE_CHUNK:
+                flush()
+                used = 0
+            used += width + len(sep)
+            c = html.escape(tok.ljust(width))
+            if i == t:
+                c = f"<span style='background:{HIGHLIGHT}; color:black'><b>{c}</b></span>"
+            top.append(c)
+            if i < len(preds):
+                colour = "gray" if ok is None else (RIGHT if ok[i] else WRONG)
+                g = html.escape(guess.ljust(width))
                 if i == t:
-                    c = f"<span style='background:{HIGHLIGHT}; color:black'><b>{c}</b></span>"
-                top.append(c)
-                if i < len(preds):
-                    colour = "gray" if ok is None else (RIGHT if ok[i] else WRONG)
-                    g = html.escape(preds[i])
-                    if i == t:
-                        g = f"<u>{g}</u>"
-                    bottom.append(f"<span style='color:{colour}'>{g}</span>")
-            lines.append("input&nbsp;&nbsp;" + "".join(top))
-            if bottom:
-                lines.append("guess&nbsp;&nbsp;" + "".join(bottom))
+                    g = f"<u>{g}</u>"
+                bottom.append(f"<span style='color:{colour}'>{g}</span>")
+        flush()
         return "<span style='white-space:pre'>" + "<br>".join(lines) + "</span>"

@@ -256,7 +256,7 @@ class ParamForm(QtWidgets.QWidget):
         outer = QtWidgets.QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         groups = (("Live — applied at once", [p for p in self.params if p.live]),
-                  ("Structure — needs Apply & restart", [p for p in self.params if not p.live]))
+                  ("Structure — needs Apply && restart", [p for p in self.params if not p.live]))
         for title, params_ in groups:
             if not params_:
                 continue

@@ -1,0 +1,119 @@
+"""GUI performance: event-loop delay while training, and windowed vs headless training speed.
+
+Run explicitly (not collected by pytest)::
+
+    python tests/benchmarks/bench_gui.py                 # binary-addition + char-lm/lstm, 10 s each
+    python tests/benchmarks/bench_gui.py --seconds 5 --only binary-addition
+
+For each (experiment, preset) it prints
+
+* headless steps/s: a Trainer in this process, no Qt, for ``--seconds``;
+* windowed steps/s: the RNN Lab window (offscreen if there is no display) playing at
+  full speed for the same wall time, all panels visible and drawing;
+* the ratio (target >= 85%);
+* event-loop delay while training: a QTimer asks to fire every 10 ms; lateness of
+  each firing (p50 / p99 / max; target p99 < 50 ms);
+* panel frames per second.
+
+Timings are figures to read, not assertions.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+CASES = (("binary-addition", None), ("char-lm", "lstm"))
+
+
+def headless(experiment: str, preset: str | None, seconds: float, seed: int = 0) -> tuple[int, float]:
+    from core.experiments import registry
+    from core.trainer import Trainer
+
+    cls = registry.get(experiment)
+    trainer = Trainer(cls(cls.preset_config(preset), seed))
+    trainer.step()  # warm-up (first-step allocations)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        trainer.step()
+        n += 1
+    return n, time.perf_counter() - t0
+
+
+def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0) -> dict[str, float]:
+    import numpy as np
+    from PySide6 import QtCore
+
+    from visualizer.app import application
+    from visualizer.main_window import MainWindow, _wait
+
+    app = application()
+    w = MainWindow(experiment, preset=preset, seed=seed)
+    w.resize(1600, 1000)
+    w.show()
+    s = w.session
+    _wait(app, lambda: s.state in ("idle", "paused"), time.monotonic() + 120)
+    s.step_n(1)  # warm-up, like the headless run
+    _wait(app, lambda: s.step >= 1, time.monotonic() + 120)
+
+    lateness: list[float] = []
+    expected = [0.0]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        lateness.append(max(0.0, now - expected[0]))
+        expected[0] = now + 0.010
+
+    timer = QtCore.QTimer()
+    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+
+    start_step = s.query_sync(lambda e: e.step, timeout=60)
+    frames0 = s.frames
+    s.play()
+    expected[0] = time.perf_counter() + 0.010
+    timer.start()
+    t0 = time.perf_counter()
+    end = t0 + seconds
+    while time.perf_counter() < end:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - t0
+    timer.stop()
+    steps = s.query_sync(lambda e: e.step, timeout=60) - start_step
+    frames = s.frames - frames0
+    s.pause()
+    w.close()
+    app.processEvents()
+    lat = np.array(lateness[1:]) * 1000 if len(lateness) > 1 else np.zeros(1)
+    return {"steps": steps, "elapsed": elapsed, "p50": float(np.percentile(lat, 50)),
+            "p99": float(np.percentile(lat, 99)), "max": float(lat.max()), "fps": frames / elapsed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--only", default=None, help="one experiment id")
+    args = p.parse_args(argv)
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    cases = [c for c in CASES if args.only in (None, c[0])] or [(args.only, None)]
+    print(f"{'experiment':<24} {'headless/s':>11} {'window/s':>10} {'ratio':>7} "
+          f"{'loop p50':>9} {'p99':>7} {'max':>7} {'fps':>5}")
+    for exp, preset in cases:
+        n_h, t_h = headless(exp, preset, args.seconds)
+        r = windowed(exp, preset, args.seconds)
+        hs, ws = n_h / t_h, r["steps"] / r["elapsed"]
+        name = exp + (f"/{preset}" if preset else "")
+        print(f"{name:<24} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} "
+              f"{r['p50']:>7.1f}ms {r['p99']:>5.1f}ms {r['max']:>5.0f}ms {r['fps']:>5.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""LossPanel: curves from the hub's history, smoothing, markers, bounded drawing."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.probe import Snapshot
+from fakes import fake_info
+from visualizer.panels.loss import MAX_DRAW_POINTS, LossPanel, decimate, ema
+from visualizer.session import TrainingSession
+
+
+@pytest.fixture
+def hub(app_setup):
+    return TrainingSession(fake_info(), start=False)  # a real hub without a worker: snapshots fed by hand
+
+
+@pytest.fixture
+def panel(qtbot, hub):
+    p = LossPanel(hub)
+    qtbot.addWidget(p)
+    p.resize(700, 500)
+    p.show()
+    qtbot.waitExposed(p)
+    return p
+
+
+def feed(hub, seq, metrics):
+    arrays = {k: (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=np.float64)) for k, (s, v) in metrics.items()}
+    step = max(int(s[-1]) for s, _ in arrays.values())
+    hub._on_worker_snapshot(Snapshot(seq, step, arrays, None, {}))
+
+
+def test_ema_matches_the_recurrence():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    for alpha in (0.0, 0.5, 0.9, 0.99):
+        want = np.empty_like(x)
+        y = x[0]
+        for i, v in enumerate(x):
+            y = alpha * y + (1 - alpha) * v
+            want[i] = y
+        np.testing.assert_allclose(ema(x, alpha), want if alpha > 0 else x, rtol=1e-10, atol=1e-12)
+
+
+def test_decimate_bounds_points_and_keeps_the_ends():
+    s = np.arange(1, 100_001, dtype=float)
+    ds, dv = decimate(s, s * 2, 1000)
+    assert ds.size <= 1001 and ds[-1] == 100_000 and dv[-1] == 200_000
+    assert ds[0] < 100
+
+
+def test_a_snapshot_changes_the_panel(panel, hub):
+    assert panel.drawn_points() == {}
+    feed(hub, 1, {"loss": ([1, 2, 3], [3.0, 2.0, 1.5])})
+    assert panel.drawn_points() == {"loss": 3}
+    feed(hub, 2, {"loss": ([4, 5], [1.2, 1.0]), "val_loss": ([5], [1.4])})
+    assert panel.drawn_points() == {"loss": 5, "val_loss": 1}
+    x, y = panel._curves["loss"].smooth.getData()
+    assert list(x) == [1, 2, 3, 4, 5] and y[-1] < y[0]
+
+
+def test_other_metrics_go_to_the_second_plot(panel, hub):
+    feed(hub, 1, {"loss": ([1], [1.0])})
+    assert not panel.metric_plot.isVisible()
+    feed(hub, 2, {"accuracy": ([2], [0.5])})
+    assert panel.metric_plot.isVisible()
+    assert panel._curves["accuracy"].smooth in panel.metric_plot.items
+    assert panel._curves["loss"].smooth in panel.loss_plot.items
+
+
+def test_a_million_points_draw_bounded(panel, hub):
+    steps = np.arange(1, 1_000_001)
+    hub.history.series("loss").extend(steps, 1.0 / steps)
+    feed(hub, 1, {"loss": ([1_000_001], [1e-6])})
+    n = panel.drawn_points()["loss"]
+    assert 100 < n <= MAX_DRAW_POINTS + 1
+    x, _ = panel._curves["loss"].smooth.getData()
+    assert x[0] < 1000 and x[-1] == 1_000_001  # the whole run is still represented
+
+
+def test_smoothing_draws_raw_faintly_under_the_smoothed_curve(panel, hub):
+    rng = np.random.default_rng(1)
+    s = np.arange(1, 501)
+    feed(hub, 1, {"loss": (s, 1 + rng.normal(size=500))})
+    c = panel._curves["loss"]
+    raw = c.raw.getData()[1]
+    smooth = c.smooth.getData()[1]
+    assert c.raw.isVisible() and np.std(smooth) < 0.5 * np.std(raw)
+    panel.smooth_slider.setValue(0)
+    assert not c.raw.isVisible()
+    np.testing.assert_allclose(c.smooth.getData()[1], raw)
+
+
+def test_log_toggle(panel):
+    panel.log_check.setChecked(True)
+    assert panel.loss_plot.getAxis("left").logMode
+    panel.log_check.setChecked(False)
+    assert not panel.loss_plot.getAxis("left").logMode
+
+
+def test_live_changes_are_marked_and_reset_clears(panel, hub):
+    feed(hub, 1, {"loss": ([1, 2], [1.0, 0.9])})
+    hub.live_param_changed.emit("learning_rate", 0.03, 2)
+    assert len(panel.markers) == 1
+    assert panel.markers[0].value() == 2
+    assert panel.markers[0].label.textItem.toPlainText() == "learning_rate=0.03"
+    hub._on_worker_experiment(hub.info, None)  # a new run: empty history, metrics_reset
+    assert panel.markers == [] and panel.drawn_points() == {}
+
+
+def test_crosshair_readout(panel, hub):
+    feed(hub, 1, {"loss": ([1, 2, 3], [3.0, 2.0, 1.0])})
+    panel.smooth_slider.setValue(0)
+    text = panel.show_readout(2.2)
+    assert "step 2" in text and "loss 2" in text
+
+
+def test_hidden_panel_does_no_work(panel, hub, qtbot):
+    feed(hub, 1, {"loss": ([1], [1.0])})
+    panel.hide()
+    feed(hub, 2, {"loss": ([2, 3], [0.9, 0.8])})
+    assert panel.drawn_points() == {"loss": 1}  # not redrawn while hidden
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.drawn_points() == {"loss": 3}

@@ -1,0 +1,225 @@
+"""The main window: controls change the model, panels follow, files, shortcuts, clean shutdown."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtWidgets
+
+from fakes import FakeExperiment
+from visualizer.main_window import MainWindow
+
+
+@pytest.fixture
+def make_window(qtbot, app_setup):
+    windows = []
+
+    def make(experiment=FakeExperiment, **kw):
+        w = MainWindow(experiment, **kw)
+        windows.append(w)
+        qtbot.addWidget(w)
+        w.resize(1300, 850)
+        w.show()
+        qtbot.waitExposed(w)
+        qtbot.waitUntil(lambda: w.session.state in ("idle", "paused"), timeout=10000)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+        assert not w.session.running
+
+
+def test_default_window_is_binary_addition_ready_to_play(make_window, qtbot):
+    w = make_window(None)
+    assert w.windowTitle().startswith("RNN Lab")
+    assert w.session.info.id == "binary-addition"
+    assert w.experiment_combo.currentData() == "binary-addition"
+    assert set(w.docks) == set(w.session.info.cls.panels)
+    assert w.session.state == "idle"
+    qtbot.waitUntil(lambda: w.session.latest_probe is not None, timeout=5000)
+
+
+def test_play_produces_snapshots_that_change_the_loss_panel(make_window, qtbot):
+    w = make_window()
+    loss = w.panels["loss"]
+    assert loss.drawn_points() == {}
+    w.transport.play_action.trigger()
+    qtbot.waitUntil(lambda: loss.drawn_points().get("loss", 0) > 50, timeout=5000)
+    w.transport.play_action.trigger()
+    qtbot.waitUntil(lambda: w.session.state == "paused", timeout=3000)
+    assert w.transport.play_action.text().endswith("Play")
+
+
+def test_live_change_in_the_form_reaches_the_model_and_is_marked(make_window, qtbot):
+    w = make_window()
+    loss = w.panels["loss"]
+    w.transport.step_n_spin.setValue(20)
+    w.transport.step_n_action.trigger()
+    qtbot.waitUntil(lambda: w.session.step == 20, timeout=5000)
+    with qtbot.waitSignal(w.session.live_param_changed, timeout=3000):
+        w.form.set_value("learning_rate", 0.03)
+    assert w.session.query_sync(lambda e: e.lr) == 0.03
+    assert [m.label.textItem.toPlainText() for m in loss.markers] == ["learning_rate=0.03"]
+    assert loss.markers[0].value() == 20
+    # a log slider: dragging it and releasing commits a rounded value
+    field = w.form.fields["learning_rate"]
+    assert field.log
+    field.slider.setSliderDown(True)
+    field.slider.setValue(0)
+    field.slider.setSliderDown(False)
+    field.slider.sliderReleased.emit()
+    qtbot.waitUntil(lambda: w.session.info.config["learning_rate"] == 1e-5, timeout=3000)
+
+
+def test_structural_change_waits_for_apply_then_rebuilds(make_window, qtbot):
+    w = make_window()
+    qtbot.waitUntil(lambda: w.session.latest_probe is not None, timeout=3000)
+    w.form.set_value("hidden_size", 9)
+    assert w.form.pending() == {"hidden_size": 9}
+    assert w.form.labels["hidden_size"].text().startswith("●")
+    assert w.apply_button.property("pending")
+    qtbot.wait(50)
+    assert w.session.query_sync(lambda e: e.config["hidden_size"]) == 4  # not applied yet
+    w.apply_button.click()
+    qtbot.waitUntil(lambda: w.session.latest_probe is not None
+                    and w.session.latest_probe.layers[0].states["h"].shape == (6, 9), timeout=5000)
+    assert w.form.pending() == {} and not w.apply_button.property("pending")
+
+
+def test_invalid_input_is_reported_and_not_applied(make_window, qtbot):
+    w = make_window()
+    field = w.form.fields["learning_rate"]
+    field.edit.setText("fast")
+    field.edit.editingFinished.emit()
+    assert "learning_rate" in w.message_bar.text() and "number" in w.message_bar.text()
+    assert w.session.query_sync(lambda e: e.lr) == 0.1
+
+
+def test_seed_field_and_reset(make_window, qtbot):
+    w = make_window()
+    w.seed_spin.setValue(7)
+    assert w.apply_button.property("pending")
+    w.transport.reset_action.trigger()
+    qtbot.waitUntil(lambda: w.session.info.seed == 7, timeout=3000)
+    assert w.session.query_sync(lambda e: e.seed) == 7
+
+
+def test_space_plays_but_types_in_text_fields(make_window, qtbot):
+    w = make_window()
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=3000)  # window shortcuts need the active window
+    qtbot.keyClick(w.panel_area, QtCore.Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: w.session.state == "running", timeout=3000)
+    qtbot.keyClick(w.panel_area, QtCore.Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: w.session.state == "paused", timeout=3000)
+    edit = w.form.fields["temperatures"].edit
+    edit.setFocus()
+    edit.setText("0.5")
+    edit.setCursorPosition(3)
+    qtbot.keyClick(edit, QtCore.Qt.Key.Key_Space)
+    qtbot.keyClick(edit, QtCore.Qt.Key.Key_S)
+    assert edit.text() == "0.5 s"
+    qtbot.wait(100)
+    assert w.session.state == "paused"
+
+
+def test_switching_experiment_rebuilds_panels(make_window, qtbot):
+    w = make_window()
+    i = w.experiment_combo.findData("worked-example")
+    w.experiment_combo.setCurrentIndex(i)
+    w.experiment_combo.activated.emit(i)
+    qtbot.waitUntil(lambda: w.session.info.id == "worked-example", timeout=10000)
+    assert list(w.docks) == list(w.session.info.cls.panels)
+    assert w.windowTitle() == f"RNN Lab — {w.session.info.cls.title}"
+    assert "learning_rate" in w.form.fields and "hidden_size" not in w.form.fields
+    view_actions = [a.text() for a in w.view_menu.actions() if a.text()]
+    assert "Settings" in view_actions
+
+
+def test_hiding_a_panel_via_view_menu(make_window, qtbot):
+    w = make_window()
+    dock = w.docks["loss"]
+    dock.toggleViewAction().trigger()
+    assert not w.panels["loss"].isVisible()
+    w.session.step_n(30)
+    qtbot.waitUntil(lambda: w.session.step == 30, timeout=3000)
+    assert w.panels["loss"].drawn_points() == {}  # hidden: no drawing
+    dock.toggleViewAction().trigger()
+    qtbot.waitUntil(lambda: w.panels["loss"].drawn_points().get("loss") == 30, timeout=3000)
+
+
+def test_checkpoint_save_load_and_corrupt_file(make_window, qtbot, tmp_path):
+    w = make_window("iris")
+    w.session.step_n(25)
+    qtbot.waitUntil(lambda: w.session.step == 25, timeout=5000)
+    path = tmp_path / "run.npz"
+    with qtbot.waitSignal(w.session.message, timeout=5000):
+        w.save_checkpoint(path)
+    assert path.is_file()
+    w.session.step_n(10)
+    qtbot.waitUntil(lambda: w.session.step == 35, timeout=5000)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file at all")
+    with qtbot.waitSignal(w.session.errored, timeout=5000):
+        w.load_checkpoint(bad)
+    assert "bad.npz" in w.message_bar.text()
+    assert w.session.query_sync(lambda e: e.step) == 35  # nothing changed
+    with qtbot.waitSignal(w.session.experiment_changed, timeout=5000):
+        w.load_checkpoint(path)
+    qtbot.waitUntil(lambda: w.session.step == 25, timeout=5000)
+    assert w.session.query_sync(lambda e: e.step) == 25
+    assert w.session.history.arrays("loss")[0][-1] == 25  # the curve came back with the checkpoint
+    assert w.preset_combo.currentText() == "(checkpoint)"
+
+
+def test_corpus_errors_change_nothing(make_window, qtbot, tmp_path):
+    w = make_window()
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(bytes(range(256)) * 4)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("café crème".encode("latin-1"))
+    for path, word in ((empty, "empty"), (binary, "binary"), (latin, "UTF-8"), (tmp_path / "nope.txt", "not a file")):
+        assert not w.open_corpus(path)
+        assert word in w.message_bar.text()
+    assert w.session.query_sync(lambda e: e.config["corpus"]) == ""
+    good = tmp_path / "good.txt"
+    good.write_text("hello world\n" * 10, encoding="utf-8")
+    assert w.open_corpus(good)
+    qtbot.waitUntil(lambda: w.session.info.config["corpus"] == str(good), timeout=5000)
+    assert w.form.fields["corpus"].raw() == str(good)
+
+
+def test_export_png_and_csv(make_window, qtbot, tmp_path):
+    w = make_window()
+    w.session.step_n(30)
+    qtbot.waitUntil(lambda: w.session.step == 30, timeout=5000)
+    png, csv_path = tmp_path / "panels.png", tmp_path / "metrics.csv"
+    w.export_png(png)
+    w.export_csv(csv_path)
+    assert png.stat().st_size > 1000
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].split(",") == ["step", "loss", "val_loss", "accuracy"]
+    assert len(lines) == 31
+    row10 = lines[10].split(",")
+    assert row10[0] == "10" and row10[2] != "" and lines[9].split(",")[2] == ""
+
+
+def test_worker_error_shows_in_the_message_bar_and_app_survives(make_window, qtbot):
+    w = make_window()
+    w.form.set_value("diverge_at", 15)
+    qtbot.waitUntil(lambda: w.session.info.config["diverge_at"] == 15, timeout=3000)
+    w.transport.play_action.trigger()
+    qtbot.waitUntil(lambda: "step 15" in w.message_bar.text(), timeout=5000)
+    assert "learning_rate" in w.message_bar.text()
+    qtbot.waitUntil(lambda: w.session.state == "paused", timeout=3000)
+    assert w.session.running
+
+
+def test_closing_while_training_stops_the_thread(make_window, qtbot):
+    w = make_window()
+    w.transport.play_action.trigger()
+    qtbot.waitUntil(lambda: w.session.step > 100, timeout=5000)
+    w.close()
+    assert not w.session.running
