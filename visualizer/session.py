@@ -66,6 +66,7 @@ class TrainingSession(QtCore.QObject):
         self.frames = 0  # snapshots delivered to the panels (for the frame-rate readout)
         self.speed_cap: float | None = None
         self._last_seq = 0
+        self._gui_cpu_mark = time.thread_time()
         self._queue: list[Snapshot] = []
         self._tokens = itertools.count(1)
         self._callbacks: dict[int, Callable[[Any], None]] = {}
@@ -213,7 +214,14 @@ class TrainingSession(QtCore.QObject):
             if worker is not None:
                 # tell the worker once the repaint this caused has run (paint events come first)
                 # (a lambda, not the bound slot: it must run here, the worker thread has no event loop)
-                QtCore.QTimer.singleShot(ACK_DELAY_MS, lambda: worker.snapshot_drawn())
+                QtCore.QTimer.singleShot(ACK_DELAY_MS, lambda: self._ack(worker))
+
+    def _ack(self, worker: TrainingWorker) -> None:
+        """Tell the worker the snapshot is drawn, with the GUI CPU time spent since the previous one
+        (drawing, painting, timers): the worker spaces snapshots so that the GUI stays cheap."""
+        now = time.thread_time()
+        worker.snapshot_drawn(now - self._gui_cpu_mark)
+        self._gui_cpu_mark = now
 
     def _flush(self) -> None:
         if not self._queue:

@@ -110,6 +110,21 @@ class _Runner:
         return dict(out.row if out.row is not None else out.metrics)
 
 
+def _frozen(value: Any) -> Any:
+    """A copy safe to hand to the GUI thread: arrays copied and read-only, containers rebuilt."""
+    if isinstance(value, np.ndarray):
+        out = value.copy()
+        out.setflags(write=False)
+        return out
+    if isinstance(value, Mapping):
+        return {k: _frozen(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_frozen(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 def _copy_history(history: Any) -> Any:
     import copy
 
@@ -147,7 +162,7 @@ class TrainingWorker(QtCore.QObject):
         self._last_emit = 0.0
         self._drawn = threading.Event()  # set by the GUI when the last snapshot has been drawn
         self._drawn.set()
-        self._draw_cost = 0.0  # seconds the GUI took to draw the last snapshot
+        self._gui_cost = 0.0  # GUI thread CPU seconds per snapshot (drawing + painting), reported by the GUI
         self._last_probe_t = -1e9
         self._last_extras_t = -1e9
         self._probe_cost = 0.0
@@ -169,8 +184,10 @@ class TrainingWorker(QtCore.QObject):
         """Queue a command; it is applied between training steps."""
         self._commands.put((name, args))
 
-    def snapshot_drawn(self) -> None:
-        """The GUI has drawn the last snapshot (any thread)."""
+    def snapshot_drawn(self, gui_cpu: float | None = None) -> None:
+        """The GUI has drawn the last snapshot (any thread); ``gui_cpu``: GUI CPU seconds it cost."""
+        if gui_cpu is not None:
+            self._gui_cost = float(gui_cpu)
         self._drawn.set()
 
     def request_stop(self) -> None:
@@ -406,7 +423,8 @@ class TrainingWorker(QtCore.QObject):
 
     # -- snapshots ---------------------------------------------------------------------------
     def _maybe_emit(self) -> None:
-        interval = min(max(SNAPSHOT_INTERVAL, self._draw_cost / GUI_FRACTION), MAX_SNAPSHOT_INTERVAL)
+        # adaptive frame rate: the GUI's CPU time stays under GUI_FRACTION of the total
+        interval = min(max(SNAPSHOT_INTERVAL, self._gui_cost / GUI_FRACTION), MAX_SNAPSHOT_INTERVAL)
         if time.perf_counter() - self._last_emit >= interval and (self._pending.points or self._want_extras):
             self._emit()
 
@@ -429,7 +447,7 @@ class TrainingWorker(QtCore.QObject):
         due = max(EXTRAS_INTERVAL, self._extras_cost / COST_FRACTION)
         if self._want_extras or now - self._last_extras_t >= due:
             t0 = time.perf_counter()
-            extras = dict(exp.extras())
+            extras = _frozen(exp.extras())
             self._extras_cost = time.perf_counter() - t0
             self._last_extras_t = now
             self._want_extras = False
@@ -441,12 +459,10 @@ class TrainingWorker(QtCore.QObject):
             self._sps_t, self._sps_n = now, 0
         self._seq += 1
         self._drawn.clear()
-        t0 = time.perf_counter()
         self.snapshot.emit(Snapshot(self._seq, int(exp.step), self._pending.take(), probe, extras,
                                     self._sps if self._running or self._steps_left else 0.0))
         # Let the GUI draw without competing for the GIL: wait (GIL released) until it says it is done.
         # Training pauses meanwhile; the adaptive interval keeps that under GUI_FRACTION of the time.
         if self._running or self._steps_left:
             self._drawn.wait(DRAW_WAIT_MAX)
-            self._draw_cost = time.perf_counter() - t0
         self._last_emit = time.perf_counter()

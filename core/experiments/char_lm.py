@@ -14,8 +14,9 @@ When the next window would run off the end (min-char-rnn's test
 With ``batch_size = 1`` this is exactly min-char-rnn's sequential walk.
 
 Held-out data is the last ``val_fraction`` of the corpus. ``evaluate`` scores
-a fixed, bounded slice of it (``val_chars`` characters, read as a few long
-streams from zero state) so it costs tens of milliseconds, and reports a
+a fixed, bounded slice of it (``val_tokens`` characters: windows of 500
+spread evenly over the held-out text, each read from zero state) so it costs
+tens of milliseconds, and reports a
 bigram model (add-one smoothing, fitted on the training text) on the same
 characters as ``bigram_val_loss``.
 
@@ -30,8 +31,9 @@ Presets:
   loops forever — the preset trains 20,000 steps (~500,000 characters, about
   one pass over the default corpus).
 * ``lstm`` — LSTM 128 on a 32-d embedding, 32 streams x 32 steps, Adam
-  0.008, global-norm clip 5: reaches val_loss <= 1.5 nats/char in 2,000
-  steps on the default corpus (the bigram model is ~2.3).
+  0.008, global-norm clip 5: val_loss 1.34 nats/char after 2,000 steps on
+  the default corpus (seed 0; the bigram model scores 2.31), ~63 steps/s.
+  Sample lines continue ``prime`` ("" = "The " when the corpus can spell it).
 """
 from __future__ import annotations
 
@@ -41,8 +43,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from core.config import ConfigError, Param
 from core import config as C
+from core.config import ConfigError, Param
 from core.data.text import CharVocab, batchify, default_corpus, display_char, load_text, split_tail
 from core.experiments.base import Preset, Target
 from core.experiments.common import NeuralExperiment, build_optimizer, layer_traces

@@ -33,10 +33,10 @@ class GRU(RecurrentLayer):
     def __init__(self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: Any = np.float32):
         super().__init__(input_size, hidden_size, rng, dtype)
         D, H = self.input_size, self.hidden_size
-        b = self._uniform(3 * H)
-        b[:2 * H] += self._uniform(2 * H)  # b_ir + b_hr, b_iz + b_hz (torch draws both)
-        self.params = {"Wx": self._uniform(D, 3 * H), "Wh": self._uniform(H, 3 * H), "b": b,
-                       "bhn": self._uniform(H)}
+        b = self._uniform(rng, 3 * H)
+        b[:2 * H] += self._uniform(rng, 2 * H)  # b_ir + b_hr, b_iz + b_hz (torch draws both)
+        self.params = {"Wx": self._uniform(rng, D, 3 * H), "Wh": self._uniform(rng, H, 3 * H), "b": b,
+                       "bhn": self._uniform(rng, H)}
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None, rng: Any = None,

@@ -9,12 +9,13 @@ Params: ``Wx`` (D, 4H), ``Wh`` (H, 4H), ``b`` (4H,) — torch's ``weight_ih_l0.T
 ``weight_hh_l0.T`` and ``bias_ih_l0 + bias_hh_l0``. ``to_torch()`` returns
 ``bias_ih_l0 = b`` and ``bias_hh_l0 = 0`` (the same function).
 
-Speed: one matmul projects all timesteps. Per step the loop makes nine NumPy
-calls: one matmul and one tanh over the fused (B, 4H) gate buffer, the sigmoid
-gates via sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 (the 1/2 folded into scaled,
-column-permuted copies of the weights, order [i, f, o, g], so the three sigmoid
-gates are one block), then ``[i*g, f*c_prev]`` in one multiply because each
-row of the gate buffer is laid out [i, f, o, g, c_prev].
+Speed: one matmul projects all timesteps. The loop runs feature-major (h^T is
+(H, B)) so that every per-step operand is one contiguous block, and makes nine
+NumPy calls per step: one matmul and one tanh over the fused (4H, B) gate
+buffer, the sigmoid gates via sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 (the 1/2
+folded into scaled, row-permuted copies of the weights, order [i, f, o, g], so
+the three sigmoid gates are one block), then ``[i*g, f*c_prev]`` in one
+multiply because each step's buffer is laid out [i, f, o, g, c_prev].
 Backward precomputes every local derivative vectorised over T, so a step is
 five calls (four without dy): ``[do, dc_h] = dh * K``, ``dc += dc_next``,
 ``[dc_prev, di, df, dg] = dc * P``, ``dgates @ Wh.T`` and the add of dy.
@@ -42,20 +43,32 @@ class LSTM(RecurrentLayer):
                  dtype: Any = np.float32, forget_bias: float = 0.0):
         super().__init__(input_size, hidden_size, rng, dtype)
         D, H = self.input_size, self.hidden_size
-        b = self._uniform(4 * H) + self._uniform(4 * H)  # torch: bias_ih + bias_hh
+        b = self._uniform(rng, 4 * H) + self._uniform(rng, 4 * H)  # torch: bias_ih + bias_hh
         b[H:2 * H] += forget_bias
-        self.params = {"Wx": self._uniform(D, 4 * H), "Wh": self._uniform(H, 4 * H), "b": b}
+        self.params = {"Wx": self._uniform(rng, D, 4 * H), "Wh": self._uniform(rng, H, 4 * H), "b": b}
 
-    # internal column order of the scaled copies used by forward: [i, f, o, g], so the
-    # three sigmoid gates are one contiguous block and g sits next to c_{t-1}
+    # Internal layout (speed): the loop works "feature-major", state h^T (H, B), so every
+    # per-step operand is one contiguous block (no per-row strides, which cost a loop per
+    # row in NumPy's ufuncs). Gate rows of the scaled weight copies are ordered
+    # [i, f, o, g]: the three sigmoid gates are one block and g sits next to c_{t-1}.
     def _scaled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(Wx_s (D, 4H), Wh_s (H, 4H), b_s (4H,)) in [i, f, o, g] order, sigmoid columns halved."""
-        H = self.hidden_size
+        """(Wx_s (D, 4H), Wh_sT (4H, H), b_s (4H,)) in [i, f, o, g] order, sigmoid gates halved."""
         p = self.params
-        perm = np.r_[0:2 * H, 3 * H:4 * H, 2 * H:3 * H]
+        perm, scale = self._perm, self._scale
+        Wh_sT = np.ascontiguousarray(p["Wh"].T[perm] * scale[:, None])  # (4H, H)
+        return p["Wx"][:, perm] * scale, Wh_sT, p["b"][perm] * scale
+
+    @property
+    def _perm(self) -> np.ndarray:
+        H = self.hidden_size
+        return np.concatenate([np.arange(0, 2 * H), np.arange(3 * H, 4 * H), np.arange(2 * H, 3 * H)])
+
+    @property
+    def _scale(self) -> np.ndarray:
+        H = self.hidden_size
         scale = np.full(4 * H, 0.5, self.dtype)
         scale[3 * H:] = 1.0
-        return p["Wx"][:, perm] * scale, p["Wh"][:, perm] * scale, p["b"][perm] * scale
+        return scale
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, h0: tuple | None = None, rng: Any = None,
@@ -64,32 +77,33 @@ class LSTM(RecurrentLayer):
         -> (y (T, B, H), (h_last, c_last), cache).
 
         ``rng``/``train`` are accepted for interface symmetry with Stacked and ignored.
-        ``y`` is a view into the cache: do not modify it in place.
+        ``y`` is also the cache's copy of the states: do not modify it in place.
         """
         x = self._check_x(x)
         T, B = x.shape[:2]
         H = self.hidden_size
         h0, c0 = self._check_state("h0", h0, B)
-        Wx_s, Wh_s, b_s = self._scaled()
+        Wx_s, Wh_sT, b_s = self._scaled()
 
         xp = self._project(x, Wx_s)  # (T, B, 4H) input projection, all timesteps at once
         xp += b_s
-        # G[t] = [i_t, f_t, o_t, g_t, c_{t-1}]  (T+1, B, 5H); G[T] holds only c_{T-1}
-        G = np.empty((T + 1, B, 5 * H), self.dtype)
-        G[0, :, 4 * H:] = 0.0 if c0 is None else c0
-        hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H); hs[0] = h0
-        hs[0] = 0.0 if h0 is None else h0
-        tc = np.empty((T, B, H), self.dtype)  # (T, B, H) tanh(c_t)
-        z = np.empty((B, 4 * H), self.dtype)
-        prod = np.empty((B, 2 * H), self.dtype)  # [i * g, f * c_prev]
-        ig, fc = prod[:, :H], prod[:, H:]
+        # A[t] = [i_t, f_t, o_t, g_t, c_{t-1}] each (H, B): (T+1, 5H, B); A[T] holds only c_{T-1}
+        A = np.empty((T + 1, 5 * H, B), self.dtype)
+        A[:T, :4 * H] = xp.transpose(0, 2, 1)
+        A[0, 4 * H:] = 0.0 if c0 is None else c0.T
+        hT = np.empty((T + 1, H, B), self.dtype)  # (T+1, H, B) h_t^T; hT[0] = h0^T
+        hT[0] = 0.0 if h0 is None else h0.T
+        tcT = np.empty((T, H, B), self.dtype)  # (T, H, B) tanh(c_t)^T
+        z = np.empty((4 * H, B), self.dtype)
+        prod = np.empty((2 * H, B), self.dtype)  # [i * g, f * c_prev]
+        ig, fc = prod[:H], prod[H:]
         half = np.array(0.5, self.dtype)  # 0-d array: cheaper in a ufunc than a Python float
         dot, add, multiply, tanh = np.dot, np.add, np.multiply, np.tanh
-        for xp_t, a, sig, i_f, g_c, o_t, c_t, tc_t, h_prev, h_t in zip(
-                xp, G[:-1, :, :4 * H], G[:-1, :, :3 * H], G[:-1, :, :2 * H], G[:-1, :, 3 * H:],
-                G[:-1, :, 2 * H:3 * H], G[1:, :, 4 * H:], tc, hs[:-1], hs[1:]):
-            dot(h_prev, Wh_s, z)  # (B, 4H)
-            add(z, xp_t, a)
+        for a, sig, i_f, g_c, o_t, c_t, tc_t, h_prev, h_t in zip(
+                A[:-1, :4 * H], A[:-1, :3 * H], A[:-1, :2 * H], A[:-1, 3 * H:], A[:-1, 2 * H:3 * H],
+                A[1:, 4 * H:], tcT, hT[:-1], hT[1:]):
+            dot(Wh_sT, h_prev, z)  # (4H, B)
+            add(a, z, a)
             tanh(a, a)
             multiply(sig, half, sig)
             add(sig, half, sig)  # [i, f, o] = sigmoid via tanh
@@ -97,85 +111,93 @@ class LSTM(RecurrentLayer):
             add(ig, fc, c_t)
             tanh(c_t, tc_t)
             multiply(o_t, tc_t, h_t)
-        cache = {"x": x, "h": hs, "G": G, "tc": tc}
-        return hs[1:], (hs[-1].copy(), G[T, :, 4 * H:].copy()), cache
+        y = np.ascontiguousarray(hT[1:].transpose(0, 2, 1))  # (T, B, H)
+        h_last = hT[T].T.copy()
+        cache = {"x": x, "hT": hT, "A": A, "tcT": tcT, "y": y,
+                 "h0": np.zeros((B, H), self.dtype) if h0 is None else h0}
+        return y, (h_last, A[T, 4 * H:].T.copy()), cache
 
     def _gates(self, cache: dict) -> dict[str, np.ndarray]:
-        """Views (T, B, H) of i, f, g, o, c_t and c_{t-1} in the cache."""
+        """Feature-major views (T, H, B) of i, f, g, o, c_t and c_{t-1} in the cache."""
         H = self.hidden_size
-        G = cache["G"]
-        return {"i": G[:-1, :, :H], "f": G[:-1, :, H:2 * H], "g": G[:-1, :, 3 * H:4 * H],
-                "o": G[:-1, :, 2 * H:3 * H], "c": G[1:, :, 4 * H:], "c_prev": G[:-1, :, 4 * H:]}
+        A = cache["A"]
+        return {"i": A[:-1, :H], "f": A[:-1, H:2 * H], "g": A[:-1, 3 * H:4 * H],
+                "o": A[:-1, 2 * H:3 * H], "c": A[1:, 4 * H:], "c_prev": A[:-1, 4 * H:]}
 
     # -- backward -------------------------------------------------------------------------
     def backward(self, dy: np.ndarray | None, cache: dict, dh_last: tuple | None = None,
                  need_dx: bool = True) -> tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray], dict, np.ndarray]:
         """dy (T, B, H) or None, dh_last (dh, dc) or None ->
-        (dx (T, B, D) or None if not ``need_dx``, (dh0, dc0), grads, dh_norms (1, T))."""
-        x, hs, tc = cache["x"], cache["h"], cache["tc"]
+        (dx (T, B, D) or None if not ``need_dx`` or x was ids, (dh0, dc0), grads, dh_norms (1, T))."""
+        x, tc = cache["x"], cache["tcT"]
         T, B = x.shape[:2]
         H = self.hidden_size
         dy = self._check_dy(dy, T, B)
         dh_T, dc_T = self._check_state("dh_last", dh_last, B)
         p = self.params
-        WhT = np.ascontiguousarray(p["Wh"].T)  # (4H, H)
+        Wh = p["Wh"]  # (H, 4H): dh_{t-1}^T = Wh @ dgates_t^T
 
-        # local derivatives, vectorised over all timesteps (in place, no temporaries)
+        # local derivatives, vectorised over all timesteps (in place, no temporaries); (T, H, B)
         gv = self._gates(cache)
-        i, f, g, o = gv["i"], gv["f"], gv["g"], gv["o"]  # (T, B, H) each
+        i, f, g, o = gv["i"], gv["f"], gv["g"], gv["o"]
         mul, sub = np.multiply, np.subtract
-        P = np.empty((T, B, 4, H), self.dtype)  # dc * P = [dc_prev, da_i, da_f, da_g]
-        P[:, :, 0] = f
-        p1, p2, p3 = P[:, :, 1], P[:, :, 2], P[:, :, 3]
-        sub(1.0, i, out=p1), mul(p1, i, out=p1), mul(p1, g, out=p1)  # g i (1 - i)
-        sub(1.0, f, out=p2), mul(p2, f, out=p2), mul(p2, gv["c_prev"], out=p2)  # c_prev f (1 - f)
-        mul(g, g, out=p3), sub(1.0, p3, out=p3), mul(p3, i, out=p3)  # i (1 - g^2)
-        K = np.empty((T, B, 2, H), self.dtype)  # dh * K = [da_o, dc from h]
-        k0, k1 = K[:, :, 0], K[:, :, 1]
-        sub(1.0, o, out=k0), mul(k0, o, out=k0), mul(k0, tc, out=k0)  # tanh(c) o (1 - o)
-        mul(tc, tc, out=k1), sub(1.0, k1, out=k1), mul(k1, o, out=k1)  # o (1 - tanh(c)^2)
+        P = np.empty((T, 4, H, B), self.dtype)  # dc * P = [dc_prev, da_i, da_f, da_g]
+        P[:, 0] = f
+        p1, p2, p3 = P[:, 1], P[:, 2], P[:, 3]
+        sub(1.0, i, p1), mul(p1, i, p1), mul(p1, g, p1)  # g i (1 - i)
+        sub(1.0, f, p2), mul(p2, f, p2), mul(p2, gv["c_prev"], p2)  # c_prev f (1 - f)
+        mul(g, g, p3), sub(1.0, p3, p3), mul(p3, i, p3)  # i (1 - g^2)
+        K = np.empty((T, 2, H, B), self.dtype)  # dh * K = [da_o, dc from h]
+        k0, k1 = K[:, 0], K[:, 1]
+        sub(1.0, o, k0), mul(k0, o, k0), mul(k0, tc, k0)  # tanh(c) o (1 - o)
+        mul(tc, tc, k1), sub(1.0, k1, k1), mul(k1, o, k1)  # o (1 - tanh(c)^2)
 
-        # work buffer per step: [dc_prev, da_i, da_f, da_g, da_o, dc]; row T holds dc_last
-        Q = np.empty((T + 1, B, 6, H), self.dtype)
+        # work buffer per step: [dc_prev, da_i, da_f, da_g, da_o, dc] (6, H, B); row T holds dc_last
+        Q = np.empty((T + 1, 6, H, B), self.dtype)
         Q[T] = 0.0
         if dc_T is not None:
-            Q[T, :, 0] = dc_T
-        dgates = Q.reshape(T + 1, B, 6 * H)[:, :, H:5 * H]  # (T+1, B, 4H) strided view
-        # dh[t + 1] = dL/dh_t (t = 0..T-1); dh[0] receives dL/dh0
-        dh = np.zeros((T + 1, B, H), self.dtype)
+            Q[T, 0] = dc_T.T
+        dgates = Q.reshape(T + 1, 6 * H, B)[:, H:5 * H]  # (T+1, 4H, B); each step one contiguous block
+        # dh[t + 1] = (dL/dh_t)^T (t = 0..T-1); dh[0] receives dL/dh0
+        dh = np.zeros((T + 1, H, B), self.dtype)
         if dy is not None:
-            dh[1:] = dy
+            dh[1:] = dy.transpose(0, 2, 1)
         if dh_T is not None:
-            dh[T] += dh_T
-        tmp = np.empty((B, H), self.dtype)
+            dh[T] += dh_T.T
+        tmp = np.empty((H, B), self.dtype)
         dot, add, multiply = np.dot, np.add, np.multiply
-        steps = zip(dh[:0:-1, :, None, :], K[::-1], Q[T - 1::-1, :, 4:6], Q[T - 1::-1, :, 5], Q[:0:-1, :, 0],
-                    Q[T - 1::-1, :, 5:6], P[::-1], Q[T - 1::-1, :, 0:4], dgates[T - 1::-1], dh[-2::-1])
+        steps = zip(dh[:0:-1, None], K[::-1], Q[T - 1::-1, 4:6], Q[T - 1::-1, 5], Q[:0:-1, 0],
+                    Q[T - 1::-1, 5:6], P[::-1], Q[T - 1::-1, 0:4], dgates[T - 1::-1], dh[-2::-1])
         for dh_t, k_t, q_odc, q_dc, dc_next, q_dc1, p_t, q_gates, dg_t, dh_prev in steps:
-            multiply(dh_t, k_t, out=q_odc)  # [da_o, dc from h]
-            add(q_dc, dc_next, out=q_dc)  # dc
-            multiply(q_dc1, p_t, out=q_gates)  # [dc_prev, da_i, da_f, da_g]
+            multiply(dh_t, k_t, q_odc)  # [da_o, dc from h]
+            add(q_dc, dc_next, q_dc)  # dc
+            multiply(q_dc1, p_t, q_gates)  # [dc_prev, da_i, da_f, da_g]
             if dy is None:
-                dot(dg_t, WhT, out=dh_prev)
+                dot(Wh, dg_t, dh_prev)
             else:
-                dot(dg_t, WhT, out=tmp)
-                add(dh_prev, tmp, out=dh_prev)
-        dh0 = dh[0]
-        dc0 = Q[0, :, 0].copy()
-        dh = dh[1:]
+                dot(Wh, dg_t, tmp)
+                add(dh_prev, tmp, dh_prev)
+        dh0 = dh[0].T.copy()
+        dc0 = Q[0, 0].T.copy()
 
-        dg2 = dgates[:T].reshape(T * B, 4 * H)  # (T*B, 4H) strided view, no copy
+        dg2 = np.ascontiguousarray(dgates[:T].transpose(0, 2, 1)).reshape(T * B, 4 * H)  # (T*B, 4H)
+        h_prev = np.empty((T, B, H), self.dtype)  # (T, B, H) h_{t-1}
+        h_prev[0] = cache["h0"]
+        h_prev[1:] = cache["y"][:-1]
         grads = {"Wx": self._grad_w_in(x, dg2),
-                 "Wh": hs[:-1].reshape(T * B, H).T @ dg2,
+                 "Wh": h_prev.reshape(T * B, H).T @ dg2,
                  "b": dg2.sum(axis=0)}
         dx = self._grad_x(x, dg2, p["Wx"], need_dx)
-        dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh, dh))[None, :]  # (1, T)
+        dh_norms = np.sqrt(np.einsum("thb,thb->t", dh[1:], dh[1:]))[None, :]  # (1, T)
         return dx, (dh0, dc0), grads, dh_norms
 
     def trace(self, cache: dict) -> list[dict[str, np.ndarray]]:
         """[{"h", "c", "i", "f", "g", "o"}] each (T, B, H) (views into the cache)."""
         gv = self._gates(cache)
-        return [{"h": cache["h"][1:], "c": gv["c"], "i": gv["i"], "f": gv["f"], "g": gv["g"], "o": gv["o"]}]
+        out = {"h": cache["y"]}
+        for k in ("c", "i", "f", "g", "o"):
+            out[k] = gv[k].transpose(0, 2, 1)
+        return [out]
 
     # -- torch interchange -------------------------------------------------------------------
     def _torch_arrays(self):

@@ -72,12 +72,12 @@ class RecurrentLayer:
         self.output_size = self.hidden_size
         self.num_layers = 1
         self.dtype = _check_dtype(dtype)
-        self.rng = _check_rng(rng)  # used only at construction
+        _check_rng(rng)  # used only by the subclass to draw the initial weights (not kept)
         self.params: dict[str, np.ndarray] = {}
 
-    def _uniform(self, *shape: int) -> np.ndarray:
+    def _uniform(self, rng: np.random.Generator, *shape: int) -> np.ndarray:
         k = 1.0 / np.sqrt(self.hidden_size)  # PyTorch: U(-1/sqrt(H), 1/sqrt(H))
-        return self.rng.uniform(-k, k, size=shape).astype(self.dtype)
+        return rng.uniform(-k, k, size=shape).astype(self.dtype)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}"
@@ -216,8 +216,8 @@ class RNN(RecurrentLayer):
         super().__init__(input_size, hidden_size, rng, dtype)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         D, H = self.input_size, self.hidden_size
-        self.params = {"Wxh": self._uniform(D, H), "Whh": self._uniform(H, H),
-                       "bh": self._uniform(H) + self._uniform(H)}
+        self.params = {"Wxh": self._uniform(rng, D, H), "Whh": self._uniform(rng, H, H),
+                       "bh": self._uniform(rng, H) + self._uniform(rng, H)}
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None, rng: Any = None,

@@ -8,7 +8,10 @@ Run explicitly (pytest does not collect bench_*.py):
 
 A step is forward + backward + optimizer update, including the output Dense
 layer and the loss. Each figure is the best of ``--repeats`` runs of at least
-``--seconds`` (time.perf_counter); the machine is shared, so figures are noisy.
+``--seconds`` (time.perf_counter); the machine is shared, so figures are noisy:
+within a case the systems take turns (ours, torch 2 threads, torch 1 thread,
+seed-style) in every round, so they see the same load. "ours/torch" divides by
+the best torch figure.
 
 Threads: BLAS threads for NumPy are set through OPENBLAS_NUM_THREADS /
 OMP_NUM_THREADS / MKL_NUM_THREADS *before* NumPy is imported (``--threads``,
@@ -65,21 +68,34 @@ F32 = np.float32
 # -- timing ------------------------------------------------------------------------------------
 
 
-def measure(step, seconds: float, repeats: int) -> float:
-    """Best steps/s over ``repeats`` runs of at least ``seconds`` each."""
-    for _ in range(3):  # warm-up (allocations, optimizer state)
+def _run(step, seconds: float) -> float:
+    n = 0
+    t0 = time.perf_counter()
+    while True:
         step()
-    best = 0.0
-    for _ in range(repeats):
-        n = 0
-        t0 = time.perf_counter()
-        while True:
+        n += 1
+        dt = time.perf_counter() - t0
+        if dt >= seconds:
+            return n / dt
+
+
+def measure(steps: dict, seconds: float, repeats: int, setup=None) -> dict:
+    """Best steps/s per system over ``repeats`` rounds of at least ``seconds`` each.
+
+    The systems take turns within each round (interleaved), so that all of them see
+    the same (shared, noisy) machine; ``setup(name)`` runs before each turn.
+    """
+    best = {name: 0.0 for name in steps}
+    for name, step in steps.items():  # warm-up (allocations, optimizer state)
+        if setup:
+            setup(name)
+        for _ in range(3):
             step()
-            n += 1
-            dt = time.perf_counter() - t0
-            if dt >= seconds:
-                break
-        best = max(best, n / dt)
+    for _ in range(repeats):
+        for name, step in steps.items():
+            if setup:
+                setup(name)
+            best[name] = max(best[name], _run(step, seconds))
     return best
 
 
@@ -411,18 +427,24 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for key in ARGS.only.split(","):
         title, ours, seed, target = CASES[key.strip()]
-        r_ours = measure(ours(np.random.default_rng(1)), ARGS.seconds, ARGS.repeats)
-        r_torch = []
+        steps = {"ours": ours(np.random.default_rng(1))}
         for n in tthreads:
-            torch.set_num_threads(n)
-            r_torch.append(measure(torch_cases(torch, rng)[key](), ARGS.seconds, ARGS.repeats))
-        r_seed = measure(seed(np.random.default_rng(2)), ARGS.seconds, ARGS.repeats) if seed else float("nan")
+            steps[f"torch{n}"] = torch_cases(torch, rng)[key]()
+        if seed:
+            steps["seed"] = seed(np.random.default_rng(2))
+
+        def setup(name: str) -> None:
+            if name.startswith("torch"):
+                torch.set_num_threads(int(name[5:]))
+
+        r = measure(steps, ARGS.seconds, ARGS.repeats, setup)
+        r_torch = [r[f"torch{n}"] for n in tthreads]
         best_torch = max(r_torch) if r_torch else float("nan")
-        ratio = r_ours / best_torch
+        ratio = r["ours"] / best_torch
         ok = "" if not r_torch else ("ok" if ratio >= target else "MISS")
         tvals = " ".join(f"{v:10.1f}" for v in r_torch)
-        seed_s = f"{r_seed:8.1f} {r_ours / r_seed:8.1f}x" if seed else f"{'-':>8s} {'-':>9s}"
-        print(f"{title:42s} {r_ours:8.1f} {tvals} {ratio:9.2f}x {target:5.1f}x {ok:4s} {seed_s}", flush=True)
+        seed_s = f"{r['seed']:8.1f} {r['ours'] / r['seed']:8.1f}x" if seed else f"{'-':>8s} {'-':>9s}"
+        print(f"{title:42s} {r['ours']:8.1f} {tvals} {ratio:9.2f}x {target:5.1f}x {ok:4s} {seed_s}", flush=True)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from core.config import ConfigError
 from core.data import binary as data
 from core.experiments.binary_addition import BinaryAddition, carry_correlation
 from core.experiments.registry import get
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small matmuls run 10-100x slower with multi-threaded OpenBLAS on a busy machine."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def test_bits_lsb_first_and_carries():

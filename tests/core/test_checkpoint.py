@@ -1,6 +1,5 @@
 """Checkpoints: exact resume, atomic writes, clear errors, no change on failed loads."""
 import json
-import os
 import zipfile
 
 import numpy as np

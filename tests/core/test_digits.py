@@ -6,12 +6,20 @@ import struct
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from core.config import ConfigError
 from core.data import DataError
 from core.experiments.digits_rnn import DigitsRNN
 from core.experiments.mlp_digits import MLPDigits
 from core.experiments.registry import get
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small matmuls run 10-100x slower with multi-threaded OpenBLAS on a busy machine."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def write_fake_mnist(folder, n_train=40, n_test=20, size=6):

@@ -3,11 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from core.config import ConfigError
 from core.data.sine import make_sine_data, windows
 from core.experiments.registry import get
 from core.experiments.sine import Sine
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small matmuls run 10-100x slower with multi-threaded OpenBLAS on a busy machine."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def test_windows_and_split():

@@ -124,3 +124,10 @@ def test_hidden_panel_does_no_work(panel, hub, qtbot):
     panel.show()
     qtbot.waitExposed(panel)
     assert panel.drawn_points() == {"loss": 3}
+
+
+def test_a_loss_on_another_scale_gets_the_second_plot(panel, hub):
+    feed(hub, 1, {"loss": ([1, 2], [4.2, 4.1]), "smooth_loss": ([1, 2], [150.0, 149.0]),
+                  "val_loss": ([2], [4.3])})
+    assert panel._curves["val_loss"].plot is panel.loss_plot
+    assert panel._curves["smooth_loss"].plot is panel.metric_plot  # would flatten the mean loss

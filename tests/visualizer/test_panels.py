@@ -6,6 +6,7 @@ the right commands, and a hidden panel does no work until it is shown.
 from __future__ import annotations
 
 import os
+import re
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -509,12 +510,18 @@ def test_text_probe_line_aligns_words(qtbot, hub):
     probe = Probe("word-lm", 1, words, frozen_array(np.eye(4)), char_probe().layers, frozen_array(np.eye(4)),
                   words, ("cat", "sat", "on", "mat"), ("dog", "sat", "in", "the"),
                   frozen_array([False, True, False, False]))
+    panel = make(qtbot, TextPanel, hub)
+    hub.send(probe, {"samples": {1.0: "on the mat"}, "argmax": "the the", "prime": "cat"})
+    assert panel.boxes[1.0].edit.toPlainText() == "cat on the mat"  # words: prime and sample spaced
     html = TextPanel.probe_html(probe, 1)
     top, bottom = html.split("<br>")
     assert "the cat" not in top and "<b>cat</b>" in top  # whole words, the selected one highlighted
     assert "dog" in bottom and "<u>sat</u>" in bottom
-    plain = [__import__("re").sub("<[^>]+>", "", line).replace("&nbsp;", " ") for line in (top, bottom)]
-    assert [len(x) for x in plain[0].split(" ")[2:]] == [len(x) for x in plain[1].split(" ")[2:]]  # aligned
+    top, bottom = (re.sub("<[^>]+>", "", line).replace("&nbsp;", " ")[len("input  "):] for line in (top, bottom))
+    start = 0
+    for word, guess in zip(words, probe.prediction_labels):  # each guess starts under its word
+        assert top[start:].startswith(word) and bottom[start:].startswith(guess)
+        start += max(len(word), len(guess)) + 1
 
 
 # == digits ===================================================================================================

@@ -97,6 +97,7 @@ class _Curve:
             item.setDownsampling(auto=True, method="peak")
             plot.addItem(item)
         self.name = name
+        self.plot = plot
         self.x = np.empty(0)
         self.y = np.empty(0)  # smoothed (or raw when smoothing is off)
 
@@ -253,17 +254,25 @@ class LossPanel(Panel):
                 continue
             curve = self._curves.get(name)
             if curve is None:
-                loss_like = is_loss_like(name)
-                plot = self.loss_plot if loss_like else self.metric_plot
-                palette = COLORS if loss_like else METRIC_COLORS
-                k = sum(is_loss_like(n) == loss_like for n in self._curves)  # colours per plot
-                curve = self._curves[name] = _Curve(plot, name, palette[k % len(palette)])
-                if not loss_like:
-                    self.metric_plot.show()
-                    others = [n for n in self._curves if not is_loss_like(n)]
-                    self.metric_plot.setLabel("left", others[0] if len(others) == 1 else "metrics",
-                                              **{"font-size": "12pt"})
+                curve = self._new_curve(name, float(values[-1]))
             curve.set(steps, values, alpha)
+
+    def _new_curve(self, name: str, latest: float) -> _Curve:
+        """A curve on the loss plot (loss-like and on the training loss's scale) or the metric plot."""
+        on_loss_plot = is_loss_like(name)
+        ref = self._curves.get("loss")
+        if on_loss_plot and ref is not None and ref.y.size and name != "loss":
+            ratio = abs(latest) / max(abs(float(ref.y[-1])), 1e-12)
+            on_loss_plot = 0.1 <= ratio <= 10  # e.g. a summed "smooth_loss" would flatten the mean loss
+        plot = self.loss_plot if on_loss_plot else self.metric_plot
+        palette = COLORS if on_loss_plot else METRIC_COLORS
+        k = sum(c.plot is plot for c in self._curves.values())  # colours per plot
+        curve = self._curves[name] = _Curve(plot, name, palette[k % len(palette)])
+        if not on_loss_plot:
+            self.metric_plot.show()
+            others = [n for n, c in self._curves.items() if c.plot is self.metric_plot]
+            self.metric_plot.setLabel("left", others[0] if len(others) == 1 else "metrics", **{"font-size": "12pt"})
+        return curve
 
     def _on_log(self, on: bool) -> None:
         self.loss_plot.setLogMode(x=False, y=on)

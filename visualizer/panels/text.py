@@ -24,7 +24,8 @@ from core.probe import Probe, Snapshot
 from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font
 
 DEFAULT_TEMPERATURES = (0.2, 0.6, 1.2)
-PROBE_CHUNK = 60  # characters per probe line before it wraps
+PROBE_CHUNK = 64  # characters per probe line before it wraps
+PROBE_LINES = 2  # probe lines shown: the one holding the selected timestep and the next
 
 
 def parse_temperatures(text: str) -> tuple[float, ...]:
@@ -84,6 +85,7 @@ class TextPanel(ContentPanel):
         self.boxes: dict[float, _SampleBox] = {}
         self._last_refresh_step = 0
         self._step = 0
+        self._words = False  # the probe is made of words (word-lm), not characters
 
         # -- controls
         self.temps_edit = QtWidgets.QLineEdit(_fmt_temps(DEFAULT_TEMPERATURES))
@@ -143,12 +145,12 @@ class TextPanel(ContentPanel):
         self.probe_label.setFont(font(FONT_PT + 1, mono=True))
         self.probe_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.probe_label.setWordWrap(False)
-        self.probe_caption = QtWidgets.QLabel("Probe text — under each character, the model's guess for the "
+        self.probe_caption = QtWidgets.QLabel("Probe text — under each token, the model's guess for the "
                                               "next one (green right, red wrong). ← → move the highlighted timestep.")
         self.probe_caption.setFont(font(FONT_PT - 1))
         self.probe_caption.setWordWrap(True)
         self.samples_row = QtWidgets.QHBoxLayout()
-        self.argmax_box = _SampleBox("argmax (always the likeliest next character)")
+        self.argmax_box = _SampleBox("argmax (always the likeliest next token)")
         self.argmax_box.setMaximumHeight(90)
 
         lay = QtWidgets.QVBoxLayout(self)
@@ -260,6 +262,8 @@ class TextPanel(ContentPanel):
         temps = tuple(float(t) for t in samples)
         self._ensure_boxes(temps)
         prime = str(extras.get("prime", ""))
+        if self._words and prime and not prime[-1].isspace():
+            prime += " "  # word models: the continuation is the next word, not the same one
         for t, text in samples.items():
             self.boxes[float(t)].set_text(prime, str(text))
         if "argmax" in extras:
@@ -272,6 +276,7 @@ class TextPanel(ContentPanel):
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe
         self.redraws += 1
+        self._words = any(len(s) > 1 for s in probe.input_labels if s not in ("<eos>", "<unk>"))
         self._on_timestep(self.current_t())
 
     def _on_timestep(self, t: int) -> None:
@@ -293,32 +298,34 @@ class TextPanel(ContentPanel):
         ok = None if p.correct is None else [bool(v) for v in p.correct]
         words = any(len(c) > 1 for c in toks + preds)
         sep = " " if words else ""
-        lines, top, bottom, used = [], [], [], 0
-
-        def flush() -> None:
-            if top:
-                lines.append("input&nbsp;&nbsp;" + sep.join(top))
-                if bottom:
-                    lines.append("guess&nbsp;&nbsp;" + sep.join(bottom))
-            top.clear()
-            bottom.clear()
-
+        chunks, current, used = [], [], 0  # token indices per display line
         for i, tok in enumerate(toks):
             guess = preds[i] if i < len(preds) else ""
             width = max(len(tok), len(guess)) if words else 1
-            if used and used + width > PROBE_CHUNK:
-                flush()
-                used = 0
+            if current and used + width > PROBE_CHUNK:
+                chunks.append(current)
+                current, used = [], 0
+            current.append((i, width))
             used += width + len(sep)
-            c = html.escape(tok.ljust(width))
-            if i == t:
-                c = f"<span style='background:{HIGHLIGHT}; color:black'><b>{c}</b></span>"
-            top.append(c)
-            if i < len(preds):
-                colour = "gray" if ok is None else (RIGHT if ok[i] else WRONG)
-                g = html.escape(guess.ljust(width))
+        if current:
+            chunks.append(current)
+        at = next((n for n, ch in enumerate(chunks) if any(i == t for i, _ in ch)), 0)
+        first = max(0, min(at, len(chunks) - PROBE_LINES))  # the line with t, and the next one(s)
+        lines = []
+        for ch in chunks[first: first + PROBE_LINES]:
+            top, bottom = [], []
+            for i, width in ch:
+                c = html.escape(toks[i].ljust(width))
                 if i == t:
-                    g = f"<u>{g}</u>"
-                bottom.append(f"<span style='color:{colour}'>{g}</span>")
-        flush()
+                    c = f"<span style='background:{HIGHLIGHT}; color:black'><b>{c}</b></span>"
+                top.append(c)
+                if i < len(preds):
+                    colour = "gray" if ok is None else (RIGHT if ok[i] else WRONG)
+                    g = html.escape(preds[i].ljust(width))
+                    if i == t:
+                        g = f"<u>{g}</u>"
+                    bottom.append(f"<span style='color:{colour}'>{g}</span>")
+            lines.append("input&nbsp;&nbsp;" + sep.join(top))
+            if bottom:
+                lines.append("guess&nbsp;&nbsp;" + sep.join(bottom))
         return "<span style='white-space:pre'>" + "<br>".join(lines) + "</span>"
