@@ -36,6 +36,7 @@ class Preset:
     description: str
     values: Mapping[str, Any] = field(default_factory=dict)
     steps: int = 1000
+    target: "Target | None" = None  # overrides the experiment's target for this preset
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,12 @@ class Experiment(ABC):
         if name not in cls.presets:
             raise ConfigError(f"unknown preset {name!r} for {cls.id}; accepted: {', '.join(cls.presets)}")
         return resolve(cls.params, cls.presets[name].values)
+
+    @classmethod
+    def target_for(cls, preset: str | None) -> "Target | None":
+        """The goal of ``preset`` (its own target, else the experiment's)."""
+        p = cls.presets.get(preset or cls.default_preset)
+        return p.target if p is not None and p.target is not None else cls.target
 
     # -- training -----------------------------------------------------------
     @abstractmethod
