@@ -86,7 +86,8 @@ class Sine(NeuralExperiment):
         "seed": Preset("seed", "The TensorFlow tutorial: the window as ONE timestep of 10 features, 2-layer "
                        "LSTM 30, batch 32, Adagrad 0.1, 3,000 steps, forget bias 1.",
                        {"window_as": "features", "optimizer": "adagrad", "learning_rate": 0.1,
-                        "lr_schedule": "constant", "clip": 0.0, "forget_bias": 1.0}, steps=3000),
+                        "lr_schedule": "constant", "clip": 0.0, "forget_bias": 1.0}, steps=3000,
+                       target=Target("rmse", 0.01, "min")),
     }
     panels = ("loss", "sine", "hidden", "inspector")
     eval_every = 100

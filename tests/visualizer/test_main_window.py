@@ -223,3 +223,18 @@ def test_closing_while_training_stops_the_thread(make_window, qtbot):
     qtbot.waitUntil(lambda: w.session.step > 100, timeout=5000)
     w.close()
     assert not w.session.running
+
+
+def test_real_experiment_live_lr_reaches_the_optimizer_and_hidden_size_rebuilds(make_window, qtbot):
+    w = make_window("binary-addition")
+    w.session.step_n(5)
+    qtbot.waitUntil(lambda: w.session.step == 5, timeout=10000)
+    with qtbot.waitSignal(w.session.live_param_changed, timeout=5000):
+        w.form.set_value("learning_rate", 0.03)
+    assert w.session.query_sync(lambda e: e.optimizer.lr) == 0.03
+    assert w.panels["loss"].markers[0].value() == 5
+    w.form.set_value("hidden_size", 7)
+    w.apply_and_restart()
+    qtbot.waitUntil(lambda: w.session.latest_probe is not None
+                    and w.session.latest_probe.layers[0].states["h"].shape[1] == 7, timeout=10000)
+    assert w.session.query_sync(lambda e: (e.step, e.config["hidden_size"], e.config["learning_rate"])) == (0, 7, 0.03)
