@@ -129,6 +129,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.errored.connect(self._on_error)
         s.message.connect(self._on_message)
         s.state_changed.connect(self._on_state)
+        s.live_param_changed.connect(self._on_live_param)
         self._install_experiment(info)  # panels exist before the first snapshot arrives
         s.start()
         self._stats_timer = QtCore.QTimer(self)
@@ -437,6 +438,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._install_experiment(info)
         if self.message_bar.kind != "error":
             self.message_bar.hide()
+
+    def _on_live_param(self, name: str, value: Any, step: int) -> None:
+        if self.form is not None:
+            self.form.show_value(name, value)  # e.g. temperatures changed from the text panel
 
     def _on_error(self, message: str) -> None:
         self.message_bar.show_message(message, "error")

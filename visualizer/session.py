@@ -220,7 +220,10 @@ class TrainingSession(QtCore.QObject):
         """Tell the worker the snapshot is drawn, with the GUI CPU time spent since the previous one
         (drawing, painting, timers): the worker spaces snapshots so that the GUI stays cheap."""
         now = time.thread_time()
-        worker.snapshot_drawn(now - self._gui_cpu_mark)
+        try:
+            worker.snapshot_drawn(now - self._gui_cpu_mark)
+        except RuntimeError:  # the worker's C++ object is gone (session shut down meanwhile)
+            return
         self._gui_cpu_mark = now
 
     def _flush(self) -> None:

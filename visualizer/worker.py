@@ -52,11 +52,11 @@ pin_singleton_refcounts()
 CHUNK_SECONDS = 0.015  # train this long between command drains
 SNAPSHOT_INTERVAL = 1 / 30  # at most 30 snapshots a second
 EXTRAS_INTERVAL = 0.5  # extras (samples, series) at most twice a second...
-COST_FRACTION = 0.05  # ...and probe/extras may take at most ~5% of the training time
+COST_FRACTION = 0.03  # ...and probe and extras may each take at most ~3% of the training time
 IDLE_TIMEOUT = 0.1  # block on the command queue this long when paused
-GUI_FRACTION = 0.12  # the GUI may draw at most ~12% of the time (one process, one GIL)...
+GUI_FRACTION = 0.08  # the GUI may use at most ~8% of the CPU time (one process, one GIL)...
 MAX_SNAPSHOT_INTERVAL = 0.5  # ...but the panels update at least twice a second
-DRAW_WAIT_MAX = 0.1  # ...while the worker waits (GIL released) for a snapshot to be drawn, at most this long
+DRAW_WAIT_MAX = 0.03  # after a snapshot the worker waits (GIL released) this long at most for the GUI to draw it
 
 
 @dataclass(frozen=True)

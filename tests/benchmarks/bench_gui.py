@@ -33,18 +33,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 CASES = (("binary-addition", None), ("char-lm", "lstm"))
 
 
-def headless(experiment: str, preset: str | None, seconds: float, seed: int = 0) -> tuple[int, float]:
+def headless(experiment: str, preset: str | None, seconds: float, seed: int = 0) -> tuple[int, float, float]:
+    """Steps, wall seconds and process CPU seconds of a Trainer running alone."""
     from core.experiments import registry
     from core.trainer import Trainer
 
     cls = registry.get(experiment)
     trainer = Trainer(cls(cls.preset_config(preset), seed))
     trainer.step()  # warm-up (first-step allocations)
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         trainer.step()
         n += 1
-    return n, time.perf_counter() - t0
+    return n, time.perf_counter() - t0, time.process_time() - c0
 
 
 def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0) -> dict[str, float]:
@@ -79,6 +80,7 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0)
     start_step = s.query_sync(lambda e: e.step, timeout=60)
     worker_cpu0 = s.query_sync(lambda e: time.thread_time(), timeout=60)
     gui_cpu0 = time.thread_time()
+    cpu0 = time.process_time()
     frames0 = s.frames
     s.play()
     expected[0] = time.perf_counter() + 0.010
@@ -90,6 +92,7 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0)
     elapsed = time.perf_counter() - t0
     timer.stop()
     gui_cpu = time.thread_time() - gui_cpu0
+    cpu = time.process_time() - cpu0
     worker_cpu = s.query_sync(lambda e: time.thread_time(), timeout=60) - worker_cpu0
     steps = s.query_sync(lambda e: e.step, timeout=60) - start_step
     frames = s.frames - frames0
@@ -99,7 +102,7 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0)
     lat = np.array(lateness[1:]) * 1000 if len(lateness) > 1 else np.zeros(1)
     return {"steps": steps, "elapsed": elapsed, "p50": float(np.percentile(lat, 50)),
             "p99": float(np.percentile(lat, 99)), "max": float(lat.max()), "fps": frames / elapsed,
-            "gui_share": gui_cpu / max(gui_cpu + worker_cpu, 1e-9)}
+            "gui_share": gui_cpu / max(gui_cpu + worker_cpu, 1e-9), "cpu": cpu}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,14 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     cases = [c for c in CASES if args.only in (None, c[0])] or [(args.only, None)]
-    print(f"{'experiment':<24} {'headless/s':>11} {'window/s':>10} {'ratio':>7} "
+    print("ratio: windowed / headless steps per wall second (noisy on a shared machine: headless is run\n"
+          "before and after the window and averaged); per CPU s: the same per CPU second of the process.")
+    print(f"{'experiment':<24} {'headless/s':>11} {'window/s':>10} {'ratio':>7} {'per CPU s':>10} "
           f"{'loop p50':>9} {'p99':>7} {'max':>7} {'fps':>5} {'GUI CPU share':>14}")
     for exp, preset in cases:
-        n_h, t_h = headless(exp, preset, args.seconds)
+        a = headless(exp, preset, args.seconds / 2)
         r = windowed(exp, preset, args.seconds)
-        hs, ws = n_h / t_h, r["steps"] / r["elapsed"]
+        b = headless(exp, preset, args.seconds / 2)
+        hs, ws = (a[0] + b[0]) / (a[1] + b[1]), r["steps"] / r["elapsed"]
+        hc, wc = (a[0] + b[0]) / max(a[2] + b[2], 1e-9), r["steps"] / max(r["cpu"], 1e-9)
         name = exp + (f"/{preset}" if preset else "")
-        print(f"{name:<24} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} "
+        print(f"{name:<24} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} {wc / hc:>9.0%} "
               f"{r['p50']:>7.1f}ms {r['p99']:>5.1f}ms {r['max']:>5.0f}ms {r['fps']:>5.1f} {r['gui_share']:>13.0%}",
               flush=True)
     return 0

@@ -238,3 +238,11 @@ def test_real_experiment_live_lr_reaches_the_optimizer_and_hidden_size_rebuilds(
     qtbot.waitUntil(lambda: w.session.latest_probe is not None
                     and w.session.latest_probe.layers[0].states["h"].shape[1] == 7, timeout=10000)
     assert w.session.query_sync(lambda e: (e.step, e.config["hidden_size"], e.config["learning_rate"])) == (0, 7, 0.03)
+
+
+def test_live_change_from_elsewhere_shows_in_the_form(make_window, qtbot):
+    w = make_window()
+    with qtbot.waitSignal(w.session.live_param_changed, timeout=3000):
+        w.session.set_live("temperatures", "0.3, 0.9")  # as the text panel does
+    assert w.form.fields["temperatures"].raw() == "0.3, 0.9"
+    assert w.form.applied["temperatures"] == (0.3, 0.9)

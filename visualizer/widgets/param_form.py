@@ -308,6 +308,13 @@ class ParamForm(QtWidgets.QWidget):
         self.fields[name].set_value(value)
         self._commit(name)
 
+    def show_value(self, name: str, value: Any) -> None:
+        """A live value applied elsewhere (another panel, a checkpoint): show it, emit nothing."""
+        if name in self.fields and self.fields[name].param.live:
+            self.applied[name] = value
+            self.fields[name].set_value(value)
+            self.fields[name].set_error(None)
+
     def set_values(self, values: Mapping[str, Any]) -> None:
         """Show ``values`` as the applied config (after a rebuild/load): clears pending marks."""
         self.applied = dict(values)
