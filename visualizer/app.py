@@ -62,10 +62,17 @@ def _dark_palette() -> QtGui.QPalette:
     return p
 
 
+def has_display() -> bool:
+    """False on a Linux machine without X11/Wayland (and no explicit QT_QPA_PLATFORM)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def application(argv: list[str] | None = None) -> QtWidgets.QApplication:
-    """The QApplication (created if needed, offscreen when there is no display) and configured."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    """The QApplication (created if needed; offscreen when there is no display) and configured."""
+    if not has_display():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(argv if argv is not None else ["rnnlab"])
     configure(app)
     return app
@@ -113,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from visualizer.main_window import MainWindow
 
+    if not has_display():
+        print("rnnlab: error: no display (DISPLAY/WAYLAND_DISPLAY unset): the window cannot be shown. "
+              "Use `rnnlab screenshot EXPERIMENT --out FILE.png`, or `rnnlab train` for headless training.",
+              file=sys.stderr)
+        return 2
     app = application()
     try:
         window = MainWindow(args.experiment, preset=args.preset, seed=args.seed)

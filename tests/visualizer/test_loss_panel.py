@@ -131,3 +131,21 @@ def test_a_loss_on_another_scale_gets_the_second_plot(panel, hub):
                   "val_loss": ([2], [4.3])})
     assert panel._curves["val_loss"].plot is panel.loss_plot
     assert panel._curves["smooth_loss"].plot is panel.metric_plot  # would flatten the mean loss
+
+
+def test_autoscale_keeps_the_run_in_view_until_the_user_zooms(panel, hub):
+    feed(hub, 1, {"loss": (np.arange(1, 101), np.linspace(3.0, 1.0, 100))})
+    vb = panel.loss_plot.getViewBox()
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert x0 <= 1 and x1 >= 100 and y0 <= 1.0 and y1 >= 3.0
+    feed(hub, 2, {"loss": (np.arange(101, 104), [1.0, 1.0, 1.0])})
+    assert vb.viewRange()[0] == [x0, x1]  # small growth: the axes stay put (cheap to paint)
+    feed(hub, 3, {"loss": (np.arange(104, 401), np.full(297, 0.5))})
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert x1 >= 400 and y0 <= 0.5
+    vb.sigRangeChangedManually.emit([True, True])  # the user zooms/pans
+    assert not panel.follow_check.isChecked()
+    feed(hub, 4, {"loss": (np.arange(401, 2001), np.full(1600, 0.2))})
+    assert vb.viewRange()[0][1] < 2000  # the view is left alone
+    panel.follow_check.setChecked(True)
+    assert vb.viewRange()[0][1] >= 2000

@@ -163,6 +163,11 @@ def test_checkpoint_save_load_and_corrupt_file(make_window, qtbot, tmp_path):
     with qtbot.waitSignal(w.session.errored, timeout=5000):
         w.load_checkpoint(bad)
     assert "bad.npz" in w.message_bar.text()
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, weights=np.ones(3))
+    with qtbot.waitSignal(w.session.errored, timeout=5000):
+        w.load_checkpoint(foreign)
+    assert "foreign.npz" in w.message_bar.text()
     assert w.session.query_sync(lambda e: e.step) == 35  # nothing changed
     with qtbot.waitSignal(w.session.experiment_changed, timeout=5000):
         w.load_checkpoint(path)

@@ -80,7 +80,8 @@ def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
         ax.enableAutoSIPrefix(False)  # "0.002", not "2 (x0.001)": clearer for students
     plot.setLabel("left", ylabel, **{"font-size": "12pt"})
     plot.setLabel("bottom", "training step", **{"font-size": "12pt"})
-    plot.showGrid(x=True, y=True, alpha=0.25)
+    # no grid: pyqtgraph draws it as part of the axes, which would then repaint (with all their
+    # tick labels) whenever a curve changes; the crosshair readout gives exact values instead
 
 
 class _Curve:
@@ -134,6 +135,11 @@ class LossPanel(Panel):
         self._marker_data: list[tuple[str, int]] = []
 
         # controls
+        self.follow_check = QtWidgets.QCheckBox("auto-scale")
+        self.follow_check.setChecked(True)
+        self.follow_check.setToolTip("Keep the whole run in view (turned off when you zoom or pan; "
+                                     "mouse wheel zooms, drag pans, right-click for more)")
+        self.follow_check.toggled.connect(lambda on: on and self._autoscale(force=True))
         self.log_check = QtWidgets.QCheckBox("log y")
         self.log_check.setToolTip("Logarithmic loss axis")
         self.log_check.toggled.connect(self._on_log)
@@ -148,6 +154,7 @@ class LossPanel(Panel):
         self.readout.setObjectName("readout")
         self.readout.setTextFormat(QtCore.Qt.TextFormat.RichText)
         controls = QtWidgets.QHBoxLayout()
+        controls.addWidget(self.follow_check)
         controls.addWidget(self.log_check)
         controls.addSpacing(12)
         controls.addWidget(QtWidgets.QLabel("smoothing"))
@@ -163,6 +170,11 @@ class LossPanel(Panel):
         _style_plot(self.loss_plot, "loss")
         _style_plot(self.metric_plot, "metric")
         self.metric_plot.setXLink(self.loss_plot)
+        for plot in (self.loss_plot, self.metric_plot):
+            # our own auto-scale with hysteresis: the axes (costly to paint) change only now and then
+            plot.getViewBox().disableAutoRange()
+            plot.getViewBox().sigRangeChangedManually.connect(lambda *_: self.follow_check.setChecked(False))
+            plot.hideButtons()
         for plot in (self.loss_plot, self.metric_plot):
             legend = plot.addLegend(offset=(-10, 10), labelTextSize="11pt")
             legend.setBrush(pg.mkBrush(0, 0, 0, 150))
@@ -223,6 +235,7 @@ class LossPanel(Panel):
         self.markers.clear()
         self._marker_data.clear()
         self.metric_plot.hide()
+        self.follow_check.setChecked(True)  # a new run: show it whole
         self.redraw()
 
     def _on_live_param(self, name: str, value: Any, step: int) -> None:
@@ -256,6 +269,7 @@ class LossPanel(Panel):
             if curve is None:
                 curve = self._new_curve(name, float(values[-1]))
             curve.set(steps, values, alpha)
+        self._autoscale()
 
     def _new_curve(self, name: str, latest: float) -> _Curve:
         """A curve on the loss plot (loss-like and on the training loss's scale) or the metric plot."""
@@ -274,8 +288,38 @@ class LossPanel(Panel):
             self.metric_plot.setLabel("left", others[0] if len(others) == 1 else "metrics", **{"font-size": "12pt"})
         return curve
 
+    def _autoscale(self, force: bool = False) -> None:
+        """Fit the view to the data, but only when the data leave the view or fill too little of it."""
+        if not self.follow_check.isChecked():
+            return
+        x_hi = None
+        for plot in (self.loss_plot, self.metric_plot):
+            curves = [c for c in self._curves.values() if c.plot is plot and c.x.size]
+            if not curves:
+                continue
+            ys = [c.y for c in curves] + [c.raw.yData for c in curves if c.raw.isVisible() and c.raw.yData is not None]
+            y = np.concatenate(ys)
+            if plot is self.loss_plot and self.log_check.isChecked():
+                y = np.log10(y[y > 0])
+            y = y[np.isfinite(y)]
+            if y.size == 0:
+                continue
+            lo, hi = float(y.min()), float(y.max())
+            pad = max(hi - lo, abs(hi) * 1e-3, 1e-9) * 0.05
+            (_, _), (v_lo, v_hi) = plot.getViewBox().viewRange()
+            if force or lo < v_lo or hi > v_hi or (hi - lo + 2 * pad) < 0.6 * (v_hi - v_lo):
+                plot.getViewBox().setYRange(lo - pad, hi + pad, padding=0)
+            x_hi = max(x_hi or 0.0, max(float(c.x[-1]) for c in curves))
+        if x_hi is not None:
+            (v_lo, v_hi), _ = self.loss_plot.getViewBox().viewRange()
+            x_lo = min(float(c.x[0]) for c in self._curves.values() if c.x.size)
+            if force or x_hi > v_hi or x_lo < v_lo or x_hi < 0.5 * v_hi:
+                span = max(x_hi - x_lo, 1.0)
+                self.loss_plot.getViewBox().setXRange(x_lo, x_lo + span * 1.15, padding=0)
+
     def _on_log(self, on: bool) -> None:
         self.loss_plot.setLogMode(x=False, y=on)
+        self._autoscale(force=True)
 
     def _on_smoothing(self, v: int) -> None:
         self.smooth_label.setText(f"{v / 100:.2f}")
