@@ -38,6 +38,7 @@ from typing import Any, Sequence, TextIO
 import numpy as np
 
 from core.config import ConfigError, parse_assignments
+from core.runtime import limit_blas_threads
 
 PROG = "rnnlab"
 EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -333,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rnnlab`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    limit_blas_threads()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
