@@ -75,27 +75,30 @@ def softmax_cross_entropy(logits: np.ndarray, targets: Any, mask: Any = None,
     if targets.shape != logits.shape[:-1]:
         raise ValueError(f"targets must have shape {logits.shape[:-1]} (logits without the class axis), "
                          f"got {targets.shape}")
-    shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., V)
-    probs = np.exp(shifted)
-    sums = probs.sum(axis=-1, keepdims=True)  # (..., 1)
+    flat = logits.reshape(-1, V)  # (N, V)
+    N = flat.shape[0]
+    rows, tflat = np.arange(N), targets.reshape(-1)  # (N,), (N,)
+    probs = flat - flat.max(axis=1, keepdims=True)  # (N, V) shifted logits; exp'ed in place below
+    picked = probs[rows, tflat]  # (N,) shifted logit of the target
+    np.exp(probs, out=probs)
+    sums = probs.sum(axis=1, keepdims=True)  # (N, 1)
     probs /= sums
-    t = targets[..., None]  # (..., 1)
-    nll = (np.log(sums) - np.take_along_axis(shifted, t, axis=-1))[..., 0]  # (...)
-    dlogits = probs.copy()
-    np.put_along_axis(dlogits, t, np.take_along_axis(dlogits, t, axis=-1) - 1, axis=-1)
+    nll = np.log(sums[:, 0]) - picked  # (N,)
     if mask is None:
         total = float(nll.sum())
-        norm = float(nll.size) if reduction == "mean" else 1.0
+        norm = float(N) if reduction == "mean" else 1.0
+        scale: Any = 1.0 / norm if norm else 0.0
     else:
-        w = _check_mask(mask, targets.shape).astype(logits.dtype, copy=False)  # (...)
-        total = float((nll * w).sum())
+        w = _check_mask(mask, targets.shape).astype(logits.dtype, copy=False).reshape(-1)  # (N,)
+        total = float(nll @ w)
         norm = float(w.sum()) if reduction == "mean" else 1.0
-        dlogits *= w[..., None]
+        scale = (w / norm if norm else w * 0.0)[:, None]  # (N, 1)
+    shape = logits.shape
     if norm == 0.0:  # everything masked (or nothing there): no loss, no gradient
-        return 0.0, np.zeros_like(logits), probs
-    if norm != 1.0:
-        dlogits /= norm
-    return total / norm, dlogits, probs
+        return 0.0, np.zeros_like(logits), probs.reshape(shape)
+    dlogits = probs * scale if mask is not None or norm != 1.0 else probs.copy()  # (N, V)
+    dlogits[rows, tflat] -= scale if mask is None else scale[:, 0]
+    return total / norm, dlogits.reshape(shape), probs.reshape(shape)
 
 
 def mse(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:

@@ -17,6 +17,9 @@ GUI_COMMANDS = ("gui", "screenshot")
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in GUI_COMMANDS:
+        import os
+
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads: see app.limit_blas_threads
         from visualizer.app import main as gui_main
 
         return gui_main(argv)

@@ -18,7 +18,7 @@ from visualizer.worker import ExperimentInfo, TrainingWorker
 
 __all__ = ["ExperimentInfo", "TrainingSession"]
 
-ACK_DELAY_MS = 1
+ACK_DELAY_MS = 10
 
 
 def _merge(snaps: list[Snapshot]) -> Snapshot:
@@ -66,7 +66,6 @@ class TrainingSession(QtCore.QObject):
         self.frames = 0  # snapshots delivered to the panels (for the frame-rate readout)
         self.speed_cap: float | None = None
         self._last_seq = 0
-        self._gui_cpu_mark = time.thread_time()
         self._queue: list[Snapshot] = []
         self._tokens = itertools.count(1)
         self._callbacks: dict[int, Callable[[Any], None]] = {}
@@ -210,21 +209,21 @@ class TrainingSession(QtCore.QObject):
         self._queue.append(snap)
         worker = self._worker
         if worker is None or snap.seq >= worker.latest_seq:
+            cpu0 = time.thread_time()
             self._flush()  # else a newer snapshot is already on its way: draw once, with both
             if worker is not None:
                 # tell the worker once the repaint this caused has run (paint events come first)
                 # (a lambda, not the bound slot: it must run here, the worker thread has no event loop)
-                QtCore.QTimer.singleShot(ACK_DELAY_MS, lambda: self._ack(worker))
+                QtCore.QTimer.singleShot(ACK_DELAY_MS, lambda: self._ack(worker, cpu0))
 
-    def _ack(self, worker: TrainingWorker) -> None:
-        """Tell the worker the snapshot is drawn, with the GUI CPU time spent since the previous one
-        (drawing, painting, timers): the worker spaces snapshots so that the GUI stays cheap."""
-        now = time.thread_time()
+    @staticmethod
+    def _ack(worker: TrainingWorker, cpu0: float) -> None:
+        """Tell the worker the snapshot is drawn, with the GUI CPU time it cost (update + repaint):
+        the worker spaces snapshots so that the GUI stays cheap."""
         try:
-            worker.snapshot_drawn(now - self._gui_cpu_mark)
+            worker.snapshot_drawn(time.thread_time() - cpu0)
         except RuntimeError:  # the worker's C++ object is gone (session shut down meanwhile)
-            return
-        self._gui_cpu_mark = now
+            pass
 
     def _flush(self) -> None:
         if not self._queue:

@@ -56,9 +56,10 @@ IDLE_TIMEOUT = 0.1  # block on the command queue this long when paused
 SNAPSHOT_INTERVAL = 1 / 30  # at most 30 snapshots a second...
 MAX_SNAPSHOT_INTERVAL = 0.5  # ...at least 2 (while training)...
 GUI_FRACTION = 0.07  # ...and the GUI (drawing + painting) uses at most ~7% of the CPU time
-DRAW_WAIT_MAX = 0.03  # after a snapshot the worker waits (GIL released) up to this for the GUI to draw it
+DRAW_WAIT_MAX = 0.1  # after a snapshot the worker waits (GIL released) up to this for the GUI to draw it
 EXTRAS_INTERVAL = 0.5  # extras (samples, series) at most twice a second
 COST_FRACTION = 0.02  # probe and extras each take at most ~2% of the training time
+CAPPED_FRACTION = 0.5  # with a speed cap the worker mostly sleeps: drawing may use half the time
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class TrainingWorker(QtCore.QObject):
         self._probe_step = -1
         self._want_probe = True
         self._want_extras = True
+        self._broken: set[str] = set()  # "probe"/"extras" after they raised (until the next rebuild)
         self._sps = 0.0
         self._sps_t = time.perf_counter()
         self._sps_n = 0
@@ -418,15 +420,28 @@ class TrainingWorker(QtCore.QObject):
         self._running = False
         self._steps_left = 0
         self._probe_step = -1
+        self._broken: set[str] = set()
         self._want_probe = self._want_extras = True
         self.experiment_changed.emit(info, _copy_history(history))
         self._emit()
         self._set_state("paused" if was_running or experiment.step else "idle")
 
     # -- snapshots ---------------------------------------------------------------------------
+    def _guarded(self, what: str, fn: Callable[[], Any]) -> Any:
+        """``fn()``; if it raises, report once and stop calling it until the next rebuild (training goes on)."""
+        try:
+            return fn()
+        except Exception as exc:
+            traceback.print_exc()
+            self._broken.add(what)
+            self.errored.emit(f"The experiment's {what}() failed ({type(exc).__name__}: {exc}); "
+                              f"panels will not show it until the next restart. Training continues.")
+            return None
+
     def _maybe_emit(self) -> None:
         # adaptive frame rate: the GUI's CPU time stays under GUI_FRACTION of the total
-        interval = min(max(SNAPSHOT_INTERVAL, self._gui_cost / GUI_FRACTION), MAX_SNAPSHOT_INTERVAL)
+        frac = GUI_FRACTION if self._cap is None else CAPPED_FRACTION
+        interval = min(max(SNAPSHOT_INTERVAL, self._gui_cost / frac), MAX_SNAPSHOT_INTERVAL)
         if time.perf_counter() - self._last_emit >= interval and (self._pending.points or self._want_extras):
             self._emit()
 
@@ -437,19 +452,21 @@ class TrainingWorker(QtCore.QObject):
             return
         now = time.perf_counter()
         probe = None
-        due = max(SNAPSHOT_INTERVAL, self._probe_cost / COST_FRACTION)
-        if self._want_probe or (exp.step != self._probe_step and now - self._last_probe_t >= due):
+        frac = COST_FRACTION if self._cap is None else CAPPED_FRACTION
+        due = max(SNAPSHOT_INTERVAL, self._probe_cost / frac)
+        if "probe" not in self._broken and (
+                self._want_probe or (exp.step != self._probe_step and now - self._last_probe_t >= due)):
             t0 = time.perf_counter()
-            probe = exp.probe()
+            probe = self._guarded("probe", exp.probe)
             self._probe_cost = time.perf_counter() - t0
             self._last_probe_t = now
             self._probe_step = exp.step
             self._want_probe = False
         extras: Mapping[str, Any] = {}
-        due = max(EXTRAS_INTERVAL, self._extras_cost / COST_FRACTION)
-        if self._want_extras or now - self._last_extras_t >= due:
+        due = max(EXTRAS_INTERVAL, self._extras_cost / frac)
+        if "extras" not in self._broken and (self._want_extras or now - self._last_extras_t >= due):
             t0 = time.perf_counter()
-            extras = _frozen(exp.extras())
+            extras = _frozen(self._guarded("extras", exp.extras) or {})
             self._extras_cost = time.perf_counter() - t0
             self._last_extras_t = now
             self._want_extras = False

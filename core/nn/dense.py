@@ -202,18 +202,20 @@ class Dense(ParamLayer):
         check_float_array("x", x)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"x must have shape (..., {self.in_features}), got {x.shape}")
-        y = x @ self.params["W"]  # (..., out)
+        W = self.params["W"]
+        y = x.reshape(-1, self.in_features) @ W  # (N, out): one matmul (a 3-D @ loops over the leading axis)
         y += self.params["b"]
-        return y, x
+        return y.reshape(x.shape[:-1] + (self.out_features,)), x
 
     def backward(self, dy: np.ndarray, cache: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """dy (..., out) -> (dx (..., in), {"W": (in, out), "b": (out,)})."""
         x = cache
-        check_float_array("dy", dy, shape=x.shape[:-1] + (self.out_features,))
+        # shape and dtype only: a NaN gradient is caught by the caller's norm check (as the recurrent layers)
+        check_float_array("dy", dy, shape=x.shape[:-1] + (self.out_features,), finite=False)
         W = self.params["W"]
         x2 = x.reshape(-1, self.in_features)  # (N, in)
         dy2 = dy.reshape(-1, self.out_features)  # (N, out)
         dW = (x2.T @ dy2).astype(W.dtype, copy=False)  # (in, out)
         db = dy2.sum(axis=0).astype(W.dtype, copy=False)  # (out,)
-        dx = dy @ W.T  # (..., in)
+        dx = (dy2 @ W.T).reshape(x.shape)  # (..., in)
         return dx, {"W": dW, "b": db}

@@ -48,16 +48,17 @@ def headless(experiment: str, preset: str | None, seconds: float, seed: int = 0)
     return n, time.perf_counter() - t0, time.process_time() - c0
 
 
-def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0) -> dict[str, float]:
+def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
+             blas_threads: int | None = None) -> dict[str, float]:
     import numpy as np
     from PySide6 import QtCore
 
-    from visualizer.app import application
+    from visualizer.app import application, limit_blas_threads
     from visualizer.main_window import MainWindow, _wait
 
     app = application()
-    if os.environ.get("SWITCH"):
-        sys.setswitchinterval(float(os.environ["SWITCH"]))
+    if blas_threads is not None:
+        limit_blas_threads(blas_threads)  # application() applies the app's default (1)
     w = MainWindow(experiment, preset=preset, seed=seed)
     w.resize(1600, 1000)
     w.show()
@@ -111,7 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--only", default=None, help="one experiment id")
+    p.add_argument("--blas-threads", type=int, default=1,
+                   help="BLAS threads for both runs (default 1, as the app uses: see visualizer.app.limit_blas_threads)")
     args = p.parse_args(argv)
+    from visualizer.app import limit_blas_threads
+
+    limit_blas_threads(args.blas_threads)
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     cases = [c for c in CASES if args.only in (None, c[0])] or [(args.only, None)]
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'loop p50':>9} {'p99':>7} {'max':>7} {'fps':>5} {'GUI CPU share':>14}")
     for exp, preset in cases:
         a = headless(exp, preset, args.seconds / 2)
-        r = windowed(exp, preset, args.seconds)
+        r = windowed(exp, preset, args.seconds, blas_threads=args.blas_threads)
         b = headless(exp, preset, args.seconds / 2)
         hs, ws = (a[0] + b[0]) / (a[1] + b[1]), r["steps"] / r["elapsed"]
         hc, wc = (a[0] + b[0]) / max(a[2] + b[2], 1e-9), r["steps"] / max(r["cpu"], 1e-9)

@@ -19,6 +19,10 @@ from visualizer.worker import pin_singleton_refcounts  # noqa: E402
 
 pin_singleton_refcounts()  # PySide6 6.12 emit() refcount bug: see its docstring
 
+import pyqtgraph as pg  # noqa: E402
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)  # as visualizer.app.configure does
+
 _started_qthreads: "weakref.WeakSet[QtCore.QThread]" = weakref.WeakSet()
 _orig_start = QtCore.QThread.start
 

@@ -32,6 +32,7 @@ class FakeExperiment(Experiment):
         Param("corpus", "path", "", "A text file (empty = built-in).", kind="file"),
         Param("diverge_at", "int", 0, "Raise TrainingDiverged at this step (0 = never).", 0, 10**9, live=True),
         Param("fail_at", "int", 0, "Raise RuntimeError at this step (0 = never).", 0, 10**9, live=True),
+        Param("broken_probe", "bool", False, "probe() raises (a bug in an experiment).", live=True),
     )
     presets = {
         "default": Preset("default", "Small and fast.", {}, steps=100),
@@ -71,6 +72,8 @@ class FakeExperiment(Experiment):
         return {"val_loss": 2.1 / (1.0 + 0.05 * self.step), "accuracy": min(1.0, self.step / 200.0)}
 
     def probe(self) -> Probe:
+        if self.config["broken_probe"]:
+            raise IndexError("fake probe bug")
         T, H = self.config["seq_len"], self.config["hidden_size"]
         g = np.random.default_rng(1000 * self.example + self.step)  # deterministic per (example, step)
         layers = tuple(

@@ -251,3 +251,41 @@ def test_live_change_from_elsewhere_shows_in_the_form(make_window, qtbot):
         w.session.set_live("temperatures", "0.3, 0.9")  # as the text panel does
     assert w.form.fields["temperatures"].raw() == "0.3, 0.9"
     assert w.form.applied["temperatures"] == (0.3, 0.9)
+
+
+def test_form_editors_follow_the_declaration(qtbot, app_setup):
+    from visualizer.widgets.param_form import ParamForm, _BoolField, _ChoiceField, _FloatField, _IntField, _TextField
+
+    form = ParamForm(FakeExperiment.params, FakeExperiment.preset_config(None))
+    qtbot.addWidget(form)
+    kinds = {name: type(f) for name, f in form.fields.items()}
+    assert kinds["learning_rate"] is _FloatField and form.fields["learning_rate"].log
+    assert kinds["hidden_size"] is _IntField and form.fields["hidden_size"].spin.maximum() == 64
+    assert kinds["cell"] is _ChoiceField and kinds["use_bias"] is _BoolField
+    assert kinds["temperatures"] is _TextField and kinds["corpus"] is _TextField
+    assert form.fields["learning_rate"].toolTip() == "Step size of the optimizer."
+    lr = form.fields["learning_rate"]
+    lr.slider.setSliderDown(True)
+    lr.slider.setValue(lr.slider.maximum() // 2)  # the middle of a log slider on [1e-5, 10] is 1e-2
+    assert float(lr.edit.text()) == 0.01
+    live = []
+    form.live_changed.connect(lambda n, v: live.append((n, v)))
+    form.set_value("cell", "gru")
+    form.set_value("use_bias", False)
+    assert form.pending() == {"cell": "gru", "use_bias": False} and live == []
+    form.set_value("temperatures", "0.2; 0.6")
+    assert live == [("temperatures", (0.2, 0.6))]
+
+
+def test_speed_combo_and_step_n_drive_the_session(make_window, qtbot):
+    w = make_window()
+    combo = w.transport.speed_combo
+    combo.setCurrentIndex(combo.findData(10.0))
+    assert w.session.speed_cap == 10.0
+    combo.setCurrentIndex(combo.count() - 1)
+    assert w.session.speed_cap is None
+    w.transport.step_n_spin.setValue(12)
+    w.transport.step_n_action.trigger()
+    qtbot.waitUntil(lambda: w.session.step == 12, timeout=5000)
+    assert w.step_label.text() in ("step 0", "step 12")  # refreshed by the status timer
+    qtbot.waitUntil(lambda: w.step_label.text() == "step 12", timeout=3000)

@@ -169,3 +169,15 @@ def test_query_errors_are_raised(qtbot, make_session):
     _wait_state(qtbot, s, "idle")
     with pytest.raises(KeyError):
         s.query_sync(lambda e: e.config["nope"])
+
+
+def test_a_failing_probe_is_reported_once_and_training_goes_on(qtbot, make_session):
+    s = make_session(broken_probe=True)
+    with qtbot.waitSignal(s.errored, timeout=3000) as blocker:
+        pass
+    assert "probe() failed" in blocker.args[0] and "IndexError" in blocker.args[0]
+    errors = []
+    s.errored.connect(errors.append)
+    s.step_n(50)
+    qtbot.waitUntil(lambda: s.step == 50, timeout=3000)
+    assert errors == [] and s.latest_probe is None

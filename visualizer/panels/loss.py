@@ -70,6 +70,18 @@ def decimate(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_DRAW_P
     return s, v
 
 
+class _LogAxis(pg.AxisItem):
+    """A y axis whose log-scale ticks are 1, 2, 5 x 10^k (pyqtgraph labels all of 1..9, which overlap)."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802, N803 (pyqtgraph names)
+        out = []
+        for spacing, values in super().logTickValues(minVal, maxVal, size, stdTicks):
+            if spacing is None:
+                values = [v for v in values if round(10 ** (v - np.floor(v))) in (1, 2, 5)]
+            out.append((spacing, values))
+        return out
+
+
 def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
     font = QtGui.QFont()
     font.setPointSize(11)
@@ -90,7 +102,7 @@ class _Curve:
     def __init__(self, plot: pg.PlotItem, name: str, color: str):
         c = QtGui.QColor(color)
         faint = QtGui.QColor(c)
-        faint.setAlpha(70)
+        faint.setAlpha(50)
         self.raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1))
         self.smooth = pg.PlotDataItem(pen=pg.mkPen(c, width=2.5), name=name)
         for item in (self.raw, self.smooth):
@@ -165,7 +177,7 @@ class LossPanel(Panel):
 
         # plots
         self.graphics = pg.GraphicsLayoutWidget()
-        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.loss_plot = self.graphics.addPlot(row=0, col=0, axisItems={"left": _LogAxis("left")})
         self.metric_plot = self.graphics.addPlot(row=1, col=0)
         _style_plot(self.loss_plot, "loss")
         _style_plot(self.metric_plot, "metric")
@@ -297,7 +309,9 @@ class LossPanel(Panel):
             curves = [c for c in self._curves.values() if c.plot is plot and c.x.size]
             if not curves:
                 continue
-            ys = [c.y for c in curves] + [c.raw.yData for c in curves if c.raw.isVisible() and c.raw.yData is not None]
+            ys = [c.y for c in curves]  # smoothed curves whole, raw ones without their extreme 1% spikes
+            ys += [np.percentile(c.raw.yData, [1, 99]) for c in curves
+                   if c.raw.isVisible() and c.raw.yData is not None and c.raw.yData.size]
             y = np.concatenate(ys)
             if plot is self.loss_plot and self.log_check.isChecked():
                 y = np.log10(y[y > 0])
