@@ -105,7 +105,7 @@ def mse(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean squared error over all elements. Returns (loss, dpred = 2 (pred - target) / N)."""
     pred, target = _pair("pred", pred, "target", target)
     diff = pred - target
-    return float(np.mean(diff * diff)), diff * (2.0 / diff.size)
+    return float((diff * diff).sum()) / diff.size, diff * (2.0 / diff.size)
 
 
 def bce_with_sigmoid(logits: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:

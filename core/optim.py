@@ -157,6 +157,10 @@ class Optimizer:
             work.append((p, g, st[0], st[1]))
         object.__setattr__(self, "_t", self._t + 1)
         self._begin_step()
+        self._update_all(work)
+
+    def _update_all(self, work: list) -> None:
+        """Apply ``_update`` to every (param, grad, slots, scratch) of ``work``."""
         update = self._update
         for p, g, slots, scratch in work:
             update(p, g, slots, scratch)
@@ -264,12 +268,61 @@ class Momentum(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """mem += g * g; p += -lr * g / sqrt(mem + eps)  — min-char-rnn's update, same rounding."""
+    """mem += g * g; p += -lr * g / sqrt(mem + eps)  — min-char-rnn's update, same rounding.
+
+    Speed: when every parameter has the same dtype, the update runs on one flat array
+    (the ``mem`` slots are views into it): the gradients are copied in, six ufuncs do the
+    maths, and each parameter adds its slice — 2n + 6 NumPy calls instead of 7n (a 2-layer
+    LSTM has 8 small parameters, where the per-call overhead is the cost). Same arithmetic,
+    element for element, so the results are bit-identical to the per-parameter update.
+    """
 
     name = "adagrad"
     slots = ("mem",)
     n_scratch = 2
     settings = {"lr": (None, _non_negative), "eps": (1e-8, _positive)}
+
+    def _update_all(self, work: list) -> None:
+        flat = self._flat_plan(work)
+        if flat is None:
+            super()._update_all(work)
+            return
+        mem, G, S, U, g_views, u_views = flat
+        copyto = np.copyto
+        for (p, g, _, _), gv in zip(work, g_views):
+            copyto(gv, g)
+        np.multiply(G, G, out=S)
+        mem += S
+        np.add(mem, self.eps, out=S)
+        np.sqrt(S, out=S)
+        np.multiply(G, -self.lr, out=U)
+        U /= S
+        for (p, _, _, _), uv in zip(work, u_views):
+            p += uv
+
+    def _flat_plan(self, work: list):
+        """(mem, G, S, U, grad views, update views) for ``work``, built once and reused while
+        the parameters and the ``mem`` slots are the same arrays; None if dtypes differ."""
+        plan = getattr(self, "_plan", None)
+        if plan is not None and len(plan[0]) == len(work) and all(
+                p is p0 and slots[0] is m0 for (p, _, slots, _), p0, m0 in zip(work, plan[0], plan[1])):
+            return plan[2]
+        dtypes = {p.dtype for p, _, _, _ in work}
+        if len(dtypes) != 1 or not work:
+            return None
+        dtype = dtypes.pop()
+        sizes = [p.size for p, _, _, _ in work]
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        mem, G, S, U = (np.empty(int(offsets[-1]), dtype) for _ in range(4))
+        views = lambda a: [a[o:o + n].reshape(p.shape) for o, n, (p, _, _, _) in zip(offsets, sizes, work)]  # noqa: E731
+        m_views, g_views, u_views = views(mem), views(G), views(U)
+        names = {id(st[1][0]): k for k, st in self._state.items()}  # scratch identifies the parameter
+        for (p, g, slots, scratch), mv in zip(work, m_views):
+            mv[...] = slots[0]
+            self._state[names[id(scratch[0])]] = ((mv,), scratch)
+        flat = (mem, G, S, U, g_views, u_views)
+        object.__setattr__(self, "_plan", ([p for p, _, _, _ in work], m_views, flat))
+        return flat
 
     def _update(self, p, g, slots, scratch):
         (mem,), (s, u) = slots, scratch

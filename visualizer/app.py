@@ -10,37 +10,18 @@ import sys
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtGui, QtWidgets
 
-from visualizer.worker import pin_singleton_refcounts
+from core.runtime import limit_blas_threads
+
 
 STYLE = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
 BASE_POINT_SIZE = 11  # big, readable: this is used in front of a class
 
 _configured = False
-_blas_limit = None
-
-
-def limit_blas_threads(n: int = 1) -> None:
-    """Let NumPy's BLAS use ``n`` threads (default 1) in the GUI process.
-
-    The worker thread and the GUI thread already keep two cores busy; OpenBLAS's own
-    threads then oversubscribe the machine and spin, which measurably halves training
-    speed at times (tests/benchmarks/bench_gui.py). The models are small: one BLAS thread
-    is as fast. Uses threadpoolctl (a scikit-learn dependency) when NumPy is loaded already.
-    """
-    global _blas_limit
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    _blas_limit = threadpool_limits(limits=n, user_api="blas")
-
-
 def configure(app: QtWidgets.QApplication) -> None:
     """One-time application setup: pyqtgraph options, dark Fusion palette, fonts, style sheet."""
     global _configured
-    pin_singleton_refcounts()
     if _configured:
         return
     _configured = True

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in GUI_COMMANDS:
         import os
 
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads: see app.limit_blas_threads
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads: see core.runtime.limit_blas_threads
         from visualizer.app import main as gui_main
 
         return gui_main(argv)

@@ -28,38 +28,17 @@ from PySide6 import QtCore
 from core.probe import Snapshot
 
 
-def pin_singleton_refcounts() -> None:
-    """Work around a PySide6 6.12 bug on CPython < 3.12: ``SignalInstance.emit()`` returns
-    ``True`` without taking a reference, so every emit whose result is discarded drops
-    True's reference count by one, until the interpreter aborts with "Fatal Python error:
-    bool_dealloc" (minutes into a training run: pyqtgraph and the worker emit thousands of
-    signals). Python 3.12+ makes True/False/None immortal; here we do the same by adding
-    2**40 references once. Idempotent; called when this module is imported."""
-    import sys
-
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
-        return
-    import ctypes
-
-    for obj in (True, False, None):
-        refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field of PyObject
-        if refcnt.value < 1 << 40:
-            refcnt.value += 1 << 40
-
-
-pin_singleton_refcounts()
-
 CHUNK_SECONDS = 0.015  # train this long between command drains
 IDLE_TIMEOUT = 0.1  # block on the command queue this long when paused
 # Snapshot pacing. One process, one GIL: every millisecond the GUI or the probe spends in
 # Python is a millisecond of training lost, so their rates adapt to their measured costs.
 SNAPSHOT_INTERVAL = 1 / 30  # at most 30 snapshots a second...
-MAX_SNAPSHOT_INTERVAL = 0.5  # ...at least 2 (while training)...
-GUI_FRACTION = 0.07  # ...and the GUI (drawing + painting) uses at most ~7% of the CPU time
+MAX_SNAPSHOT_INTERVAL = 0.6  # ...at least ~2 (while training)...
+GUI_FRACTION = 0.05  # ...and the GUI (drawing + painting) uses at most ~5% of the CPU time
 DRAW_WAIT_MAX = 0.1  # after a snapshot the worker waits (GIL released) up to this for the GUI to draw it
 EXTRAS_INTERVAL = 0.5  # extras (samples, series) at most twice a second
 COST_FRACTION = 0.02  # probe and extras each take at most ~2% of the training time
-CAPPED_FRACTION = 0.5  # with a speed cap the worker mostly sleeps: drawing may use half the time
+CAPPED_FRACTION = 0.5  # when a speed cap holds training back, the worker idles: drawing may use half the time
 
 
 @dataclass(frozen=True)
@@ -438,9 +417,13 @@ class TrainingWorker(QtCore.QObject):
                               f"panels will not show it until the next restart. Training continues.")
             return None
 
+    def _cap_binding(self) -> bool:
+        """True when the speed cap (not the CPU) limits training: then drawing costs no training."""
+        return self._cap is not None and self._sps >= 0.8 * self._cap
+
     def _maybe_emit(self) -> None:
         # adaptive frame rate: the GUI's CPU time stays under GUI_FRACTION of the total
-        frac = GUI_FRACTION if self._cap is None else CAPPED_FRACTION
+        frac = CAPPED_FRACTION if self._cap_binding() else GUI_FRACTION
         interval = min(max(SNAPSHOT_INTERVAL, self._gui_cost / frac), MAX_SNAPSHOT_INTERVAL)
         if time.perf_counter() - self._last_emit >= interval and (self._pending.points or self._want_extras):
             self._emit()
@@ -452,7 +435,7 @@ class TrainingWorker(QtCore.QObject):
             return
         now = time.perf_counter()
         probe = None
-        frac = COST_FRACTION if self._cap is None else CAPPED_FRACTION
+        frac = CAPPED_FRACTION if self._cap_binding() else COST_FRACTION
         due = max(SNAPSHOT_INTERVAL, self._probe_cost / frac)
         if "probe" not in self._broken and (
                 self._want_probe or (exp.step != self._probe_step and now - self._last_probe_t >= due)):

@@ -9,16 +9,23 @@ Params: ``Wx`` (D, 4H), ``Wh`` (H, 4H), ``b`` (4H,) — torch's ``weight_ih_l0.T
 ``weight_hh_l0.T`` and ``bias_ih_l0 + bias_hh_l0``. ``to_torch()`` returns
 ``bias_ih_l0 = b`` and ``bias_hh_l0 = 0`` (the same function).
 
-Speed: one matmul projects all timesteps. The loop runs feature-major (h^T is
+Speed: one batched matmul projects all timesteps, bias included, straight into the
+feature-major layout (a column gather for ids). The loop runs feature-major (h^T is
 (H, B)) so that every per-step operand is one contiguous block, and makes nine
 NumPy calls per step: one matmul and one tanh over the fused (4H, B) gate
 buffer, the sigmoid gates via sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 (the 1/2
-folded into scaled, row-permuted copies of the weights, order [i, f, o, g], so
+folded into a scaled, column-permuted copy of the weights, order [i, f, o, g], so
 the three sigmoid gates are one block), then ``[i*g, f*c_prev]`` in one
 multiply because each step's buffer is laid out [i, f, o, g, c_prev].
 Backward precomputes every local derivative vectorised over T, so a step is
 five calls (four without dy): ``[do, dc_h] = dh * K``, ``dc += dc_next``,
-``[dc_prev, di, df, dg] = dc * P``, ``dgates @ Wh.T`` and the add of dy.
+``[dc_prev, di, df, dg] = dc * P``, ``dgates @ Wh.T`` and the add of dy. The
+gate gradients are then block-copied into one (4H, T*B) matrix so each weight
+gradient is one plain matmul (returned as transposed views); for ids, dWx sums the
+columns of each id (sort + ``np.add.reduceat``) instead of multiplying by a one-hot.
+NumPy's transposed copies cost ~2 ns per element, so transposes are left to BLAS
+(Fortran-order views) wherever possible. ``Wx``, ``b`` and ``Wh`` are views of one
+block [Wx; b; Wh] so the scaled copy costs three calls.
 """
 from __future__ import annotations
 
@@ -27,9 +34,6 @@ from typing import Any, Mapping
 import numpy as np
 
 from core.nn.rnn import RecurrentLayer
-
-
-_L2_BYTES = 1 << 20  # per-core L2 cache size assumed by the backward pass (1 MiB: recent x86)
 
 
 def _perm_half(w: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -58,7 +62,11 @@ class LSTM(RecurrentLayer):
         D, H = self.input_size, self.hidden_size
         b = self._uniform(rng, 4 * H) + self._uniform(rng, 4 * H)  # torch: bias_ih + bias_hh
         b[H:2 * H] += forget_bias
-        self.params = {"Wx": self._uniform(rng, D, 4 * H), "Wh": self._uniform(rng, H, 4 * H), "b": b}
+        Wx, Wh = self._uniform(rng, D, 4 * H), self._uniform(rng, H, 4 * H)
+        # the three parameters are views of one block [Wx; b; Wh] (D+1+H, 4H), so that the scaled
+        # copy the forward pass needs is 3 NumPy calls, not 9 (see _scaled)
+        self._W = np.concatenate([Wx, b[None, :], Wh])
+        self.params = {"Wx": self._W[:D], "Wh": self._W[D + 1:], "b": self._W[D]}
 
     # Internal layout (speed): the loop works "feature-major", state h^T (H, B), so every
     # per-step operand is one contiguous block (no per-row strides, which cost a loop per
@@ -70,7 +78,11 @@ class LSTM(RecurrentLayer):
         NumPy's transposed copies cost ~2 ns per element, the transposed GEMM ~5% more."""
         p = self.params
         D, H = self.input_size, self.hidden_size
-        Wxb = np.empty((D + 1, 4 * H), self.dtype)
+        W = self._W
+        if p["Wx"].base is W and p["b"].base is W and p["Wh"].base is W:  # the usual case: one block
+            S = _perm_half(W, np.empty(W.shape, self.dtype))
+            return S[:D + 1], S[D + 1:]
+        Wxb = np.empty((D + 1, 4 * H), self.dtype)  # parameters were rebound (not supported, but correct)
         _perm_half(p["Wx"], Wxb[:D])
         _perm_half(p["b"], Wxb[D])
         return Wxb, _perm_half(p["Wh"], np.empty((H, 4 * H), self.dtype))
@@ -184,16 +196,10 @@ class LSTM(RecurrentLayer):
         if dh_T is not None:
             dh[T] += dh_T.T
         tmp = np.empty((H, B), dt)
-        # G: the gate gradients as one (4H, T*B) matrix, so that every weight gradient is one plain
-        # matmul. Small sizes: one block copy (B-long runs) after the loop. Once the step buffers
-        # outgrow the L2 cache, each step copies its block while it is still in cache instead.
-        G = np.empty((4 * H, T, B), dt)
-        copy_each_step = Q.nbytes > _L2_BYTES
-        dot, add, multiply, copyto = np.dot, np.add, np.multiply, np.copyto
+        dot, add, multiply = np.dot, np.add, np.multiply
         steps = zip(dh[:0:-1, None], K[::-1], Q[T - 1::-1, 4:6], Q[T - 1::-1, 5], Q[:0:-1, 0],
-                    Q[T - 1::-1, 5:6], P[::-1], Q[T - 1::-1, 0:4], dgates[T - 1::-1], dh[-2::-1],
-                    G.transpose(1, 0, 2)[::-1])
-        for dh_t, k_t, q_odc, q_dc, dc_next, q_dc1, p_t, q_gates, dg_t, dh_prev, g_t in steps:
+                    Q[T - 1::-1, 5:6], P[::-1], Q[T - 1::-1, 0:4], dgates[T - 1::-1], dh[-2::-1])
+        for dh_t, k_t, q_odc, q_dc, dc_next, q_dc1, p_t, q_gates, dg_t, dh_prev in steps:
             multiply(dh_t, k_t, q_odc)  # [da_o, dc from h]
             add(q_dc, dc_next, q_dc)  # dc
             multiply(q_dc1, p_t, q_gates)  # [dc_prev, da_i, da_f, da_g]
@@ -202,27 +208,35 @@ class LSTM(RecurrentLayer):
             else:
                 dot(Wh, dg_t, tmp)
                 add(dh_prev, tmp, dh_prev)
-            if copy_each_step:
-                copyto(g_t, dg_t)
         dh0 = dh[0].T.copy()
         dc0 = Q[0, 0].T.copy()
-        if not copy_each_step:
-            np.copyto(G, dgates[:T].transpose(1, 0, 2))
+
+        # the gate gradients as one (4H, T*B) matrix (a block copy of B-long runs; NumPy's
+        # transposed copies cost ~2 ns per element), so that every weight gradient is one
+        # plain matmul, computed transposed ((4H, K), returned as a .T view)
+        G = np.empty((4 * H, T, B), dt)
+        np.copyto(G, dgates[:T].transpose(1, 0, 2))
         dG = G.reshape(4 * H, T * B)  # (4H, T*B)
         h_prev = cache["Y"][:-1].reshape(T * B, H)  # (T*B, H) h_{t-1}
-        if x.ndim == 2:  # one_hot(x).T @ dg (measured faster than sort + np.add.reduceat)
-            x_in = np.zeros((T * B, self.input_size), dt)  # (T*B, D)
-            x_in[np.arange(T * B), x.ravel()] = 1.0
+        if x.ndim == 2:  # dWx^T = dG @ one_hot(x): sum the columns of each id instead (sort, gather,
+            # np.add.reduceat: ~1.5x faster at V=96 than the matmul, which mostly multiplies zeros)
+            flat = x.reshape(-1)  # (T*B,)
+            order = np.argsort(flat, kind="stable")
+            ids = flat[order]
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])  # first column of each id
+            dWxT = np.zeros((4 * H, self.input_size), dt)  # (4H, D)
+            dWxT[:, ids[starts]] = np.add.reduceat(np.take(dG, order, axis=1), starts, axis=1)
         else:
-            x_in = x.reshape(T * B, self.input_size)  # (T*B, D)
-        grads = {"Wx": (dG @ x_in).T, "Wh": (dG @ h_prev).T, "b": dG @ np.ones(T * B, dt)}
+            dWxT = dG @ x.reshape(T * B, self.input_size)  # (4H, D)
+        grads = {"Wx": dWxT.T, "Wh": (dG @ h_prev).T, "b": dG @ np.ones(T * B, dt)}
         dx = None
         if need_dx and x.ndim == 3:
             if H <= 64:  # small: T matmuls on the contiguous per-step blocks, dx a (T, B, D) view of (T, D, B)
                 dx = np.matmul(p["Wx"], dgates[:T]).transpose(0, 2, 1)
             else:
                 dx = (dG.T @ p["Wx"].T).reshape(T, B, self.input_size)
-        dh_norms = np.sqrt(np.einsum("thb,thb->t", dh[1:], dh[1:]))[None, :]  # (1, T)
+        dhf = dh[1:].reshape(T, 1, H * B)
+        dh_norms = np.sqrt(np.matmul(dhf, dhf.transpose(0, 2, 1))).reshape(1, T)  # (1, T)
         return dx, (dh0, dc0), grads, dh_norms
 
     def trace(self, cache: dict) -> list[dict[str, np.ndarray]]:

@@ -7,7 +7,8 @@ Run explicitly (not collected by pytest)::
 
 For each (experiment, preset) it prints
 
-* headless steps/s: a Trainer in this process, no Qt, for ``--seconds``;
+* headless steps/s: a Trainer in this process, no Qt (half ``--seconds`` before the window
+  run and half after, averaged: the machine is shared);
 * windowed steps/s: the RNN Lab window (offscreen if there is no display) playing at
   full speed for the same wall time, all panels visible and drawing;
 * the ratio (target >= 85%);
@@ -18,7 +19,8 @@ For each (experiment, preset) it prints
   GIL the two mostly take turns, so on a busy machine this share is the steadier figure:
   windowed speed is roughly headless speed x (1 - share).
 
-Timings are figures to read, not assertions.
+Both runs use ``--blas-threads`` BLAS threads (default 1, as the app does: see
+``core.runtime.limit_blas_threads``). Timings are figures to read, not assertions.
 """
 from __future__ import annotations
 
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--only", default=None, help="one experiment id")
     p.add_argument("--blas-threads", type=int, default=1,
-                   help="BLAS threads for both runs (default 1, as the app uses: see visualizer.app.limit_blas_threads)")
+                   help="BLAS threads for both runs (default 1, as the app uses: see core.runtime.limit_blas_threads)")
     args = p.parse_args(argv)
     from visualizer.app import limit_blas_threads
 

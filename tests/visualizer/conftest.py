@@ -14,11 +14,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `import
 
 import pytest  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
-
-from visualizer.worker import pin_singleton_refcounts  # noqa: E402
-
-pin_singleton_refcounts()  # PySide6 6.12 emit() refcount bug: see its docstring
-
 import pyqtgraph as pg  # noqa: E402
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)  # as visualizer.app.configure does

@@ -1,10 +1,8 @@
 """`rnnlab screenshot`, the entry point's Qt-free CLI path, and every experiment's view drawing data."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
