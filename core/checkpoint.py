@@ -242,7 +242,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[Experiment, MetricHistory]
         cls = registry.get(ck.experiment_id)
     except ValueError:
         raise CheckpointError(f"checkpoint {str(ck.path)!r} is for unknown experiment {ck.experiment_id!r}") from None
-    known = {p.name for p in cls.params}
+    known = {p.name for p in cls.hyperparams}
     config = {k: v for k, v in ck.config.items() if k in known}  # tolerate params removed since
     experiment = cls(config, seed=ck.seed)
     _apply(ck, experiment)
@@ -262,8 +262,7 @@ def load_into(path: str | os.PathLike, experiment: Experiment) -> MetricHistory:
     if ck.experiment_id != experiment.id:
         raise CheckpointError(f"checkpoint {str(ck.path)!r} is for experiment {ck.experiment_id!r}, not {experiment.id!r}")
     live = {}
-    # type(...).params: NeuralExperiment instances shadow the Param tuple with their arrays dict
-    for p in type(experiment).params:
+    for p in type(experiment).hyperparams:
         if p.live and p.name in ck.config:
             try:
                 live[p.name] = p.validate(ck.config[p.name])

@@ -186,7 +186,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     preset_name = args.preset or cls.default_preset
     config = cls.preset_config(preset_name)
     config.update(parse_assignments(args.set or []))
-    for p in cls.params:  # files/folders given relative to here: store absolute, so checkpoints load anywhere
+    for p in cls.hyperparams:  # files/folders given relative to here: store absolute, so checkpoints load anywhere
         if p.type == "path" and isinstance(config.get(p.name), str) and config[p.name].strip():
             config[p.name] = os.path.abspath(os.path.expanduser(config[p.name].strip()))
     steps = cls.presets[preset_name].steps if args.steps is None else args.steps

@@ -245,7 +245,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._build_form(cls, info.config)
             self.setWindowTitle(f"RNN Lab — {cls.title}")
             self.description.setText(getattr(cls, "description", ""))
-            self.corpus_action.setEnabled(any(p.name == "corpus" for p in cls.params))
+            self.corpus_action.setEnabled(any(p.name == "corpus" for p in cls.hyperparams))
         else:
             self.form.set_values(info.config)
         self._sync_pickers(info)
@@ -273,7 +273,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_apply()
 
     def _build_form(self, cls: type, config: dict) -> None:
-        self.form = ParamForm(cls.params, config)
+        self.form = ParamForm(cls.hyperparams, config)
         self.form.live_changed.connect(self.session.set_live)
         self.form.pending_changed.connect(lambda _: self._update_apply())
         self.form.invalid.connect(lambda msg: self.message_bar.show_message(msg, "warning"))
@@ -373,7 +373,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_corpus(self, path: str | Path) -> bool:
         """Use a text file as the corpus (restarts). Bad files are reported; nothing changes then."""
         info = self.session.info
-        if not any(p.name == "corpus" for p in info.cls.params):
+        if not any(p.name == "corpus" for p in info.cls.hyperparams):
             self._on_error(f"{info.cls.title} does not train on a text corpus; open a language model first.")
             return False
         path = Path(path)

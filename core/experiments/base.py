@@ -9,7 +9,7 @@ carried hidden state).
 Subclasses declare, as class attributes:
 
 * ``id``, ``title``, ``description``
-* ``params``: tuple[Param, ...] — the one declaration of hyperparameters
+* ``hyperparams``: tuple[Param, ...] — the one declaration of hyperparameters
 * ``presets``: dict name -> Preset; must contain ``default_preset``
 * ``panels``: which GUI panels this experiment feeds, in display order, from
   {"loss", "hidden", "inspector", "binary", "sine", "text", "digits", "worked"}
@@ -58,7 +58,7 @@ class Experiment(ABC):
     id: ClassVar[str]
     title: ClassVar[str]
     description: ClassVar[str]
-    params: ClassVar[tuple[Param, ...]]
+    hyperparams: ClassVar[tuple[Param, ...]]
     presets: ClassVar[dict[str, Preset]]
     default_preset: ClassVar[str] = "default"
     panels: ClassVar[tuple[str, ...]] = ("loss", "hidden", "inspector")
@@ -67,11 +67,11 @@ class Experiment(ABC):
     is_language_model: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any] | None = None, seed: int = 0):
-        """``config`` holds values for (some of) ``params``; they are validated.
+        """``config`` holds values for (some of) ``hyperparams``; they are validated.
 
         Raises ConfigError (a ValueError) naming the key, value and range.
         """
-        self.config: dict[str, Any] = resolve(self.params, config)
+        self.config: dict[str, Any] = resolve(self.hyperparams, config)
         self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
         self.step = 0  # training steps done; train_step() increments it
@@ -79,11 +79,11 @@ class Experiment(ABC):
     # -- class helpers ----------------------------------------------------
     @classmethod
     def param(cls, name: str) -> Param:
-        for p in cls.params:
+        for p in cls.hyperparams:
             if p.name == name:
                 return p
         raise ConfigError(f"unknown hyperparameter {name!r} for {cls.id}; accepted: "
-                          f"{', '.join(p.name for p in cls.params)}")
+                          f"{', '.join(p.name for p in cls.hyperparams)}")
 
     @classmethod
     def preset_config(cls, preset: str | None) -> dict[str, Any]:
@@ -91,7 +91,7 @@ class Experiment(ABC):
         name = preset or cls.default_preset
         if name not in cls.presets:
             raise ConfigError(f"unknown preset {name!r} for {cls.id}; accepted: {', '.join(cls.presets)}")
-        return resolve(cls.params, cls.presets[name].values)
+        return resolve(cls.hyperparams, cls.presets[name].values)
 
     @classmethod
     def target_for(cls, preset: str | None) -> "Target | None":

@@ -45,7 +45,7 @@ class BinaryAddition(NeuralExperiment):
     title = "Binary addition"
     description = ("A sigmoid RNN adds two numbers bit by bit, least significant bit first; "
                    "watch the carry appear in the hidden state.")
-    params = (
+    hyperparams = (
         Param("bits", "int", 8, "Bits per number (= timesteps). Operands are below 2^(bits-1), so the sum fits.",
               2, 16),
         hidden_size(16, high=256),

@@ -370,7 +370,7 @@ class CharLM(StreamLM):
     eval_every = 100
     target = Target("val_loss", 1.5, "min")
 
-    params = (
+    hyperparams = (
         Param("corpus", "path", "", "UTF-8 text file to learn (\"\" = Python's bundled documentation).",
               kind="file"),
         C.cell("lstm"),

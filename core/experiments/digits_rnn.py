@@ -37,7 +37,7 @@ class DigitsRNN(NeuralExperiment):
     id = "digits-rnn"
     title = "Digits, row by row (LSTM)"
     description = "An LSTM reads a digit image one row per timestep and names the digit at the end."
-    params = (
+    hyperparams = (
         cell("lstm"),
         hidden_size(64),
         num_layers(1),

@@ -30,7 +30,7 @@ class Iris(NeuralExperiment):
     id = "iris"
     title = "Iris (softmax regression)"
     description = "Classify 150 iris flowers from 4 measurements with one softmax layer (sklearn's bundled data)."
-    params = (
+    hyperparams = (
         C.learning_rate(0.1),
         C.optimizer("sgd"),
         C.momentum(0.9),

@@ -53,7 +53,7 @@ class MLPDigits(NeuralExperiment):
     id = "mlp-digits"
     title = "MLP digits (Nielsen)"
     description = "The seed's sigmoid feed-forward network classifies digit images (quadratic cost, SGD)."
-    params = (
+    hyperparams = (
         hidden_size(30),
         batch_size(32),
         optimizer("sgd"),

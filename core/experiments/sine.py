@@ -55,7 +55,7 @@ class Sine(NeuralExperiment):
     id = "sine"
     title = "Sine prediction"
     description = "An LSTM predicts the next point of a sine wave from the previous 10 points."
-    params = (
+    hyperparams = (
         Param("window", "int", 10, "Past values the model sees to predict the next one.", 1, 100),
         Param("window_as", "str", "timesteps", "'timesteps': the window is T steps of 1 value; 'features': "
               "ONE step of T values (the TensorFlow tutorial's quirk).", choices=("timesteps", "features")),

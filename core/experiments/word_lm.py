@@ -57,7 +57,7 @@ class WordLM(StreamLM):
     eval_stream_len = 200
     target = Target("val_perplexity", 60.0, "min")  # the default preset on the default corpus
 
-    params = (
+    hyperparams = (
         Param("data_dir", "path", "", "Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt "
               "(\"\" = Python's bundled documentation as words).", kind="dir"),
         Param("vocab_size", "int", 10000, "Most frequent training words kept (with <unk> and <eos>); "

@@ -48,7 +48,7 @@ class WorkedExample(NeuralExperiment):
     title = "Worked example (2-step RNN)"
     description = ("The seed's hand-checked forward pass: a 2-unit tanh RNN reads 1 then 2; "
                    "every pre-activation, state and output shown, then fitted to targets with SGD.")
-    params = (
+    hyperparams = (
         C.learning_rate(0.1, high=2.0),
         C.optimizer("sgd"),
         C.momentum(0.9),

@@ -4,20 +4,23 @@ per-example loop (how the tutorials wrote it).
 
 Run explicitly (pytest does not collect bench_*.py):
 
-    python tests/benchmarks/bench_engine.py [--seconds 1.0] [--repeats 3] [--threads 1] [--only a,b]
+    python tests/benchmarks/bench_engine.py [--seconds 1.0] [--repeats 3] [--threads 1,2] [--only a,b]
 
 A step is forward + backward + optimizer update, including the output Dense
 layer and the loss. Each figure is the best of ``--repeats`` runs of at least
 ``--seconds`` (time.perf_counter); the machine is shared, so figures are noisy:
-within a case the systems take turns (ours, torch 2 threads, torch 1 thread,
-seed-style) in every round, so they see the same load. "ours/torch" divides by
-the best torch figure.
+within a case the systems take turns (ours at 1 and 2 BLAS threads, torch 2
+threads, torch 1 thread, seed-style) in every round, so they see the same load.
+"ours/torch" divides our best figure by the best torch figure.
 
-Threads: BLAS threads for NumPy are set through OPENBLAS_NUM_THREADS /
-OMP_NUM_THREADS / MKL_NUM_THREADS *before* NumPy is imported (``--threads``,
-default 1: at these sizes a second BLAS thread costs more in synchronisation than
-it gains, and the machine is shared); PyTorch gets ``torch.set_num_threads(2)``
-as asked (``--torch-threads``).
+Threads: ours is measured at each BLAS thread count of ``--threads`` (default
+"1,2", switched between turns with threadpoolctl; OPENBLAS_NUM_THREADS etc. are
+set to the largest *before* NumPy is imported) and PyTorch at each of
+``--torch-threads`` (default "2,1"), so both sides get the same choice. The
+project default is 1 BLAS thread (core/runtime.py): on a loaded 2-core machine a
+second thread that has to wait for a busy core makes every matmul 5-10x slower
+(measured here: (a) 5.5 steps/s at 2 threads vs 58 at 1); only the large case (a)
+gains from 2 threads, and only when a core is idle. Seed-style baselines run at 1.
 
 Cases:
   (a) char LSTM    1 layer, H=128, one-hot input of 96, T=50, B=32, softmax CE, Adam
@@ -40,7 +43,8 @@ def _parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=1.0, help="minimum duration of one measurement")
     ap.add_argument("--repeats", type=int, default=3, help="measurements per case (best is reported)")
-    ap.add_argument("--threads", type=int, default=1, help="BLAS threads for NumPy")
+    ap.add_argument("--threads", default="1,2",
+                    help="BLAS thread counts for NumPy to measure (comma-separated); the ratio uses the best")
     ap.add_argument("--torch-threads", default="2,1",
                     help="torch.set_num_threads values to measure (comma-separated); the ratio uses the best")
     ap.add_argument("--only", default="a,a1,b,c,d", help="comma-separated cases to run (a1: (a) with float one-hot)")
@@ -49,14 +53,15 @@ def _parse() -> argparse.Namespace:
 
 
 ARGS = _parse() if __name__ == "__main__" else argparse.Namespace(
-    seconds=1.0, repeats=3, threads=1, torch_threads="2,1", only="a,a1,b,c,d", no_torch=False)
+    seconds=1.0, repeats=3, threads="1,2", torch_threads="2,1", only="a,a1,b,c,d", no_torch=False)
+NTHREADS = [int(v) for v in str(ARGS.threads).split(",") if v.strip()]
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = str(ARGS.threads)
+    os.environ[_var] = str(max(NTHREADS))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import numpy as np  # noqa: E402  (after the thread settings)
 
-from core import losses, optim  # noqa: E402
+from core import losses, optim, runtime  # noqa: E402
 from core.nn.dense import Dense  # noqa: E402
 from core.nn.lstm import LSTM  # noqa: E402
 from core.nn.recurrent import make_recurrent  # noqa: E402
@@ -416,18 +421,19 @@ def main() -> None:
         except ImportError:
             torch = None
     tthreads = [int(v) for v in str(ARGS.torch_threads).split(",") if v.strip()] if torch else []
-    print(f"numpy {np.__version__}, BLAS threads {ARGS.threads}; "
+    print(f"numpy {np.__version__}, BLAS threads {NTHREADS}; "
           + (f"torch {torch.__version__}, threads {tthreads}" if torch else "torch not available")
           + f"; best of {ARGS.repeats} x >= {ARGS.seconds:.1f} s; load average {os.getloadavg()[0]:.1f}")
+    ocols = " ".join(f"{f'ours{n}t/s':>9s}" for n in NTHREADS)
     tcols = " ".join(f"{f'torch{n}t/s':>10s}" for n in tthreads)
-    head = (f"{'case':42s} {'ours/s':>8s} {tcols} {'ours/torch':>10s} {'target':>6s}     "
+    head = (f"{'case':42s} {ocols} {tcols} {'ours/torch':>10s} {'target':>6s}     "
             f"{'seed/s':>8s} {'ours/seed':>9s}")
     print(head)
     print("-" * len(head))
     rng = np.random.default_rng(0)
     for key in ARGS.only.split(","):
         title, ours, seed, target = CASES[key.strip()]
-        steps = {"ours": ours(np.random.default_rng(1))}
+        steps = {f"ours{n}": ours(np.random.default_rng(1)) for n in NTHREADS}
         for n in tthreads:
             steps[f"torch{n}"] = torch_cases(torch, rng)[key]()
         if seed:
@@ -436,15 +442,18 @@ def main() -> None:
         def setup(name: str) -> None:
             if name.startswith("torch"):
                 torch.set_num_threads(int(name[5:]))
+            runtime.limit_blas_threads(int(name[4:]) if name.startswith("ours") else 1)
 
         r = measure(steps, ARGS.seconds, ARGS.repeats, setup)
+        r_ours = [r[f"ours{n}"] for n in NTHREADS]
         r_torch = [r[f"torch{n}"] for n in tthreads]
         best_torch = max(r_torch) if r_torch else float("nan")
-        ratio = r["ours"] / best_torch
+        ratio = max(r_ours) / best_torch
         ok = "" if not r_torch else ("ok" if ratio >= target else "MISS")
+        ovals = " ".join(f"{v:9.1f}" for v in r_ours)
         tvals = " ".join(f"{v:10.1f}" for v in r_torch)
-        seed_s = f"{r['seed']:8.1f} {r['ours'] / r['seed']:8.1f}x" if seed else f"{'-':>8s} {'-':>9s}"
-        print(f"{title:42s} {r['ours']:8.1f} {tvals} {ratio:9.2f}x {target:5.1f}x {ok:4s} {seed_s}", flush=True)
+        seed_s = f"{r['seed']:8.1f} {max(r_ours) / r['seed']:8.1f}x" if seed else f"{'-':>8s} {'-':>9s}"
+        print(f"{title:42s} {ovals} {tvals} {ratio:9.2f}x {target:5.1f}x {ok:4s} {seed_s}", flush=True)
 
 
 if __name__ == "__main__":

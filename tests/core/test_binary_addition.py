@@ -44,7 +44,7 @@ def test_registry_and_declarations():
     assert set(cls.panels) <= {"loss", "hidden", "inspector", "binary", "sine", "text", "digits", "worked"}
     assert {"default", "trask"} <= set(cls.presets)
     assert cls.presets["trask"].steps == 10_000
-    assert all(p.help for p in cls.params)
+    assert all(p.help for p in cls.hyperparams)
     assert cls.param("learning_rate").live and not cls.param("bits").live and not cls.param("hidden_size").live
 
 

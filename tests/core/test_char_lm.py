@@ -32,9 +32,9 @@ def test_registered_with_presets_and_panels():
     assert set(cls.presets) >= {"default", "min-char-rnn", "lstm"}
     assert cls.panels == ("loss", "text", "hidden", "inspector")
     assert cls.target.metric == "val_loss" and cls.target.value == 1.5 and cls.target.mode == "min"
-    for p in cls.params:
+    for p in cls.hyperparams:
         assert p.help
-    live = {p.name for p in cls.params if p.live}
+    live = {p.name for p in cls.hyperparams if p.live}
     assert {"learning_rate", "clip", "temperatures", "prime", "sample_length"} <= live
     assert not {"cell", "hidden_size", "num_layers", "corpus", "batch_size"} & live
 

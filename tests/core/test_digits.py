@@ -51,7 +51,7 @@ def test_declarations(cls):
     assert cls.param("data_dir").type == "path" and not cls.param("data_dir").live
     assert cls.param("learning_rate").live and not cls.param("hidden_size").live
     assert set(cls.panels) <= {"loss", "hidden", "inspector", "binary", "sine", "text", "digits", "worked"}
-    assert all(p.help for p in cls.params)
+    assert all(p.help for p in cls.hyperparams)
 
 
 def test_mlp_seed_preset_is_nielsens_network():

@@ -50,7 +50,7 @@ def test_declarations():
     assert seed["learning_rate"] == 0.1 and seed["batch_size"] == 32 and seed["num_layers"] == 2
     assert seed["hidden_size"] == 30 and cls.presets["seed"].steps == 3000
     assert cls.target.metric == "rmse" and cls.target.mode == "min"
-    assert all(p.help for p in cls.params)
+    assert all(p.help for p in cls.hyperparams)
 
 
 @pytest.mark.parametrize("window_as, T, D", [("timesteps", 10, 1), ("features", 1, 10)])

@@ -42,7 +42,7 @@ def test_registered_and_presets():
     assert (ptb["clip"], ptb["clip_mode"], ptb["batch_size"], ptb["seq_len"], ptb["init_scale"]) == \
         (5.0, "norm", 20, 35, 0.1)
     assert WordLM.preset_config("default")["hidden_size"] < 200
-    assert all(p.help for p in cls.params)
+    assert all(p.help for p in cls.hyperparams)
 
 
 def test_ptb_folder_vocab_and_learning_beats_unigram(tmp_path):

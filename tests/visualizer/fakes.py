@@ -21,7 +21,7 @@ class FakeExperiment(Experiment):
     id = "fake"
     title = "Fake experiment"
     description = "A stand-in experiment for GUI tests."
-    params = (
+    hyperparams = (
         Param("learning_rate", "float", 0.1, "Step size of the optimizer.", 1e-5, 10.0, log=True, live=True),
         Param("hidden_size", "int", 4, "Units per recurrent layer.", 1, 64),
         Param("seq_len", "int", 6, "Timesteps of the probe example.", 1, 50),

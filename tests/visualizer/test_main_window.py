@@ -256,7 +256,7 @@ def test_live_change_from_elsewhere_shows_in_the_form(make_window, qtbot):
 def test_form_editors_follow_the_declaration(qtbot, app_setup):
     from visualizer.widgets.param_form import ParamForm, _BoolField, _ChoiceField, _FloatField, _IntField, _TextField
 
-    form = ParamForm(FakeExperiment.params, FakeExperiment.preset_config(None))
+    form = ParamForm(FakeExperiment.hyperparams, FakeExperiment.preset_config(None))
     qtbot.addWidget(form)
     kinds = {name: type(f) for name, f in form.fields.items()}
     assert kinds["learning_rate"] is _FloatField and form.fields["learning_rate"].log
