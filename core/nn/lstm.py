@@ -17,12 +17,14 @@ buffer, the sigmoid gates via sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 (the 1/2
 folded into a scaled, column-permuted copy of the weights, order [i, f, o, g], so
 the three sigmoid gates are one block), then ``[i*g, f*c_prev]`` in one
 multiply because each step's buffer is laid out [i, f, o, g, c_prev].
-Backward precomputes every local derivative vectorised over T, so a step is
+Backward precomputes every local derivative vectorised over chunks of 10 timesteps
+(sized to stay in cache), so a step is
 five calls (four without dy): ``[do, dc_h] = dh * K``, ``dc += dc_next``,
 ``[dc_prev, di, df, dg] = dc * P``, ``dgates @ Wh.T`` and the add of dy. The
-gate gradients are then block-copied into one (4H, T*B) matrix so each weight
+gate gradients are block-copied (per chunk) into one (4H, T*B) matrix so each weight
 gradient is one plain matmul (returned as transposed views); for ids, dWx sums the
-columns of each id (sort + ``np.add.reduceat``) instead of multiplying by a one-hot.
+columns of each id (sort + ``np.add.reduceat``) instead of multiplying by a one-hot
+when BLAS runs one thread (``core.runtime.blas_threads()``; with 2 the matmul wins).
 NumPy's transposed copies cost ~2 ns per element, so transposes are left to BLAS
 (Fortran-order views) wherever possible. ``Wx``, ``b`` and ``Wh`` are views of one
 block [Wx; b; Wh] so the scaled copy costs three calls.
@@ -35,6 +37,9 @@ import numpy as np
 
 from core import runtime
 from core.nn.rnn import RecurrentLayer
+
+
+_CHUNK = 10  # timesteps per chunk of the backward pass (P, K of a chunk stay in cache)
 
 
 def _perm_half(w: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -166,23 +171,6 @@ class LSTM(RecurrentLayer):
         p = self.params
         Wh = p["Wh"]  # (H, 4H): dh_{t-1}^T = Wh @ dgates_t^T
 
-        # local derivatives, vectorised over all timesteps (in place, no temporaries); (T, H, B)
-        gv = self._gates(cache)
-        i, g, o = gv["i"], gv["g"], gv["o"]
-        mul, sub = np.multiply, np.subtract
-        S = A[:-1, :3 * H]  # (T, 3H, B) [i, f, o]
-        dS = np.empty((T, 3 * H, B), dt)  # s (1 - s) for [i, f, o]
-        sub(1.0, S, dS), mul(dS, S, dS)
-        P = np.empty((T, 4, H, B), dt)  # dc * P = [dc_prev, da_i, da_f, da_g]
-        P[:, 0] = gv["f"]
-        mul(dS[:, :2 * H], A[:-1, 3 * H:], P.reshape(T, 4 * H, B)[:, H:3 * H])  # [g i (1-i), c_prev f (1-f)]
-        p3 = P[:, 3]
-        mul(g, g, p3), sub(1.0, p3, p3), mul(p3, i, p3)  # i (1 - g^2)
-        K = np.empty((T, 2, H, B), dt)  # dh * K = [da_o, dc from h]
-        k0, k1 = K[:, 0], K[:, 1]
-        mul(dS[:, 2 * H:], tc, k0)  # tanh(c) o (1 - o)
-        mul(tc, tc, k1), sub(1.0, k1, k1), mul(k1, o, k1)  # o (1 - tanh(c)^2)
-
         # work buffer per step: [dc_prev, da_i, da_f, da_g, da_o, dc] (6, H, B); row T holds dc_last
         Q = np.empty((T + 1, 6, H, B), dt)
         Q[T, 0] = 0.0 if dc_T is None else dc_T.T
@@ -197,26 +185,51 @@ class LSTM(RecurrentLayer):
         if dh_T is not None:
             dh[T] += dh_T.T
         tmp = np.empty((H, B), dt)
-        dot, add, multiply = np.dot, np.add, np.multiply
-        steps = zip(dh[:0:-1, None], K[::-1], Q[T - 1::-1, 4:6], Q[T - 1::-1, 5], Q[:0:-1, 0],
-                    Q[T - 1::-1, 5:6], P[::-1], Q[T - 1::-1, 0:4], dgates[T - 1::-1], dh[-2::-1])
-        for dh_t, k_t, q_odc, q_dc, dc_next, q_dc1, p_t, q_gates, dg_t, dh_prev in steps:
-            multiply(dh_t, k_t, q_odc)  # [da_o, dc from h]
-            add(q_dc, dc_next, q_dc)  # dc
-            multiply(q_dc1, p_t, q_gates)  # [dc_prev, da_i, da_f, da_g]
-            if dy is None:
-                dot(Wh, dg_t, dh_prev)
-            else:
-                dot(Wh, dg_t, tmp)
-                add(dh_prev, tmp, dh_prev)
+
+        # Local derivatives, vectorised over a chunk of timesteps (in place, no temporaries),
+        # then the chunk's steps. Chunks of _CHUNK timesteps keep P and K in cache between
+        # the two (a long sequence's whole P and K would not fit).
+        gv = self._gates(cache)
+        n = min(T, _CHUNK)
+        # G: the gate gradients as one (4H, T*B) matrix, so that every weight gradient is one
+        # plain matmul, computed transposed ((4H, K), returned as a .T view)
+        G = np.empty((4 * H, T, B), dt)
+        dS = np.empty((n, 3 * H, B), dt)  # s (1 - s) for [i, f, o]
+        P = np.empty((n, 4, H, B), dt)  # dc * P = [dc_prev, da_i, da_f, da_g]
+        K = np.empty((n, 2, H, B), dt)  # dh * K = [da_o, dc from h]
+        mul, sub, dot, add, multiply = np.multiply, np.subtract, np.dot, np.add, np.multiply
+        for t1 in range(T, 0, -n):
+            t0 = max(t1 - n, 0)
+            c = slice(t0, t1)
+            m = t1 - t0
+            i, g, o, tc_c, dS_c, P_c, K_c = gv["i"][c], gv["g"][c], gv["o"][c], tc[c], dS[:m], P[:m], K[:m]
+            S = A[c, :3 * H]  # (m, 3H, B) [i, f, o]
+            sub(1.0, S, dS_c), mul(dS_c, S, dS_c)
+            P_c[:, 0] = gv["f"][c]
+            mul(dS_c[:, :2 * H], A[c, 3 * H:], P_c.reshape(m, 4 * H, B)[:, H:3 * H])  # [g i (1-i), c_prev f (1-f)]
+            p3 = P_c[:, 3]
+            mul(g, g, p3), sub(1.0, p3, p3), mul(p3, i, p3)  # i (1 - g^2)
+            k0, k1 = K_c[:, 0], K_c[:, 1]
+            mul(dS_c[:, 2 * H:], tc_c, k0)  # tanh(c) o (1 - o)
+            mul(tc_c, tc_c, k1), sub(1.0, k1, k1), mul(k1, o, k1)  # o (1 - tanh(c)^2)
+
+            r, r1 = slice(t1 - 1, t0 - 1 if t0 else None, -1), slice(t1, t0, -1)  # t = t1-1 .. t0, and t + 1
+            steps = zip(dh[r1, None], K_c[::-1], Q[r, 4:6], Q[r, 5], Q[r1, 0], Q[r, 5:6], P_c[::-1], Q[r, 0:4],
+                        dgates[r], dh[r])
+            for dh_t, k_t, q_odc, q_dc, dc_next, q_dc1, p_t, q_gates, dg_t, dh_prev in steps:
+                multiply(dh_t, k_t, q_odc)  # [da_o, dc from h]
+                add(q_dc, dc_next, q_dc)  # dc
+                multiply(q_dc1, p_t, q_gates)  # [dc_prev, da_i, da_f, da_g]
+                if dy is None:
+                    dot(Wh, dg_t, dh_prev)
+                else:
+                    dot(Wh, dg_t, tmp)
+                    add(dh_prev, tmp, dh_prev)
+            # the chunk's gate gradients into G (4H, T, B) while they are in cache: runs of m * B floats
+            np.copyto(G[:, c], dgates[c].transpose(1, 0, 2))
         dh0 = dh[0].T.copy()
         dc0 = Q[0, 0].T.copy()
 
-        # the gate gradients as one (4H, T*B) matrix (a block copy of B-long runs; NumPy's
-        # transposed copies cost ~2 ns per element), so that every weight gradient is one
-        # plain matmul, computed transposed ((4H, K), returned as a .T view)
-        G = np.empty((4 * H, T, B), dt)
-        np.copyto(G, dgates[:T].transpose(1, 0, 2))
         dG = G.reshape(4 * H, T * B)  # (4H, T*B)
         h_prev = cache["Y"][:-1].reshape(T * B, H)  # (T*B, H) h_{t-1}
         if x.ndim == 2 and runtime.blas_threads() > 1:  # dWx^T = dG @ one_hot(x) (scales with threads)

@@ -4,14 +4,16 @@ per-example loop (how the tutorials wrote it).
 
 Run explicitly (pytest does not collect bench_*.py):
 
-    python tests/benchmarks/bench_engine.py [--seconds 1.0] [--repeats 3] [--threads 1,2] [--only a,b]
+    python tests/benchmarks/bench_engine.py [--seconds 0.6] [--repeats 5] [--threads 1,2] [--only a,b]
 
 A step is forward + backward + optimizer update, including the output Dense
 layer and the loss. Each figure is the best of ``--repeats`` runs of at least
 ``--seconds`` (time.perf_counter); the machine is shared, so figures are noisy:
 within a case the systems take turns (ours at 1 and 2 BLAS threads, torch 2
 threads, torch 1 thread, seed-style) in every round, so they see the same load.
-"ours/torch" divides our best figure by the best torch figure.
+"ours/torch" divides our best figure by the best torch figure. Many short rounds
+(5 x 0.6 s) rather than a few long ones give every system more chances to catch
+a quiet moment of the shared machine.
 
 Threads: ours is measured at each BLAS thread count of ``--threads`` (default
 "1,2", switched between turns with threadpoolctl; OPENBLAS_NUM_THREADS etc. are
@@ -41,8 +43,8 @@ import time
 
 def _parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=1.0, help="minimum duration of one measurement")
-    ap.add_argument("--repeats", type=int, default=3, help="measurements per case (best is reported)")
+    ap.add_argument("--seconds", type=float, default=0.6, help="minimum duration of one measurement")
+    ap.add_argument("--repeats", type=int, default=5, help="measurements per case (best is reported)")
     ap.add_argument("--threads", default="1,2",
                     help="BLAS thread counts for NumPy to measure (comma-separated); the ratio uses the best")
     ap.add_argument("--torch-threads", default="2,1",
@@ -53,7 +55,7 @@ def _parse() -> argparse.Namespace:
 
 
 ARGS = _parse() if __name__ == "__main__" else argparse.Namespace(
-    seconds=1.0, repeats=3, threads="1,2", torch_threads="2,1", only="a,a1,b,c,d", no_torch=False)
+    seconds=0.6, repeats=5, threads="1,2", torch_threads="2,1", only="a,a1,b,c,d", no_torch=False)
 NTHREADS = [int(v) for v in str(ARGS.threads).split(",") if v.strip()]
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(max(NTHREADS))
