@@ -35,6 +35,8 @@ Recurrent layers (RNN, LSTM, GRU, Stacked, Bidirectional)
         for a loss on the last step only, pass dy with zeros except dy[-1]
         (or use ``dy=None`` and ``dh_last``).
         dh_last: same structure as the state, or None.
+        ``dx`` and the gradients may be non-contiguous views (e.g. Fortran-order
+        transposes handed to BLAS): valid arrays of the documented shapes.
         dh_norms: (L, T) float array, the L2 norm of dL/dh_t (whole batch)
         per layer L (a single layer has L=1; Bidirectional stacks fwd, bwd).
     ``layer.trace(cache)`` -> list (one per layer) of dict name -> (T, B, H):

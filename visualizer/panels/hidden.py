@@ -2,11 +2,12 @@
 
 Rows are hidden units, columns are timesteps. A combo picks the layer and the
 state (``h``; LSTM ``c`` and gates ``i f g o``; GRU ``r z n``). Under the
-heatmap three rows of labels show the input, the target and the model's
-prediction for every column (wrong predictions in red), and a small strip shows
-the gradient norm ``||dL/dh_t||`` per timestep on a log scale when the probe
-carries it. The selected timestep (one value on the hub) is outlined; clicking a
-column selects it.
+heatmap two compact rows of labels show the input and the model's prediction
+for every column (wrong predictions in red; the target is in the inspector), and
+a thin optional strip shows the gradient norm ``||dL/dh_t||`` per timestep on a
+log scale when the probe carries it (collapsed automatically when the dock is
+too short, so the heatmap keeps most of the height). The selected timestep (one
+value on the hub) is outlined; clicking a column selects it.
 
 This module also holds :class:`ContentPanel` and a few drawing helpers shared by
 the other content panels (inspector, binary, sine, text, digits, worked).
@@ -30,7 +31,11 @@ POSITIVE = "#e57373"       # bars of positive values (same side as the diverging
 NEGATIVE = "#64b5f6"       # bars of negative values (blue)
 HIGHLIGHT = "#ffd54f"      # selected timestep accents
 FONT_PT = 12               # tick and label font size (used in front of a class)
-AXIS_W = 100               # left axis width of stacked plots, so their columns line up
+AXIS_W = 86                # left axis width of stacked plots, so their columns line up
+LABEL_PT = FONT_PT - 2     # the compact label rows under the heatmap
+LABEL_ROWS_H = 64          # height of the two label rows plus the timestep axis (px)
+GRAD_H = 56                # height of the gradient-flow strip (px)
+GRAD_MIN_VIEW_H = 300      # below this plot-area height the strip collapses (the heatmap comes first)
 
 STATE_NAMES = {
     "h": "hidden state h", "c": "cell state c", "i": "input gate i", "f": "forget gate f",
@@ -62,9 +67,11 @@ def label_stride(n: int, pixels: float, min_px: float = 26.0) -> int:
     return max(1, math.ceil(n * min_px / pixels))
 
 
-def style_axis(axis: pg.AxisItem, width: int | None = None) -> None:
-    axis.setStyle(tickFont=font())
-    axis.label.setFont(font())
+def style_axis(axis: pg.AxisItem, width: int | None = None, pt: int = FONT_PT) -> None:
+    """Readable fonts and no automatic SI prefix (no "value (x0.001)": values are shown as they are)."""
+    axis.enableAutoSIPrefix(False)
+    axis.setStyle(tickFont=font(pt))
+    axis.label.setFont(font(pt))
     if width is not None:
         axis.setWidth(width)
 
