@@ -17,12 +17,12 @@ dispatch without caring which.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import numpy as np
 
-from core.nn import module
-from core.nn.validate import check_choice, check_float_array, check_positive_int
+from core.nn.module import ParamLayer
+from core.nn.validate import check_choice, check_dtype, check_float_array, check_positive_int, check_rng
 
 # -- activations ---------------------------------------------------------------
 
@@ -97,44 +97,6 @@ def activation_backward(name: str, dy: np.ndarray, x: np.ndarray, y: np.ndarray)
 
 
 # -- shared layer plumbing -------------------------------------------------------
-
-
-def check_dtype(dtype: Any) -> np.dtype:
-    """np.float32 or np.float64, else ValueError naming ``dtype``."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be np.float32 or np.float64, got {dt}")
-    return dt
-
-
-def check_rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a np.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
-    return rng
-
-
-class ParamLayer:
-    """Base for layers holding ``self.params`` (name -> live array)."""
-
-    params: dict[str, np.ndarray]
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters."""
-        return module.state_dict(self.params)
-
-    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
-        """Copy ``state`` into the live parameters (checks keys and shapes)."""
-        module.load_state_dict(self.params, state, f"{type(self).__name__} state dict")
-
-    @property
-    def num_params(self) -> int:
-        return int(sum(p.size for p in self.params.values()))
-
-    def zero_grads(self) -> dict[str, np.ndarray]:
-        return {k: np.zeros_like(v) for k, v in self.params.items()}
 
 
 # -- Dense -------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from core.nn.dense import check_rng
+from core.nn.validate import check_rng
 from core.nn.validate import check_float_array
 
 

@@ -5,7 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from core.nn.dense import ParamLayer, check_dtype, check_rng
+from core.nn.module import ParamLayer
+from core.nn.validate import check_dtype, check_rng
 from core.nn.validate import check_choice, check_float_array, check_int_array, check_positive_int
 
 

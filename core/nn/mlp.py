@@ -20,7 +20,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from core.nn import module
-from core.nn.dense import ACTIVATIONS, Dense, ParamLayer, activation_backward, check_dtype, check_rng
+from core.nn.dense import ACTIVATIONS, Dense, activation_backward
+from core.nn.module import ParamLayer
+from core.nn.validate import check_dtype, check_rng
 from core.nn.validate import check_choice, check_float_array, check_positive_int
 
 

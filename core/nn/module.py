@@ -44,3 +44,24 @@ def load_state_dict(params: Mapping[str, np.ndarray], state: Mapping[str, np.nda
             raise ValueError(f"{what}: {k} has non-numeric dtype {s.dtype}")
     for k, v in params.items():
         v[...] = state[k]
+
+
+class ParamLayer:
+    """Base for layers holding ``self.params`` (name -> live array)."""
+
+    params: dict[str, np.ndarray]
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters."""
+        return state_dict(self.params)
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Copy ``state`` into the live parameters (checks keys and shapes)."""
+        load_state_dict(self.params, state, f"{type(self).__name__} state dict")
+
+    @property
+    def num_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def zero_grads(self) -> dict[str, np.ndarray]:
+        return {k: np.zeros_like(v) for k, v in self.params.items()}

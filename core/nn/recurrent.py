@@ -7,7 +7,8 @@ import numpy as np
 
 from core.nn.gru import GRU
 from core.nn.lstm import LSTM
-from core.nn.rnn import ACTIVATIONS, RNN, _check_rng
+from core.nn.rnn import ACTIVATIONS, RNN
+from core.nn.validate import check_rng
 from core.nn.stack import Bidirectional, Stacked
 from core.nn.validate import check_choice, check_positive_int
 
@@ -31,7 +32,7 @@ def make_recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int
     num_layers = check_positive_int("num_layers", num_layers)
     input_size = check_positive_int("input_size", input_size)
     hidden_size = check_positive_int("hidden_size", hidden_size)
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
 

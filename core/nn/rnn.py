@@ -34,8 +34,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from core.nn import module
-from core.nn.validate import check_choice, check_float_array, check_int_array, check_positive_int
+from core.nn.module import ParamLayer
+from core.nn.validate import (check_choice, check_dtype, check_float_array, check_int_array,
+                               check_positive_int, check_rng)
 
 ACTIVATIONS = ("tanh", "sigmoid")
 
@@ -66,23 +67,6 @@ _MALLOC_TUNED = tune_malloc()
 # -- shared plumbing ---------------------------------------------------------------
 
 
-def _check_dtype(dtype: Any) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be np.float32 or np.float64, got {dt}")
-    return dt
-
-
-def _check_rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a np.random.Generator (np.random.default_rng(seed)), "
-                         f"got {type(rng).__name__}")
-    return rng
-
-
 def as_numpy(a: Any) -> np.ndarray:
     """A NumPy array from an ndarray, list or (CPU) torch tensor, without importing torch."""
     if hasattr(a, "detach"):
@@ -90,7 +74,7 @@ def as_numpy(a: Any) -> np.ndarray:
     return np.asarray(a)
 
 
-class RecurrentLayer:
+class RecurrentLayer(ParamLayer):
     """Base for one recurrent layer: validation, state dicts, torch-name helpers.
 
     Subclasses set ``cell``, ``gates`` (number of gate blocks in ``Wx``) and
@@ -106,8 +90,8 @@ class RecurrentLayer:
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.output_size = self.hidden_size
         self.num_layers = 1
-        self.dtype = _check_dtype(dtype)
-        _check_rng(rng)  # used only by the subclass to draw the initial weights (not kept)
+        self.dtype = check_dtype(dtype)
+        check_rng(rng)  # used only by the subclass to draw the initial weights (not kept)
         self.params: dict[str, np.ndarray] = {}
 
     def _uniform(self, rng: np.random.Generator, *shape: int) -> np.ndarray:
@@ -117,17 +101,6 @@ class RecurrentLayer:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}"
                 f"{', ' + repr(self.activation) if self.cell == 'rnn' else ''}, dtype={self.dtype.name})")
-
-    # -- params -------------------------------------------------------------------
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return module.state_dict(self.params)
-
-    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
-        module.load_state_dict(self.params, state, f"{type(self).__name__} state dict")
-
-    @property
-    def num_params(self) -> int:
-        return int(sum(p.size for p in self.params.values()))
 
     def zero_state(self, batch: int) -> Any:
         """The all-zero state for ``batch`` sequences ((B, H), or (h, c) for the LSTM)."""

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from core.nn import module
+from core.nn.module import ParamLayer
 
 
 def _check_list_state(name: str, state: Any, n: int) -> list:
@@ -24,21 +25,7 @@ def _check_list_state(name: str, state: Any, n: int) -> list:
     return list(state)
 
 
-class _Container:
-    params: dict[str, np.ndarray]
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return module.state_dict(self.params)
-
-    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
-        module.load_state_dict(self.params, state, f"{type(self).__name__} state dict")
-
-    @property
-    def num_params(self) -> int:
-        return int(sum(p.size for p in self.params.values()))
-
-
-class Bidirectional(_Container):
+class Bidirectional(ParamLayer):
     """Runs ``fwd`` over x and ``bwd`` over x reversed in time; y = [y_fwd, y_bwd] (T, B, 2H).
 
     ``fwd`` and ``bwd`` are two single layers of the same kind and sizes (build
@@ -114,7 +101,7 @@ class Bidirectional(_Container):
         self.bwd.from_torch({k[:-len("_reverse")]: v for k, v in rev.items()}, suffix)
 
 
-class Stacked(_Container):
+class Stacked(ParamLayer):
     """Layers applied one after another; inverted dropout on the outputs of every
     layer but the last (train mode only, with the rng passed to ``forward``).
 

@@ -52,3 +52,20 @@ def _fmt(shape: tuple) -> str:
 
 def _shape_hint(shape: tuple | None) -> str:
     return f" {_fmt(shape)}" if shape is not None else ""
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    """np.float32 or np.float64, else ValueError naming ``dtype``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dt}")
+    return dt
+
+
+def check_rng(rng: Any) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a np.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+    return rng
