@@ -16,6 +16,7 @@ from core.runtime import limit_blas_threads
 
 
 STYLE = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
+SWITCH_INTERVAL = float(os.environ.get("RNNLAB_SWITCH_INTERVAL", "0"))  # seconds; 0 = Python's default
 BASE_POINT_SIZE = 11  # big, readable: this is used in front of a class
 
 _configured = False
@@ -74,6 +75,10 @@ def application(argv: list[str] | None = None) -> QtWidgets.QApplication:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(argv if argv is not None else ["rnnlab"])
     configure(app)
     limit_blas_threads()
+    if SWITCH_INTERVAL:
+        # One GIL, two busy threads: Python hands the GIL over every switch interval (default 5 ms).
+        # The GUI thread re-acquires it after every Qt call it makes, so a short interval keeps it lively.
+        sys.setswitchinterval(SWITCH_INTERVAL)
     return app
 
 

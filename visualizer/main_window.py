@@ -38,6 +38,7 @@ from visualizer.widgets.param_form import ParamForm
 from visualizer.widgets.transport import Transport
 
 STATUS_INTERVAL_MS = 500
+MAX_PANEL_MIN_HEIGHT = 230  # px: a panel may not claim more, so that default proportions can apply
 CHECKPOINT_FILTER = "RNN Lab checkpoint (*.npz)"
 
 
@@ -98,11 +99,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self.form: ParamForm | None = None
         self._closing = False
+        self._dock_heights: dict[str, float] = {}
+        self._user_arranged = False  # set when the user moves a splitter: then sizes are theirs
 
         self.message_bar = MessageBar()
         self.panel_area = QtWidgets.QMainWindow()  # holds the panel docks; nested in the central widget
         self.panel_area.setWindowFlags(QtCore.Qt.WindowType.Widget)
         self.panel_area.setDockNestingEnabled(True)
+        self.panel_area.installEventFilter(self)
         self.panel_area.setDockOptions(QtWidgets.QMainWindow.DockOption.AnimatedDocks
                                        | QtWidgets.QMainWindow.DockOption.AllowNestedDocks)
         central = QtWidgets.QWidget()
@@ -130,6 +134,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.message.connect(self._on_message)
         s.state_changed.connect(self._on_state)
         s.live_param_changed.connect(self._on_live_param)
+        s.snapshot_ready.connect(self._on_snapshot)  # the step counter follows every frame
         self._install_experiment(info)  # panels exist before the first snapshot arrives
         s.start()
         self._stats_timer = QtCore.QTimer(self)
@@ -192,7 +197,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings_dock.setWidget(box)
         self.settings_dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
                                        | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.settings_dock.setMinimumWidth(340)
+        self.settings_dock.setMinimumWidth(280)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.settings_dock)
 
     def _build_status_bar(self) -> None:
@@ -287,33 +292,75 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panels.clear()
         self.view_menu.clear()
         names = list(cls.panels)
-        left = (len(names) + 1) // 2
-        columns: list[QtWidgets.QDockWidget | None] = [None, None]
-        for i, name in enumerate(names):
-            panel = self._make_panel(name)
-            title = str(getattr(panel, "title", name)).replace("&", "&&")  # no mnemonics in titles
-            dock = QtWidgets.QDockWidget(title, self.panel_area)
-            dock.setObjectName(f"panel-{name}")
-            dock.setWidget(panel)
-            dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
-                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
-                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-            col = 0 if i < left else 1
-            if columns[col] is None:
-                area = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea if col == 0 else \
-                    QtCore.Qt.DockWidgetArea.RightDockWidgetArea
-                self.panel_area.addDockWidget(area, dock)
-            else:
-                self.panel_area.splitDockWidget(columns[col], dock, QtCore.Qt.Orientation.Vertical)
-            columns[col] = dock
-            self.panels[name] = panel
-            self.docks[name] = dock
-            self.view_menu.addAction(dock.toggleViewAction())
+        left_names, right_names, heights = dock_columns(names)
+        for col, column in enumerate((left_names, right_names)):
+            previous: QtWidgets.QDockWidget | None = None
+            for name in column:
+                panel = self._make_panel(name)
+                if panel.minimumHeight() > MAX_PANEL_MIN_HEIGHT:  # the heatmap needs the height more
+                    panel.setMinimumHeight(MAX_PANEL_MIN_HEIGHT)
+                title = str(getattr(panel, "title", name)).replace("&", "&&")  # no mnemonics in titles
+                dock = QtWidgets.QDockWidget(title, self.panel_area)
+                dock.setObjectName(f"panel-{name}")
+                dock.setWidget(panel)
+                dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
+                                 | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                 | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                if previous is None:
+                    area = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea if col == 0 else \
+                        QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+                    self.panel_area.addDockWidget(area, dock)
+                else:
+                    self.panel_area.splitDockWidget(previous, dock, QtCore.Qt.Orientation.Vertical)
+                previous = dock
+                dock.dockLocationChanged.connect(self._on_dock_moved)
+                dock.topLevelChanged.connect(self._on_dock_moved)
+                self.panels[name] = panel
+                self.docks[name] = dock
+        for name in names:  # View menu in the experiment's order
+            self.view_menu.addAction(self.docks[name].toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.settings_dock.toggleViewAction())
-        if columns[1] is not None:
-            first = [self.docks[n] for n in names[:1]] + [self.docks[names[left]]]
-            self.panel_area.resizeDocks(first, [1, 1], QtCore.Qt.Orientation.Horizontal)
+        self._dock_heights = heights
+        self._user_arranged = False  # new panels: the default arrangement again
+        self._size_docks()
+
+    def _size_docks(self) -> None:
+        """Default proportions: columns ~55:45, the hidden-state heatmap the tallest panel of its column."""
+        if self._user_arranged:
+            return
+        self.resizeDocks([self.settings_dock], [max(280, min(330, self.width() // 5))], QtCore.Qt.Orientation.Horizontal)
+        area = self.panel_area
+        w = max(area.width(), 800)
+        h = max(area.height(), 500)
+        cols = [[n for n in col if n in self.docks] for col in self._dock_columns()]
+        if all(cols):
+            area.resizeDocks([self.docks[cols[0][0]], self.docks[cols[1][0]]],
+                             [int(w * 0.55), int(w * 0.45)], QtCore.Qt.Orientation.Horizontal)
+        for col in cols:
+            if len(col) > 1:
+                area.resizeDocks([self.docks[n] for n in col],
+                                 [int(h * self._dock_heights.get(n, 1.0) / sum(self._dock_heights.get(m, 1.0)
+                                                                              for m in col)) for n in col],
+                                 QtCore.Qt.Orientation.Vertical)
+
+    def _on_dock_moved(self, *_: Any) -> None:
+        if self.isVisible():
+            self._user_arranged = True
+
+    def _dock_columns(self) -> tuple[list[str], list[str]]:
+        left, right, _ = dock_columns(list(self._cls.panels) if self._cls is not None else [])
+        return left, right
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if not self._user_arranged:  # keep the default proportions until the user drags a separator
+            QtCore.QTimer.singleShot(0, self._size_docks)
+
+    def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
+        if obj is self.panel_area and event.type() == QtCore.QEvent.Type.MouseButtonPress:
+            self._user_arranged = True  # a press on the panel area itself is on a dock separator
+        return super().eventFilter(obj, event)
 
     def _make_panel(self, name: str) -> QtWidgets.QWidget:
         try:
@@ -456,6 +503,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.message_bar.hide()
             self.message_bar.kind = ""
 
+    def _on_snapshot(self, snap: Any) -> None:
+        self.step_label.setText(f"step {snap.step:,}")
+
     def _update_stats(self) -> None:
         s = self.session
         now = time.perf_counter()
@@ -475,6 +525,24 @@ class MainWindow(QtWidgets.QMainWindow):
         self._stats_timer.stop()
         if not self.session.shutdown(1.0):
             self.session.shutdown(5.0)  # a very slow step: wait a bit more rather than crash
+
+
+def dock_columns(names: list[str]) -> tuple[list[str], list[str], dict[str, float]]:
+    """Default arrangement of an experiment's panels: (left column, right column, relative heights).
+
+    The hidden-state heatmap is what students watch: it goes top right and gets ~60% of
+    that column, the inspector below it. The loss curves and the experiment's own panel
+    (binary sums, generated text, sine, digits) share the left column.
+    """
+    right = [n for n in ("hidden", "inspector") if n in names]
+    left = [n for n in names if n not in right]
+    if not left or not right:  # e.g. loss + inspector only: split in two halves
+        half = (len(names) + 1) // 2
+        left, right = names[:half], names[half:]
+    heights = {"hidden": 3.0, "inspector": 2.0, "loss": 1.0}
+    if "worked" in left and len(left) == 1:
+        heights = {"hidden": 1.0, "inspector": 1.0}
+    return left, right, {n: heights.get(n, 1.1) for n in names}
 
 
 def _corpus_problem(path: Path) -> str | None:

@@ -18,7 +18,6 @@ from visualizer.worker import ExperimentInfo, TrainingWorker
 
 __all__ = ["ExperimentInfo", "TrainingSession"]
 
-ACK_DELAY_MS = 10
 
 
 def _merge(snaps: list[Snapshot]) -> Snapshot:
@@ -64,6 +63,7 @@ class TrainingSession(QtCore.QObject):
         self.step = 0
         self.steps_per_second = 0.0
         self.frames = 0  # snapshots delivered to the panels (for the frame-rate readout)
+        self.heavy_frames = 0  # ... of which carried a probe and/or extras (heatmaps, samples redraw)
         self.speed_cap: float | None = None
         self._last_seq = 0
         self._queue: list[Snapshot] = []
@@ -214,7 +214,8 @@ class TrainingSession(QtCore.QObject):
             if worker is not None:
                 # tell the worker once the repaint this caused has run (paint events come first)
                 # (a lambda, not the bound slot: it must run here, the worker thread has no event loop)
-                QtCore.QTimer.singleShot(ACK_DELAY_MS, lambda: self._ack(worker, cpu0))
+                # two zero-timer hops: the scene updates (queued) and the window repaint run first
+                QtCore.QTimer.singleShot(0, lambda: QtCore.QTimer.singleShot(0, lambda: self._ack(worker, cpu0)))
 
     @staticmethod
     def _ack(worker: TrainingWorker, cpu0: float) -> None:
@@ -239,6 +240,8 @@ class TrainingSession(QtCore.QObject):
         if snap.extras:
             self.latest_extras = dict(snap.extras)
         self.frames += 1
+        if snap.probe is not None or snap.extras:
+            self.heavy_frames += 1
         self.snapshot_ready.emit(snap)
 
     @QtCore.Slot(str)

@@ -3,9 +3,17 @@
 ``TrainingWorker`` owns the Experiment and its Trainer. The GUI never touches
 them: it posts commands (``post("play")``, ``post("step", 10)``, ...) to a
 ``queue.Queue`` that the worker drains *between* training steps. The worker
-trains in chunks of ~15 ms, and at most ~30 times a second emits a frozen
-``core.probe.Snapshot`` (new metric points since the last one, the latest probe,
-extras at a lower rate). Its signals are emitted from the worker thread and
+trains in chunks of ~15 ms and emits frozen ``core.probe.Snapshot``s at two rates:
+
+* *light* frames (new metric points only: the loss curve and the step counter)
+  10-20 times a second;
+* *heavy* frames (also the latest probe and/or extras: heatmaps, inspector,
+  samples) 4-8 times a second.
+
+Both rates adapt to what the GUI reports each kind of frame costs it, so that
+drawing takes a bounded share of the time (one process, one GIL: a millisecond
+the GUI spends in Python is a millisecond of training lost), but never drop
+below 10 Hz / 4 Hz: the window must look alive. Its signals are emitted from the worker thread and
 reach GUI objects through Qt queued connections.
 
 Commands (name, args):
@@ -30,11 +38,12 @@ from core.probe import Snapshot
 
 CHUNK_SECONDS = 0.015  # train this long between command drains
 IDLE_TIMEOUT = 0.1  # block on the command queue this long when paused
-# Snapshot pacing. One process, one GIL: every millisecond the GUI or the probe spends in
-# Python is a millisecond of training lost, so their rates adapt to their measured costs.
-SNAPSHOT_INTERVAL = 1 / 30  # at most 30 snapshots a second...
-MAX_SNAPSHOT_INTERVAL = 0.6  # ...at least ~2 (while training)...
-GUI_FRACTION = 0.05  # ...and the GUI (drawing + painting) uses at most ~5% of the CPU time
+# Frame pacing (while training). Interval = GUI cost of that kind of frame / its CPU share, clamped:
+LIGHT_INTERVAL = (1 / 20, 1 / 10)  # metric-only frames: 10..20 Hz
+HEAVY_INTERVAL = (1 / 8, 0.24)  # frames with a probe and/or extras: 4..8 Hz (a little margin on 4)
+LIGHT_FRACTION = 0.04  # share of the time the GUI may spend drawing light frames
+HEAVY_FRACTION = 0.07  # ... and heavy ones
+SNAPSHOT_INTERVAL = LIGHT_INTERVAL[0]  # the fastest frame rate (also when paused/stepping)
 DRAW_WAIT_MAX = 0.1  # after a snapshot the worker waits (GIL released) up to this for the GUI to draw it
 EXTRAS_INTERVAL = 0.5  # extras (samples, series) at most twice a second
 COST_FRACTION = 0.02  # probe and extras each take at most ~2% of the training time
@@ -144,7 +153,9 @@ class TrainingWorker(QtCore.QObject):
         self._last_emit = 0.0
         self._drawn = threading.Event()  # set by the GUI when the last snapshot has been drawn
         self._drawn.set()
-        self._gui_cost = 0.0  # GUI thread CPU seconds per snapshot (drawing + painting), reported by the GUI
+        self._gui_cost = {"light": 0.0, "heavy": 0.0}  # GUI CPU seconds per frame of each kind (reported)
+        self._last_kind = "heavy"  # kind of the last snapshot emitted
+        self._last_heavy = 0.0
         self._last_probe_t = -1e9
         self._last_extras_t = -1e9
         self._probe_cost = 0.0
@@ -170,7 +181,8 @@ class TrainingWorker(QtCore.QObject):
     def snapshot_drawn(self, gui_cpu: float | None = None) -> None:
         """The GUI has drawn the last snapshot (any thread); ``gui_cpu``: GUI CPU seconds it cost."""
         if gui_cpu is not None:
-            self._gui_cost = float(gui_cpu)
+            old = self._gui_cost[self._last_kind]
+            self._gui_cost[self._last_kind] = float(gui_cpu) if old == 0.0 else 0.5 * old + 0.5 * float(gui_cpu)
         self._drawn.set()
 
     def request_stop(self) -> None:
@@ -421,11 +433,27 @@ class TrainingWorker(QtCore.QObject):
         """True when the speed cap (not the CPU) limits training: then drawing costs no training."""
         return self._cap is not None and self._sps >= 0.8 * self._cap
 
+    def _intervals(self) -> tuple[float, float]:
+        """(light, heavy) frame intervals in seconds from the GUI's measured costs."""
+        if self._cap_binding():  # training is held back anyway: draw at the fastest rates
+            return LIGHT_INTERVAL[0], HEAVY_INTERVAL[0]
+        light = min(max(LIGHT_INTERVAL[0], self._gui_cost["light"] / LIGHT_FRACTION), LIGHT_INTERVAL[1])
+        heavy = min(max(HEAVY_INTERVAL[0], self._gui_cost["heavy"] / HEAVY_FRACTION), HEAVY_INTERVAL[1])
+        return light, heavy
+
     def _maybe_emit(self) -> None:
-        # adaptive frame rate: the GUI's CPU time stays under GUI_FRACTION of the total
-        frac = CAPPED_FRACTION if self._cap_binding() else GUI_FRACTION
-        interval = min(max(SNAPSHOT_INTERVAL, self._gui_cost / frac), MAX_SNAPSHOT_INTERVAL)
-        if time.perf_counter() - self._last_emit >= interval and (self._pending.points or self._want_extras):
+        now = time.perf_counter()
+        light, heavy = self._intervals()
+        training = self._running or self._steps_left > 0 or bool(self._pending.points)
+        if training and now - self._last_heavy >= heavy and self.experiment is not None:
+            frac = CAPPED_FRACTION if self._cap_binding() else COST_FRACTION
+            # an expensive probe/extras is computed less often (each costs at most ~frac of the time)
+            if self.experiment.step != self._probe_step and now - self._last_probe_t >= self._probe_cost / frac:
+                self._want_probe = True
+            if now - self._last_extras_t >= max(EXTRAS_INTERVAL, self._extras_cost / frac):
+                self._want_extras = True
+        if self._want_probe or self._want_extras or (
+                self._pending.points and now - self._last_emit >= light):
             self._emit()
 
     def _emit(self) -> None:
@@ -435,10 +463,7 @@ class TrainingWorker(QtCore.QObject):
             return
         now = time.perf_counter()
         probe = None
-        frac = CAPPED_FRACTION if self._cap_binding() else COST_FRACTION
-        due = max(SNAPSHOT_INTERVAL, self._probe_cost / frac)
-        if "probe" not in self._broken and (
-                self._want_probe or (exp.step != self._probe_step and now - self._last_probe_t >= due)):
+        if "probe" not in self._broken and self._want_probe:
             t0 = time.perf_counter()
             probe = self._guarded("probe", exp.probe)
             self._probe_cost = time.perf_counter() - t0
@@ -446,8 +471,7 @@ class TrainingWorker(QtCore.QObject):
             self._probe_step = exp.step
             self._want_probe = False
         extras: Mapping[str, Any] = {}
-        due = max(EXTRAS_INTERVAL, self._extras_cost / frac)
-        if "extras" not in self._broken and (self._want_extras or now - self._last_extras_t >= due):
+        if "extras" not in self._broken and self._want_extras:
             t0 = time.perf_counter()
             extras = _frozen(self._guarded("extras", exp.extras) or {})
             self._extras_cost = time.perf_counter() - t0
@@ -459,12 +483,16 @@ class TrainingWorker(QtCore.QObject):
             self._sps_t, self._sps_n = now, 0
         elif not (self._running or self._steps_left):
             self._sps_t, self._sps_n = now, 0
+        self._want_probe = self._want_extras = False
+        self._last_kind = "heavy" if probe is not None or extras else "light"
+        if self._last_kind == "heavy":
+            self._last_heavy = now
         self._seq += 1
         self._drawn.clear()
         self.snapshot.emit(Snapshot(self._seq, int(exp.step), self._pending.take(), probe, extras,
                                     self._sps if self._running or self._steps_left else 0.0))
         # Let the GUI draw without competing for the GIL: wait (GIL released) until it says it is done.
-        # Training pauses meanwhile; the adaptive interval keeps that under GUI_FRACTION of the time.
-        if self._running or self._steps_left:
+        # Training pauses meanwhile; the adaptive intervals keep that under LIGHT/HEAVY_FRACTION of the time.
+        self._last_emit = now  # the frame rate counts from frame start to frame start
+        if (self._running or self._steps_left) and DRAW_WAIT_MAX > 0:
             self._drawn.wait(DRAW_WAIT_MAX)
-        self._last_emit = time.perf_counter()

@@ -7,6 +7,7 @@ import numpy as np
 
 from core.nn.gru import GRU
 from core.nn.lstm import LSTM
+from core.nn.parallel import BatchParallel
 from core.nn.rnn import ACTIVATIONS, RNN
 from core.nn.validate import check_rng
 from core.nn.stack import Bidirectional, Stacked
@@ -17,7 +18,7 @@ CELLS = ("rnn", "lstm", "gru")
 
 def make_recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
                    rng: np.random.Generator | None = None, activation: str = "tanh", dropout: float = 0.0,
-                   bidirectional: bool = False, dtype: Any = np.float32):
+                   bidirectional: bool = False, dtype: Any = np.float32, workers: int = 1):
     """Build a recurrent model.
 
     cell: "rnn" (uses ``activation``, "tanh" or "sigmoid"), "lstm" or "gru".
@@ -26,6 +27,9 @@ def make_recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int
     (dropout has no effect on a single layer, as in torch). Every returned object
     accepts ``forward(x, h0=None, rng=None, train=True)``.
     Layer k > 0 reads H features (2H when bidirectional).
+    ``workers > 1`` wraps the result in :class:`core.nn.parallel.BatchParallel`: forward and
+    backward run on ``workers`` slices of the batch in as many threads (same results; pays
+    only for large models on free cores, with one BLAS thread).
     """
     check_choice("cell", cell, CELLS)
     check_choice("activation", activation, ACTIVATIONS)
@@ -33,6 +37,7 @@ def make_recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int
     input_size = check_positive_int("input_size", input_size)
     hidden_size = check_positive_int("hidden_size", hidden_size)
     rng = check_rng(rng)
+    workers = check_positive_int("workers", workers)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
 
@@ -48,6 +53,5 @@ def make_recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int
     for _ in range(num_layers):
         layers.append(Bidirectional(one(d_in), one(d_in)) if bidirectional else one(d_in))
         d_in = layers[-1].output_size
-    if num_layers == 1:
-        return layers[0]
-    return Stacked(layers, dropout=dropout)
+    model = layers[0] if num_layers == 1 else Stacked(layers, dropout=dropout)
+    return BatchParallel(model, workers) if workers > 1 else model

@@ -39,6 +39,7 @@ import argparse
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 
 def _parse() -> argparse.Namespace:
@@ -49,13 +50,18 @@ def _parse() -> argparse.Namespace:
                     help="BLAS thread counts for NumPy to measure (comma-separated); the ratio uses the best")
     ap.add_argument("--torch-threads", default="2,1",
                     help="torch.set_num_threads values to measure (comma-separated); the ratio uses the best")
-    ap.add_argument("--only", default="a,a1,b,c,d", help="comma-separated cases to run (a1: (a) with float one-hot)")
+    ap.add_argument("--only", default="a,a1,b,c,d,lm",
+                    help="comma-separated cases to run (a1: (a) with float one-hot; lm: the char-lm experiment "
+                         "at threads=1 and 2)")
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if importable")
+    ap.add_argument("--no-parallel", action="store_true",
+                    help="skip the batch-parallel rows (core.nn.parallel, 2 Python threads at 1 BLAS thread)")
     return ap.parse_args()
 
 
 ARGS = _parse() if __name__ == "__main__" else argparse.Namespace(
-    seconds=0.6, repeats=5, threads="1,2", torch_threads="2,1", only="a,a1,b,c,d", no_torch=False)
+    seconds=0.6, repeats=5, threads="1,2", torch_threads="2,1", only="a,a1,b,c,d,lm", no_torch=False,
+    no_parallel=False)
 NTHREADS = [int(v) for v in str(ARGS.threads).split(",") if v.strip()]
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(max(NTHREADS))
@@ -66,6 +72,7 @@ import numpy as np  # noqa: E402  (after the thread settings)
 from core import losses, optim, runtime  # noqa: E402
 from core.nn.dense import Dense  # noqa: E402
 from core.nn.lstm import LSTM  # noqa: E402
+from core.nn.parallel import BatchParallel  # noqa: E402
 from core.nn.recurrent import make_recurrent  # noqa: E402
 from core.nn.rnn import RNN  # noqa: E402
 
@@ -199,6 +206,93 @@ def sine_batch(rng, B, T=10):
 def ours_sine(rng):
     T, B, H = 10, 32, 30
     lstm, out = make_recurrent("lstm", 1, H, 2, rng=rng), Dense(H, 1, rng)
+    params = {**{f"lstm.{k}": v for k, v in lstm.params.items()}, **{f"out.{k}": v for k, v in out.params.items()}}
+    opt = optim.Adagrad(lr=0.05)
+    x, target = sine_batch(rng, B, T)
+
+    def step():
+        y, _, cache = lstm.forward(x)
+        pred, oc = out.forward(y[-1])  # (B, 1) last step only
+        loss, dpred = losses.mse(pred, target)
+        dh, g_out = out.backward(dpred, oc)
+        _, _, g_lstm, _ = lstm.backward(None, cache, [None, (dh, None)], need_dx=False)
+        grads = {**{f"lstm.{k}": v for k, v in g_lstm.items()}, **{f"out.{k}": v for k, v in g_out.items()}}
+        opt.step(params, grads)
+        return loss
+    return step
+
+
+# -- batch-parallel variants (core.nn.parallel, 1 BLAS thread, 2 Python threads) ------------------------
+
+
+def ours_char_lstm_par(rng, mode="layer", workers=2):
+    """(a) with the batch split over ``workers`` threads (BLAS at 1 thread).
+
+    mode "layer": only the LSTM is wrapped in ``BatchParallel`` (Dense, loss, Adam serial);
+    "fused": each thread runs its half of LSTM + Dense + softmax-CE, forward and backward
+    (one dispatch per step), gradients summed, Adam serial;
+    "fused+adam": as "fused", and Adam split into two optimizers over two halves of the
+    parameters, updated in the two threads.
+    """
+    T, B, V, H = 50, 32, 96, 128
+    lstm, out = LSTM(V, H, rng), Dense(H, V, rng)
+    params = {**{f"lstm.{k}": v for k, v in lstm.params.items()}, **{f"out.{k}": v for k, v in out.params.items()}}
+    ids = rng.integers(0, V, size=(T + 1, B))
+    x, targets = ids[:-1], ids[1:]  # (T, B) ids
+    if mode == "layer":
+        par = BatchParallel(lstm, workers)
+        opt = optim.Adam(lr=2e-3)
+
+        def step():
+            y, _, cache = par.forward(x)  # (T, B, H)
+            logits, oc = out.forward(y)  # (T, B, V)
+            loss, dlogits = _ce(logits, targets)
+            dy, g_out = out.backward(dlogits, oc)
+            _, _, g_lstm, _ = par.backward(dy, cache, need_dx=False)
+            grads = {**{f"lstm.{k}": v for k, v in g_lstm.items()}, **{f"out.{k}": v for k, v in g_out.items()}}
+            opt.step(params, grads)
+            return loss
+        return step
+
+    pool = ThreadPoolExecutor(workers - 1)
+    edges = [B * k // workers for k in range(workers + 1)]
+    chunks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+    # Adam split: [lstm.Wh] | [lstm.Wx, lstm.b, out.W, out.b] (~65k / ~62k floats)
+    groups = [["lstm.Wh"], [k for k in params if k != "lstm.Wh"]] if mode == "fused+adam" else [list(params)]
+    opts = [optim.Adam(lr=2e-3) for _ in groups]
+
+    def half(k):
+        c = chunks[k]
+        y, _, cache = lstm.forward(x[:, c])  # (T, b, H)
+        logits, oc = out.forward(y)  # (T, b, V)
+        loss, dlogits = _ce(logits, targets[:, c])
+        dlogits *= (c.stop - c.start) / B  # the mean over the whole batch
+        dy, g_out = out.backward(dlogits, oc)
+        _, _, g_lstm, _ = lstm.backward(dy, cache, need_dx=False)
+        return loss * (c.stop - c.start) / B, {**{f"lstm.{k}": v for k, v in g_lstm.items()},
+                                               **{f"out.{k}": v for k, v in g_out.items()}}
+
+    def run(fn, n):
+        fut = [pool.submit(fn, k) for k in range(1, n)]
+        return [fn(0)] + [f.result() for f in fut]
+
+    def step():
+        res = run(half, workers)
+        loss = sum(r[0] for r in res)
+        grads = {k: res[0][1][k] + res[1][1][k] for k in params}
+        if len(opts) == 1:
+            opts[0].step(params, grads)
+        else:
+            run(lambda j: opts[j].step({k: params[k] for k in groups[j]}, {k: grads[k] for k in groups[j]}),
+                len(opts))
+        return loss
+    return step
+
+
+def ours_sine_par(rng, workers=2):
+    """(d) with the 2-layer LSTM wrapped in ``BatchParallel`` (2 chunks of 16)."""
+    T, B, H = 10, 32, 30
+    lstm, out = BatchParallel(make_recurrent("lstm", 1, H, 2, rng=rng), workers), Dense(H, 1, rng)
     params = {**{f"lstm.{k}": v for k, v in lstm.params.items()}, **{f"out.{k}": v for k, v in out.params.items()}}
     opt = optim.Adagrad(lr=0.05)
     x, target = sine_batch(rng, B, T)
@@ -415,6 +509,26 @@ CASES = {
 }
 
 
+# extra rows measured in the same interleaved rounds as their case (BLAS at 1 thread, 2 Python threads)
+VARIANTS = {
+    "a": [("(a) char LSTM, 2-thread batch-parallel", lambda rng: ours_char_lstm_par(rng, "layer")),
+          ("(a) 2-thread, + Dense/CE per thread", lambda rng: ours_char_lstm_par(rng, "fused")),
+          ("(a) 2-thread, + Dense/CE + Adam split", lambda rng: ours_char_lstm_par(rng, "fused+adam"))],
+    "d": [("(d) sine, 2-thread batch-parallel", ours_sine_par)],
+}
+
+
+def char_lm_threads() -> None:
+    """The char-lm experiment's 'lstm' preset (LSTM 128 on a 32-d embedding, B=32, T=32, Adam,
+    clip 5): train_step at threads=1 vs threads=2 (BLAS at 1 thread)."""
+    from core.experiments.char_lm import CharLM
+    exps = {f"threads{n}": CharLM({**CharLM.preset_config("lstm"), "threads": n}, seed=0) for n in (1, 2)}
+    runtime.limit_blas_threads(1)
+    r = measure({k: e.train_step for k, e in exps.items()}, ARGS.seconds, ARGS.repeats)
+    print(f"{'char-lm lstm preset, threads=1 / threads=2':42s} {r['threads1']:9.1f} {r['threads2']:9.1f}"
+          f"   threads=2 / threads=1: x{r['threads2'] / r['threads1']:.2f}", flush=True)
+
+
 def main() -> None:
     torch = None
     if not ARGS.no_torch:
@@ -434,12 +548,18 @@ def main() -> None:
     print("-" * len(head))
     rng = np.random.default_rng(0)
     for key in ARGS.only.split(","):
+        if key.strip() == "lm":
+            char_lm_threads()
+            continue
         title, ours, seed, target = CASES[key.strip()]
         steps = {f"ours{n}": ours(np.random.default_rng(1)) for n in NTHREADS}
         for n in tthreads:
             steps[f"torch{n}"] = torch_cases(torch, rng)[key]()
         if seed:
             steps["seed"] = seed(np.random.default_rng(2))
+        variants = VARIANTS.get(key.strip(), []) if not ARGS.no_parallel else []
+        for j, (_, make) in enumerate(variants):
+            steps[f"par{j}"] = make(np.random.default_rng(1))
 
         def setup(name: str) -> None:
             if name.startswith("torch"):
@@ -456,6 +576,13 @@ def main() -> None:
         tvals = " ".join(f"{v:10.1f}" for v in r_torch)
         seed_s = f"{r['seed']:8.1f} {max(r_ours) / r['seed']:8.1f}x" if seed else f"{'-':>8s} {'-':>9s}"
         print(f"{title:42s} {ovals} {tvals} {ratio:9.2f}x {target:5.1f}x {ok:4s} {seed_s}", flush=True)
+        for j, (vtitle, _) in enumerate(variants):  # figure in the "ours at 1 BLAS thread" column
+            v = r[f"par{j}"]
+            vratio = v / best_torch
+            vok = "" if not r_torch else ("ok" if vratio >= target else "MISS")
+            pad = " ".join(f"{'':9s}" for _ in NTHREADS[1:])
+            print(f"{'  ' + vtitle:42s} {v:9.1f} {pad} {' ' * len(tvals)} {vratio:9.2f}x {target:5.1f}x {vok:4s}"
+                  f"   (x{v / max(r_ours):.2f} vs ours best)", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 
 from core.probe import Snapshot
 from fakes import fake_info
-from visualizer.panels.loss import MAX_DRAW_POINTS, LossPanel, decimate, ema
+from visualizer.panels.loss import MAX_DRAW_POINTS, LossPanel, decimate, ema, metric_group
 from visualizer.session import TrainingSession
 
 
@@ -149,3 +149,82 @@ def test_autoscale_keeps_the_run_in_view_until_the_user_zooms(panel, hub):
     assert vb.viewRange()[0][1] < 2000  # the view is left alone
     panel.follow_check.setChecked(True)
     assert vb.viewRange()[0][1] >= 2000
+
+
+def test_incremental_updates_equal_a_full_rebuild(panel, hub):
+    rng = np.random.default_rng(2)
+    steps = np.arange(1, 451)
+    values = 2.0 + rng.normal(size=450)
+    for seq, lo in enumerate(range(0, 450, 50), start=1):  # nine frames of new points
+        feed(hub, seq, {"loss": (steps[lo:lo + 50], values[lo:lo + 50])})
+    x_inc, y_inc = panel._curves["loss"].smooth.getData()
+    raw_inc = panel._curves["loss"].raw.getData()[1]
+    c = panel._curves["loss"]
+    assert c.last == pytest.approx(ema(values, panel.alpha)[-1])  # the EMA state continues across frames
+    panel.redraw()  # rebuild from the history in one go
+    x_full, y_full = c.smooth.getData()
+    np.testing.assert_allclose(x_inc, x_full)
+    np.testing.assert_allclose(y_inc, y_full, rtol=1e-9)
+    np.testing.assert_allclose(raw_inc, c.raw.getData()[1], rtol=1e-9)
+    np.testing.assert_allclose(y_full, ema(values, panel.alpha), rtol=1e-9)  # unbinned: the EMA itself
+
+
+def test_binned_curve_stays_bounded_over_many_frames(panel, hub):
+    for seq in range(1, 41):  # 40 frames x 2000 points
+        s = np.arange((seq - 1) * 2000 + 1, seq * 2000 + 1)
+        feed(hub, seq, {"loss": (s, 1.0 / s)})
+    x, y = panel._curves["loss"].smooth.getData()
+    assert x.size <= MAX_DRAW_POINTS and x[0] == 1 and x[-1] == 80_000
+    assert np.all(np.diff(x) > 0)
+
+
+def test_metric_groups():
+    assert metric_group("loss") == metric_group("val_loss") == metric_group("bigram_val_loss") == "loss"
+    for name in ("accuracy", "bit_accuracy", "train_accuracy", "val_perplexity", "rmse"):
+        assert metric_group(name) == "quality", name
+    for name in ("grad_norm", "smooth_loss", "carry_corr", "forecast_rmse"):
+        assert metric_group(name) == "diagnostic", name
+
+
+def test_diagnostics_start_hidden_and_toggle(panel, hub):
+    feed(hub, 1, {"loss": ([1, 2], [4.2, 4.1]), "smooth_loss": ([1, 2], [150.0, 149.0]),
+                  "grad_norm": ([1, 2], [1.0, 0.9]), "val_perplexity": ([2], [5.0])})
+    assert panel._curves["val_perplexity"].plot is panel.metric_plot
+    assert set(panel.visible_series()) == {"loss", "val_perplexity"}
+    assert not panel._curves["grad_norm"].smooth.isVisible()
+    assert panel.metric_plot.getAxis("left").labelText == "perplexity"
+    panel.series_actions["grad_norm"].setChecked(True)  # the "series" menu
+    assert panel._curves["grad_norm"].smooth.isVisible() and "grad_norm" in panel.visible_series()
+    assert panel.metric_plot.getAxis("left").labelText == "metric value"
+    sample = next(s for s, _ in panel.legends[panel.metric_plot].items if s.item is panel._curves["grad_norm"].smooth)
+    from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+    from PySide6 import QtCore
+
+    class Click(MouseClickEvent):
+        def __init__(self):
+            pass
+
+        def button(self):
+            return QtCore.Qt.MouseButton.LeftButton
+
+        def accept(self):
+            pass
+
+    sample.mouseClickEvent(Click())  # clicking the legend entry hides it again
+    assert not panel._curves["grad_norm"].smooth.isVisible() and not panel._curves["grad_norm"].raw.isVisible()
+    assert not panel.series_actions["grad_norm"].isChecked()
+    assert "grad_norm" not in panel.show_readout(2)
+
+
+def test_evaluation_metrics_draw_with_markers(panel, hub):
+    feed(hub, 1, {"loss": (np.arange(1, 201), np.linspace(2, 1, 200)), "accuracy": ([100, 200], [0.4, 0.7])})
+    assert panel._curves["accuracy"].smooth.opts["symbol"] == "o"
+    assert panel._curves["loss"].smooth.opts["symbol"] is None
+    feed(hub, 2, {"val_loss": ([200], [1.3])})  # a single point is visible too
+    assert panel._curves["val_loss"].drawn_points() == 1
+
+
+def test_log_y_applies_to_both_plots(panel, hub):
+    feed(hub, 1, {"loss": ([1, 2], [1.0, 0.5]), "accuracy": ([2], [0.5])})
+    panel.log_check.setChecked(True)
+    assert panel.metric_plot.getAxis("left").logMode

@@ -157,9 +157,56 @@ def test_heatmap_marks_wrong_predictions_red(qtbot, hub):
 
     panel = make(qtbot, HiddenStatePanel, hub)
     hub.send(lstm_probe())
-    colours = [item.color.name() for item in panel._texts[2]]
+    colours = [item.color.name() for item in panel._texts[panel.LABEL_ROWS.index("predicted")]]
     assert colours[1] == WRONG  # lstm_probe's wrong step
     assert all(c != WRONG for i, c in enumerate(colours) if i != 1)
+    assert panel.label_colours("predicted")[1] == WRONG
+    assert WRONG not in panel.label_colours("input")
+
+
+def test_heatmap_label_rows_are_compact(qtbot, hub):
+    """Two short label rows (input, predicted) so that the heatmap keeps most of the height."""
+    from visualizer.panels.hidden import HiddenStatePanel
+
+    panel = make(qtbot, HiddenStatePanel, hub)
+    hub.send(lstm_probe())
+    qtbot.wait(20)
+    assert panel.LABEL_ROWS == ("input", "predicted")
+    heat_h = panel.heat.getViewBox().height()
+    assert heat_h > 2 * panel.labels.geometry().height()
+    assert heat_h > 0.5 * panel.view.height()
+
+
+def test_shared_input_prefix_moves_to_the_row_title(qtbot, hub):
+    """digits-rnn's inputs "row 0", "row 1", ... show as 0, 1, ... under an "input row" title."""
+    from visualizer.panels.hidden import HiddenStatePanel, common_prefix
+
+    assert common_prefix(["row 0", "row 1", "row 12"]) == ("row ", ["0", "1", "12"])
+    assert common_prefix(["a b", "c d"]) == ("", ["a b", "c d"])
+    assert common_prefix(["x"]) == ("", ["x"])
+    panel = make(qtbot, HiddenStatePanel, hub)
+    p = lstm_probe()
+    rows = Probe(p.experiment, p.step, tuple(f"row {t}" for t in range(8)), p.inputs, p.layers, p.outputs,
+                 p.output_labels, p.target_labels, p.prediction_labels, p.correct)
+    hub.send(rows)
+    assert panel.label_texts("input") == [str(t) for t in range(8)]
+    titles = [s for _, s in panel.labels.getAxis("left")._tickLevels[0]]
+    assert "input row" in titles
+    hub.send(p)  # back to plain labels: plain title
+    assert "input" in [s for _, s in panel.labels.getAxis("left")._tickLevels[0]]
+
+
+def test_gradient_strip_collapses_when_the_dock_is_short(qtbot, hub):
+    from visualizer.panels.hidden import HiddenStatePanel
+
+    panel = make(qtbot, HiddenStatePanel, hub)
+    hub.send(lstm_probe())
+    assert panel.grad.isVisible()  # 700 x 500: room for it
+    panel.resize(700, 300)
+    qtbot.waitUntil(lambda: not panel.grad.isVisible(), timeout=2000)
+    assert panel.grad_check.isChecked()  # the user's choice is kept ...
+    panel.resize(700, 600)
+    qtbot.waitUntil(lambda: panel.grad.isVisible(), timeout=2000)  # ... and honoured again when tall enough
 
 
 def test_selector_switches_array_and_colour_scale(qtbot, hub):
@@ -392,6 +439,72 @@ def _sine_data(shift=0.0, W=10):
     return probe, extras
 
 
+def test_inspector_regression_axis_is_fixed_symmetric_and_plain(qtbot, hub):
+    """A sine-like probe (one target, at the end): the value axis spans the signal (-1.2..1.2), has no
+    automatic SI prefix ("x0.001"), and stays put while scrubbing."""
+    from visualizer.panels.inspector import InspectorPanel, nice_ceil
+
+    assert [nice_ceil(v) for v in (0.55, 1.1, 4.3, 430.0)] == pytest.approx([0.6, 1.2, 4.5, 450.0])
+    panel = make(qtbot, InspectorPanel, hub)
+    probe, _ = _sine_data()
+    wave = frozen_array(np.sin(np.linspace(0, 2 * np.pi, 10))[:, None])  # the signal spans -1..1
+    small = Probe(probe.experiment, 1, probe.input_labels, wave, probe.layers,
+                  frozen_array(np.full((10, 1), -0.003)), ("next value",), tuple([""] * 9 + ["-0.5"]))
+    hub.send(small)
+    for plot in (panel.out_plot, panel.state_plot):
+        for name in ("left", "bottom"):
+            assert not plot.getAxis(name).autoSIPrefix
+    x0, x1 = panel.out_plot.getViewBox().viewRange()[0]
+    assert (x0, x1) == pytest.approx((-1.2, 1.2), abs=1e-6)  # the window's values are in -1..1
+    hub.set_timestep(9)
+    assert panel.target_line.isVisible() and panel.target_line.value() == pytest.approx(-0.5)
+    assert panel.out_plot.getViewBox().viewRange()[0] == pytest.approx([x0, x1], abs=1e-6)
+
+
+def test_inspector_small_states_stay_visible_on_the_fixed_scale(qtbot, hub):
+    from visualizer.panels.inspector import InspectorPanel
+
+    panel = make(qtbot, InspectorPanel, hub)
+    p = lstm_probe()
+    tiny = {k: frozen_array(np.asarray(v) * (0.01 if k == "h" else 1)) for k, v in p.layers[0].states.items()}
+    layer = LayerTrace(p.layers[0].name, "lstm", "tanh", tiny)
+    hub.send(Probe(p.experiment, 1, p.input_labels, p.inputs, (layer,), p.outputs, p.output_labels,
+                   p.target_labels, p.prediction_labels, p.correct))
+    assert panel.state_plot.getViewBox().viewRange()[1][0] == pytest.approx(-1.1, abs=0.03)  # fixed scale (+5%)
+    m = float(np.max(np.abs(tiny["h"][0])))
+    assert f"max |h| = {m:.2g}" in panel.state_plot.titleLabel.text
+    tx, ty = panel.state_tips.getData()  # a marker at each bar's tip
+    np.testing.assert_allclose(ty, tiny["h"][0])
+
+
+def test_inspector_model_without_hidden_layer(qtbot, hub):
+    """iris (softmax regression) has no layers: no empty state plot, a sentence instead."""
+    from visualizer.panels.inspector import InspectorPanel
+
+    panel = make(qtbot, InspectorPanel, hub)
+    p = char_probe()
+    hub.send(Probe("iris", 1, ("flower",), frozen_array(np.ones((1, 4))), (), p.outputs[:1], p.output_labels,
+                   (p.output_labels[0],), (p.output_labels[1],), frozen_array([False])))
+    assert not panel.state_plot.isVisible() and panel.no_layer.isVisible()
+    assert "no hidden layer" in panel.no_layer.text()
+    assert len(panel.output_bars()[1]) == 5
+    hub.send(p)  # a model with layers again
+    assert panel.state_plot.isVisible() and not panel.no_layer.isVisible()
+
+
+def test_sine_view_keeps_the_signal_range_when_the_forecast_diverges(qtbot, hub):
+    from visualizer.panels.sine import SinePanel
+
+    panel = make(qtbot, SinePanel, hub)
+    probe, extras = _sine_data()
+    extras = dict(extras, forecast=np.linspace(0, 50, 50))  # a forecast running away
+    hub.send(probe, extras)
+    (x0, x1), (y0, y1) = panel.view_range()
+    lo, hi = float(np.min(extras["true"])), float(np.max(extras["true"]))
+    assert lo - 0.3 * (hi - lo) < y0 < lo and hi < y1 < hi + 0.3 * (hi - lo)  # not up to 50
+    assert x0 <= 100 - 0.1 and x1 >= extras["x"][-1]
+
+
 def test_sine_snapshot_changes_curves_and_rmse(qtbot, hub):
     from visualizer.panels.sine import SinePanel
 
@@ -443,6 +556,20 @@ def test_text_samples_follow_extras(qtbot):
     hub.send(None, {"samples": {0.7: "new"}, "argmax": "y", "prime": ""})
     assert panel.sample_texts() == {0.7: "new"}
     assert "new" in panel.boxes[0.7].edit.toPlainText()
+
+
+def test_text_whitespace_heavy_argmax_is_visible(qtbot, hub):
+    """A greedy sample stuck on spaces/newlines must not look empty: spaces show as ·, newlines as ⏎;
+    ordinary samples keep their spaces (not collapsed)."""
+    from visualizer.panels.text import TextPanel, whitespace_heavy
+
+    assert whitespace_heavy("a    \n\n   ") and not whitespace_heavy("the cat sat")
+    panel = make(qtbot, TextPanel, hub)
+    hub.send(None, {"samples": {0.5: "an  apple"}, "argmax": "   \n\n    \n", "prime": "The"})
+    shown = panel.argmax_box.html()
+    assert panel.argmax_box.whitespace_heavy
+    assert shown.startswith("The") and shown.count("·") == 7 and shown.count("⏎") == 3
+    assert "an  apple" in panel.boxes[0.5].html()  # two spaces kept
 
 
 def test_text_controls_call_set_live_then_refresh(qtbot, hub):
@@ -558,6 +685,17 @@ def test_digits_image_rows_and_probabilities(qtbot, hub):
     assert hub.commands("set_probe_example")[-1] == ("set_probe_example", {"random": True})
 
 
+def test_digits_image_is_large_with_square_pixels(qtbot, hub):
+    from visualizer.panels.digits import DigitsPanel
+
+    panel = make(qtbot, DigitsPanel, hub)
+    hub.send(_digit_probe(1))
+    qtbot.wait(30)
+    px, py = panel.img_plot.getViewBox().viewPixelSize()  # image units per screen pixel
+    assert px == pytest.approx(py, rel=0.02)  # square pixels
+    assert 1 / px > 20  # an 8x8 image drawn at > 20 screen pixels per image pixel in a 700x500 panel
+
+
 def test_digits_single_step_model_has_no_row_cursor(qtbot, hub):
     from visualizer.panels.digits import DigitsPanel
 
@@ -587,6 +725,28 @@ def test_worked_example_shows_the_seed_numbers(qtbot, hub, worked_exp):
     hub.set_timestep(1)
     assert panel.highlighted_column() == 1
     assert "1.29234010, 1.39225678" in panel.step_label.text()
+
+
+def test_worked_example_compares_with_the_seed(qtbot, hub):
+    """At step 0 the table equals the seed's numbers (grey seed columns, a green banner); after training
+    the banner says the weights moved and the seed columns keep the seed's values."""
+    from core.experiments import registry
+    from visualizer.panels.worked import WorkedPanel, seed_forward
+
+    s = seed_forward([1.0, 2.0])
+    np.testing.assert_allclose(s["y"], [1.56128388, 2.72707101], atol=1e-8)
+    exp = registry.get("worked-example")(None, 0)
+    panel = make(qtbot, WorkedPanel, hub)
+    hub.send(exp.probe())
+    assert panel.seed_match is True and "seed" in panel.seed_label.text()
+    assert panel.table.horizontalHeaderItem(3).text() == "seed t = 1"
+    assert panel.table.item(5, 3).text() == "2.72707101"  # row y, seed t = 1
+    for _ in range(3):
+        exp.train_step()
+    hub.send(exp.probe())
+    assert panel.seed_match is False and "3 training steps" in panel.seed_label.text()
+    assert panel.table.item(5, 3).text() == "2.72707101"
+    assert panel.cell_text(1, "y") != "2.72707101"
 
 
 def test_worked_example_snapshot_changes_numbers(qtbot, hub):
@@ -632,3 +792,14 @@ def test_real_experiment_feeds_its_panels(qtbot, experiment_id):
         np.testing.assert_allclose(panels["digits"].bar_heights(), np.asarray(probe.outputs)[-1], rtol=1e-6)
     if "hidden" in panels:
         assert panels["hidden"].displayed().shape == np.asarray(probe.layers[0].states["h"]).T.shape
+
+
+def test_binary_board_fits_a_narrow_dock(qtbot, hub, binary_exp):
+    """8 bits, the decimal values and the row titles fit the panel's minimum width (a 1280 px window)."""
+    from visualizer.panels.binary import BinaryPanel, _prob
+
+    assert [_prob(p) for p in (0.981, 0.004, 0.9999, 0.5)] == [".98", "0.0", "1.0", ".50"]
+    panel = make(qtbot, BinaryPanel, hub)
+    hub.send(binary_exp.probe(), binary_exp.extras())
+    assert panel.board.minimumSizeHint().width() <= panel.minimumWidth() - 16
+    assert panel.row_text("p") == "".join(_prob(v) for v in np.asarray(binary_exp.probe().outputs)[::-1, 0])

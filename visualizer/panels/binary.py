@@ -32,10 +32,12 @@ from PySide6 import QtCore, QtWidgets
 from core.probe import Probe
 from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font
 
-BIT_PT = 24
+BIT_PT = 22
 ROWS = ("t", "carry", "a", "b", "sum", "pred", "p")
-ROW_TITLES = {"t": "timestep t", "carry": "carry", "a": "a", "b": "+ b", "sum": "a + b",
-              "pred": "network", "p": "p(bit = 1)"}
+ROW_TITLES = {"t": "t", "carry": "carry", "a": "a", "b": "+ b", "sum": "a + b",
+              "pred": "network", "p": "p(1)"}
+ROW_TIPS = {"t": "the timestep at which the network reads this column", "carry": "the carry arriving in this column",
+            "p": "the network's probability that this sum bit is 1"}
 
 
 class _Cell(QtWidgets.QLabel):
@@ -73,12 +75,13 @@ class BinaryPanel(ContentPanel):
         for sp in (self.spin_a, self.spin_b):
             sp.setFont(font(FONT_PT + 2))
             sp.setRange(0, 127)
-            sp.setMinimumWidth(90)
+            sp.setMinimumWidth(70)
             sp.lineEdit().returnPressed.connect(self.use_typed_pair)
-        self.use_button = QtWidgets.QPushButton("Add a + b")
+        self.use_button = QtWidgets.QPushButton("Add")
         self.use_button.setToolTip("Probe the network with the two numbers typed here")
         self.use_button.clicked.connect(self.use_typed_pair)
-        self.random_button = QtWidgets.QPushButton("New random pair")
+        self.random_button = QtWidgets.QPushButton("Random pair")
+        self.random_button.setToolTip("Probe the network with two random numbers")
         self.random_button.clicked.connect(self.random_pair)
         controls = QtWidgets.QHBoxLayout()
         for text, w in (("a =", self.spin_a), ("b =", self.spin_b)):
@@ -129,7 +132,8 @@ class BinaryPanel(ContentPanel):
                 grid_row += 1
             title = QtWidgets.QLabel(ROW_TITLES[row])
             small = row in ("t", "carry", "p")
-            title.setFont(font(FONT_PT if small else FONT_PT + 4, bold=not small))
+            title.setFont(font(FONT_PT if small else FONT_PT + 2, bold=not small))
+            title.setToolTip(ROW_TIPS.get(row, ""))
             title.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
             self.grid.addWidget(title, grid_row, 0)
             cells = [_Cell("") for _ in range(T)]
@@ -137,13 +141,13 @@ class BinaryPanel(ContentPanel):
                 cell.setFont(font(FONT_PT - 1 if row == "p" else (FONT_PT if small else BIT_PT),
                                   bold=row in ("sum", "pred"), mono=True))
                 cell.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-                cell.setMinimumWidth(46 if T <= 12 else 38)
+                cell.setMinimumWidth(24)
                 cell.clicked.connect(lambda t=t: self.session.set_timestep(t))
                 self.grid.addWidget(cell, grid_row, 1 + (T - 1 - t))  # MSB left: column of t is T-1-t
             self.cells[row] = cells
             value = QtWidgets.QLabel("")
             value.setFont(font(FONT_PT + 4, bold=row in ("sum", "pred")))
-            value.setMinimumWidth(120)
+            value.setMinimumWidth(80)
             self.grid.addWidget(value, grid_row, T + 1)
             self.values[row] = value
             grid_row += 1
@@ -181,7 +185,7 @@ class BinaryPanel(ContentPanel):
             self.cells["sum"][t].setText(str(sum_bits[t]))
             self.cells["pred"][t].setText(str(pred_bits[t]))
             self.cells["carry"][t].setText("1" if carry_in[t] else "")
-            self.cells["p"][t].setText(f"{p1[t]:.2f}")
+            self.cells["p"][t].setText(_prob(p1[t]))
         a = int(ex.get("a", _value(a_bits)))
         b = int(ex.get("b", _value(b_bits)))
         true_sum = int(ex.get("true_sum", _value(sum_bits)))
@@ -211,7 +215,9 @@ class BinaryPanel(ContentPanel):
                     css.append(f"color: {WRONG};" if i != t else "color: #b71c1c;")
                 if row in ("t", "carry", "p") and i != t:
                     css.append("color: gray;")
-                cell.setStyleSheet(" ".join(css))
+                css = " ".join(css)
+                if css != cell.styleSheet():  # restyling a label costs a relayout: only when it changes
+                    cell.setStyleSheet(css)
 
     # -- for tests -------------------------------------------------------------------
     def row_text(self, row: str) -> str:
@@ -228,6 +234,12 @@ class BinaryPanel(ContentPanel):
     def wrong_columns(self) -> list[int]:
         return [t for t, cell in enumerate(self.cells.get("pred", [])) if WRONG in cell.styleSheet()
                 or "#b71c1c" in cell.styleSheet()]
+
+
+def _prob(p: float) -> str:
+    """A probability in 3 characters so that it fits under a bit: .98, .02, 1.0, 0.0."""
+    r = round(float(p), 2)
+    return "1.0" if r >= 1 else ("0.0" if r <= 0 else f"{r:.2f}"[1:])
 
 
 def _bits(value: Any, fallback: Any) -> np.ndarray:

@@ -7,6 +7,9 @@ MLP). The selected timestep's row is outlined on the image; the bars show the
 probabilities after that row (the true class in green, the prediction
 outlined); the small heatmap under them shows every row's probabilities at
 once, so one sees the guess firm up as the image is read.
+
+The image has its own plot widget (left) so that it is drawn large with square
+pixels: in a shared grid an aspect-locked plot collapses to a sliver.
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ class DigitsPanel(ContentPanel):
         super().__init__(session, parent)
         self._classes: tuple[str, ...] = tuple(str(i) for i in range(10))
 
+        self.img_view = pg.GraphicsLayoutWidget()
         self.view = pg.GraphicsLayoutWidget()
         # the image, row 0 on top
         self.img_plot = pg.PlotItem()
@@ -49,7 +53,8 @@ class DigitsPanel(ContentPanel):
         self.img_plot.setAspectLocked(True)
         self.img_plot.hideAxis("bottom")
         style_axis(self.img_plot.getAxis("left"))
-        self.img_plot.setLabel("left", "row (timestep)")
+        self.img_plot.setLabel("left", "row = timestep t")
+        self.img_plot.setTitle("read row by row", size=f"{FONT_PT}pt")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("CET-L1"))  # greyscale: ink bright on black
         self.img_plot.addItem(self.image)
@@ -68,6 +73,10 @@ class DigitsPanel(ContentPanel):
         style_axis(self.bar_plot.getAxis("bottom"))
         self.bar_plot.setYRange(0, 1, padding=0.02)
         self.bar_plot.setLabel("left", "probability")
+        self.bar_plot.setLabel("bottom", "class (green = true)")
+        self._bar_title = ""
+        self._layout: tuple | None = None  # (R, C, T, K, classes) the axes were set up for
+        self._pens = {True: pg.mkPen(HIGHLIGHT, width=3), False: pg.mkPen(None)}
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.75)
         self.bar_plot.addItem(self.bars)
         # every row's probabilities: rows = timesteps, columns = classes
@@ -79,18 +88,21 @@ class DigitsPanel(ContentPanel):
         style_axis(self.heat_plot.getAxis("left"))
         style_axis(self.heat_plot.getAxis("bottom"))
         self.heat_plot.setLabel("left", "after row")
-        self.heat_plot.setTitle("probabilities after each row", size=f"{FONT_PT}pt")
+        self.heat_plot.setTitle("p(class) after each row", size=f"{FONT_PT}pt")
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setColorMap(colormap_for(0, 1))
         self.heat_plot.addItem(self.heat)
         self.heat_marker = _RowMarker(self.heat_plot)
 
-        self.view.addItem(self.img_plot, row=0, col=0, rowspan=2)
-        self.view.addItem(self.bar_plot, row=0, col=1)
-        self.view.addItem(self.heat_plot, row=1, col=1)
-        self.view.ci.layout.setColumnStretchFactor(0, 1)
-        self.view.ci.layout.setColumnStretchFactor(1, 1)
-        self.view.scene().sigMouseClicked.connect(self._on_click)
+        self.img_view.addItem(self.img_plot, row=0, col=0)
+        self.view.addItem(self.bar_plot, row=0, col=0)
+        self.view.addItem(self.heat_plot, row=1, col=0)
+        for v in (self.img_view, self.view):
+            v.scene().sigMouseClicked.connect(self._on_click)
+        plots = QtWidgets.QHBoxLayout()
+        plots.setSpacing(4)
+        plots.addWidget(self.img_view, 2)
+        plots.addWidget(self.view, 3)
 
         self.verdict = QtWidgets.QLabel("")
         self.verdict.setFont(font(FONT_PT + 4, bold=True))
@@ -104,7 +116,7 @@ class DigitsPanel(ContentPanel):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
-        lay.addWidget(self.view, 1)
+        lay.addLayout(plots, 1)
         self.setMinimumSize(420, 300)
 
     def random_image(self) -> None:
@@ -120,6 +132,8 @@ class DigitsPanel(ContentPanel):
         self.row_marker.set_visible(False)
         self.heat_marker.set_visible(False)
         self.verdict.setText("")
+        self._layout = None
+        self._bar_title = ""
 
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe
@@ -132,29 +146,37 @@ class DigitsPanel(ContentPanel):
         R, C = img.shape
         lo, hi = float(img.min()), float(img.max())
         self.image.setImage(img, autoLevels=False, levels=(lo, hi if hi > lo else lo + 1))
-        self.image.setRect(QtCore.QRectF(0, 0, C, R))
-        self.frame.setRect(QtCore.QRectF(0, 0, C, R))
-        self.img_plot.setRange(xRange=(0, C), yRange=(0, R), padding=0.02)
-        rstep = max(1, R // 8)
-        self.img_plot.getAxis("left").setTicks([[(r + 0.5, str(r)) for r in range(0, R, rstep)]])
         out = np.asarray(probe.outputs, dtype=np.float32)  # (T, K)
         T, K = out.shape
         self._classes = tuple(probe.output_labels) if len(probe.output_labels) == K else tuple(map(str, range(K)))
         self.heat.setImage(out, autoLevels=False, levels=(0.0, 1.0))
-        self.heat.setRect(QtCore.QRectF(0, 0, K, T))
-        self.heat_plot.setRange(xRange=(0, K), yRange=(0, T), padding=0)
-        ticks = [(k + 0.5, c) for k, c in enumerate(self._classes)]
-        self.heat_plot.getAxis("bottom").setTicks([ticks])
-        step = max(1, T // 8)
-        self.heat_plot.getAxis("left").setTicks([[(t + 0.5, str(t)) for t in range(0, T, step)]])
-        self.heat_plot.setVisible(T > 1)
-        self.bar_plot.getAxis("bottom").setTicks([[(k, c) for k, c in enumerate(self._classes)]])
-        self.bar_plot.setXRange(-0.6, K - 0.4, padding=0)
+        layout = (R, C, T, K, self._classes)
+        if layout != self._layout:  # geometry, ticks and titles: only when the shapes change (relayout is costly)
+            self._layout = layout
+            self.image.setRect(QtCore.QRectF(0, 0, C, R))
+            self.frame.setRect(QtCore.QRectF(0, 0, C, R))
+            self.img_plot.setRange(xRange=(0, C), yRange=(0, R), padding=0.02)
+            rstep = max(1, R // 8)
+            self.img_plot.getAxis("left").setTicks([[(r + 0.5, str(r)) for r in range(0, R, rstep)]])
+            # (titles stay short: a plot title's width is a minimum width for the whole panel)
+            self.img_plot.setTitle("read row by row" if T == R > 1 else "the image (all at once)",
+                                   size=f"{FONT_PT}pt")
+            self.heat.setRect(QtCore.QRectF(0, 0, K, T))
+            self.heat_plot.setRange(xRange=(0, K), yRange=(0, T), padding=0)
+            ticks = [(k + 0.5, c) for k, c in enumerate(self._classes)]
+            self.heat_plot.getAxis("bottom").setTicks([ticks])
+            step = max(1, T // 8)
+            self.heat_plot.getAxis("left").setTicks([[(t + 0.5, str(t)) for t in range(0, T, step)]])
+            self.heat_plot.setVisible(T > 1)
+            self.bar_plot.getAxis("bottom").setTicks([[(k, c) for k, c in enumerate(self._classes)]])
+            self.bar_plot.setXRange(-0.6, K - 0.4, padding=0)
         label, pred = ex.get("label"), ex.get("prediction")
         if label is not None and pred is not None:
             ok = int(label) == int(pred)
-            self.verdict.setText(f"true {label} · predicted {pred}  {'✔' if ok else '✘'}")
-            self.verdict.setStyleSheet(f"color: {RIGHT if ok else WRONG};")
+            text = f"true {label} · predicted {pred}  {'✔' if ok else '✘'}"
+            if text != self.verdict.text():
+                self.verdict.setText(text)
+                self.verdict.setStyleSheet(f"color: {RIGHT if ok else WRONG};")
         self._on_timestep(self.current_t())
 
     def _on_timestep(self, t: int) -> None:
@@ -175,11 +197,13 @@ class DigitsPanel(ContentPanel):
         label = p.extras.get("label")
         pred = int(np.argmax(row))
         brushes = [pg.mkBrush(RIGHT if label is not None and k == int(label) else NEUTRAL) for k in range(K)]
-        pens = [pg.mkPen(HIGHLIGHT, width=3) if k == pred else pg.mkPen(None) for k in range(K)]
+        pens = [self._pens[k == pred] for k in range(K)]
         self.bars.setOpts(x=np.arange(K), height=row, width=0.75, brushes=brushes, pens=pens)
-        what = f"after row {t} of {T - 1}" if T > 1 else "output"
-        self.bar_plot.setTitle(f"{what}: guess {self._classes[pred]} (p = {row[pred]:.2f}); green = true class",
-                               size=f"{FONT_PT}pt")
+        what = f"after row {t}" if T > 1 else "output"
+        title = f"{what}: guess {self._classes[pred]}, p = {row[pred]:.2f}"
+        if title != self._bar_title:
+            self._bar_title = title
+            self.bar_plot.setTitle(title, size=f"{FONT_PT}pt")
 
     def bar_heights(self) -> np.ndarray:
         h = self.bars.opts.get("height")

@@ -134,7 +134,7 @@ class HiddenStatePanel(ContentPanel):
     """Units x timesteps heatmap of one layer's state on the probe example."""
 
     title = "Hidden state"
-    LABEL_ROWS = ("input", "target", "predicted")
+    LABEL_ROWS = ("input", "predicted")
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
@@ -142,13 +142,18 @@ class HiddenStatePanel(ContentPanel):
         self._key = "h"
         self._levels: tuple[float, float] | None = None
         self._texts: list[list[pg.TextItem]] = []  # [row][t]
-        self._shown: list[list[tuple[str, str]]] = [[], [], []]
-        self._wanted: list[list[tuple[str, str]]] = [[], [], []]
+        self._shown: list[list[tuple[str, str]]] = [[], []]
+        self._wanted: list[list[tuple[str, str]]] = [[], []]
         self._stride_key: tuple | None = None
         self._stride = 1
         self._n_units = 0
         self._marked_unit: int | None = None  # e.g. binary addition's most carry-like unit
         self._marked_text = ""
+        self._info = ""
+        self._input_title = "input"
+        self._grad_available = False
+        self._grad_ticks: list | None = None
+        self._heat_title = ""
 
         # selectors
         self.layer_combo = QtWidgets.QComboBox()
@@ -158,8 +163,6 @@ class HiddenStatePanel(ContentPanel):
             c.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.layer_combo.currentIndexChanged.connect(self._on_layer_selected)
         self.state_combo.currentIndexChanged.connect(self._on_state_selected)
-        self.info_label = QtWidgets.QLabel("")
-        self.info_label.setFont(font())
         top = QtWidgets.QHBoxLayout()
         for text, w in (("Layer:", self.layer_combo), ("State:", self.state_combo)):
             lab = QtWidgets.QLabel(text)
@@ -170,14 +173,19 @@ class HiddenStatePanel(ContentPanel):
         self.grad_check.setFont(font())
         self.grad_check.setChecked(True)
         self.grad_check.setToolTip("Show ‖dL/dh_t‖ per timestep (log scale) under the heatmap, when the "
-                                   "experiment computes it: vanishing/exploding gradients at a glance")
-        self.grad_check.toggled.connect(lambda _: self._draw_state() if self.probe is not None else None)
+                                   "experiment computes it and the dock is tall enough: vanishing/exploding "
+                                   "gradients at a glance")
+        self.grad_check.toggled.connect(lambda _: self._draw_grad() if self.probe is not None else None)
         top.addStretch(1)
         top.addWidget(self.grad_check)
-        self.info_label.setWordWrap(True)
+        # one line: size, what the marked unit means (the full text is in the tooltip when clipped)
+        self.info_label = QtWidgets.QLabel("")
+        self.info_label.setFont(font(FONT_PT - 1))
+        self.info_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
 
         # plots: heatmap + colour bar, label rows, gradient strip (all x-linked)
         self.view = pg.GraphicsLayoutWidget()
+        self.view.ci.layout.setVerticalSpacing(0)
         self.heat = pg.PlotItem()
         self.heat.setMenuEnabled(False)
         self.heat.setMouseEnabled(x=False, y=False)
@@ -185,6 +193,7 @@ class HiddenStatePanel(ContentPanel):
         self.heat.invertY(True)  # unit 0 on top
         self.heat.hideAxis("bottom")
         style_axis(self.heat.getAxis("left"), AXIS_W)
+        self.heat.setLabel("left", "hidden unit")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.heat.addItem(self.image)
         self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap=colormap_for(-1, 1),
@@ -197,16 +206,16 @@ class HiddenStatePanel(ContentPanel):
         self.labels.setMenuEnabled(False)
         self.labels.setMouseEnabled(x=False, y=False)
         self.labels.hideButtons()
-        self.labels.setYRange(0, 3, padding=0)
+        self.labels.setYRange(0, 2, padding=0)
         self.labels.setXLink(self.heat)
         left = self.labels.getAxis("left")
-        style_axis(left, AXIS_W)
-        left.setTicks([[(2.5, "input"), (1.5, "target"), (0.5, "predicted")]])
-        style_axis(self.labels.getAxis("bottom"))
-        self.labels.setLabel("bottom", "timestep t")
+        style_axis(left, AXIS_W, LABEL_PT)
+        self._set_row_titles()
+        style_axis(self.labels.getAxis("bottom"), pt=LABEL_PT)
+        self.labels.getAxis("bottom").setHeight(22)
         self.labels.getViewBox().setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape, True)
-        self.labels.setMinimumHeight(118)  # three rows of 12 pt text and the timestep axis
-        self.labels.setMaximumHeight(118)
+        self.labels.setMinimumHeight(LABEL_ROWS_H)  # two rows of small text and the timestep axis
+        self.labels.setMaximumHeight(LABEL_ROWS_H)
         self.label_marker = ColumnMarker(self.labels)
 
         self.grad = pg.PlotItem()
@@ -214,15 +223,19 @@ class HiddenStatePanel(ContentPanel):
         self.grad.setMouseEnabled(x=False, y=False)
         self.grad.hideButtons()
         self.grad.setXLink(self.heat)
-        style_axis(self.grad.getAxis("left"), AXIS_W)
+        style_axis(self.grad.getAxis("left"), AXIS_W, LABEL_PT)
         self.grad.hideAxis("bottom")
-        self.grad.setTitle("gradient flow ‖dL/dh_t‖ (log scale)", size=f"{FONT_PT - 1}pt")
-        self.grad.setMinimumHeight(85)
-        self.grad.setMaximumHeight(85)
+        self.grad.setMinimumHeight(GRAD_H)
+        self.grad.setMaximumHeight(GRAD_H)
         self.grad_curve = self.grad.plot([], [], pen=pg.mkPen(HIGHLIGHT, width=2), symbol="o",
-                                         symbolSize=6, symbolBrush=HIGHLIGHT)
+                                         symbolSize=5, symbolBrush=HIGHLIGHT)
         self.grad_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(HIGHLIGHT, width=1, style=QtCore.Qt.PenStyle.DashLine))
         self.grad.addItem(self.grad_line, ignoreBounds=True)
+        # the strip's name, pinned to its top-left corner (a title row would cost 20 px)
+        self.grad_title = pg.TextItem("‖dL/dh_t‖ (log scale)", anchor=(0, 0), color=foreground())
+        self.grad_title.setFont(font(LABEL_PT))
+        self.grad_title.setParentItem(self.grad.getViewBox())
+        self.grad_title.setPos(2, -2)
 
         self.view.addItem(self.heat, row=0, col=0)
         self.view.addItem(self.colorbar, row=0, col=1)
@@ -233,10 +246,14 @@ class HiddenStatePanel(ContentPanel):
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(2)
         lay.addLayout(top)
         lay.addWidget(self.info_label)
         lay.addWidget(self.view, 1)
-        self.setMinimumSize(420, 320)
+        self.setMinimumSize(420, 260)
+
+    def _set_row_titles(self) -> None:
+        self.labels.getAxis("left").setTicks([[(1.5, self._input_title), (0.5, "predicted")]])
 
     # -- hub -------------------------------------------------------------------
     def _on_experiment(self, info: Any) -> None:
@@ -252,8 +269,11 @@ class HiddenStatePanel(ContentPanel):
         self.marker.set_visible(False)
         self.label_marker.set_visible(False)
         self.grad_curve.setData([], [])
+        self._grad_available = False
+        self._grad_ticks = None
         self.grad.setVisible(False)
-        self.info_label.setText("")
+        self._info = ""
+        self._update_info()
 
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe
@@ -278,7 +298,7 @@ class HiddenStatePanel(ContentPanel):
             return
         t = clamp_t(t, p.num_steps)
         self.marker.set_column(t, 0, max(self._n_units, 1))
-        self.label_marker.set_column(t, 0, 3)
+        self.label_marker.set_column(t, 0, 2)
         self.grad_line.setPos(t + 0.5)
 
     # -- selectors -------------------------------------------------------------
@@ -360,77 +380,102 @@ class HiddenStatePanel(ContentPanel):
             self.colorbar.setColorMap(colormap_for(lo, hi))
             self.colorbar.setLevels((lo, hi))
         self.image.setImage(img, autoLevels=False, levels=(lo, hi))
-        self.image.setRect(QtCore.QRectF(0, 0, T, H))
         if H != self._n_units or self.heat.getViewBox().state["targetRange"][0] != [0, T]:
+            self.image.setRect(QtCore.QRectF(0, 0, T, H))
             self._n_units = H
             self.heat.setXRange(0, T, padding=0)
             self.heat.setYRange(0, H, padding=0)
             self._update_strides()
-        self.heat.setTitle(f"{layer.name}: {STATE_NAMES.get(self._key, self._key)}", size=f"{FONT_PT}pt")
-        self._info = f"{H} units x {T} timesteps · colour scale {lo:g} … {hi:g}"
+        scale = f"{lo:g} … {hi:g}" if (lo, hi) in ((-1.0, 1.0), (0.0, 1.0)) else f"±{hi:.3g}"
+        self._info = f"{STATE_NAMES.get(self._key, self._key)} · {H} units × {T} steps · scale {scale}"
         self._update_info()
-        if self.grad_check.isChecked() and layer.grad_norm is not None and len(layer.grad_norm) == T:
+        self._draw_grad()
+
+    def _draw_grad(self) -> None:
+        """The gradient-flow strip: shown when asked for, available, and the dock is tall enough."""
+        layer = self._layer()
+        T = self.probe.num_steps if self.probe is not None else 0
+        self._grad_available = (layer is not None and layer.grad_norm is not None and len(layer.grad_norm) == T > 0)
+        if self._grad_available and self.grad_check.isChecked():
             g = np.log10(np.maximum(np.asarray(layer.grad_norm, dtype=float), 1e-12))  # (T,)
             self.grad_curve.setData(np.arange(T) + 0.5, g)
             lo_g, hi_g = float(g.min()), float(g.max())
             pad = max(0.3 * (hi_g - lo_g), 0.15)  # room for the end tick labels
-            self.grad.setYRange(lo_g - pad, hi_g + pad, padding=0)
-            self.grad.getAxis("left").setTicks([log_ticks(lo_g, hi_g)])
-            self.grad.setVisible(True)
-        else:
-            self.grad_curve.setData([], [])
-            self.grad.setVisible(False)
+            self.grad.setYRange(lo_g - pad, hi_g + pad * 1.8, padding=0)  # and for the strip's name on top
+            ticks = log_ticks(lo_g, hi_g)
+            if ticks != self._grad_ticks:
+                self._grad_ticks = ticks
+                self.grad.getAxis("left").setTicks([ticks])
+        self._update_grad_visibility()
+
+    def grad_fits(self) -> bool:
+        """True when the plot area is tall enough for the gradient strip next to a readable heatmap."""
+        return self.view.height() >= GRAD_MIN_VIEW_H
+
+    def _update_grad_visibility(self) -> None:
+        show = self._grad_available and self.grad_check.isChecked() and self.grad_fits()
+        if show != self.grad.isVisible():
+            self.grad.setVisible(show)
+        tip = "" if self.grad_fits() else " (hidden: the dock is too short; make it taller to see it)"
+        self.grad_check.setToolTip("Show ‖dL/dh_t‖ per timestep (log scale) under the heatmap" + tip)
 
     def _update_info(self) -> None:
         extra = self._marked_text if self._layer_idx == 0 and self._marked_unit is not None else ""
-        self.info_label.setText(" · ".join(s for s in (getattr(self, "_info", ""), extra) if s))
+        text = " · ".join(s for s in (self._info, extra) if s)
+        if text != self.info_label.text():
+            self.info_label.setText(text)
+            self.info_label.setToolTip(text)
 
     def _set_column_texts(self, T: int) -> None:
-        """Create (or drop) the TextItems of the three label rows for ``T`` columns."""
+        """Create (or drop) the TextItems of the two label rows for ``T`` columns."""
         if self._texts and len(self._texts[0]) == T:
             return
         for row in self._texts:
             for item in row:
                 self.labels.removeItem(item)
+        n = len(self.LABEL_ROWS)
         self._texts = []
-        self._shown = [[("", "")] * T for _ in range(3)]  # (text, colour) last set on each item
-        self._wanted = [[("", "")] * T for _ in range(3)]  # (text, colour) each item should show
+        self._shown = [[("", "")] * T for _ in range(n)]  # (text, colour) last set on each item
+        self._wanted = [[("", "")] * T for _ in range(n)]  # (text, colour) each item should show
         self._stride_key = None
         self._stride = 1
         if T == 0:
             return
-        for r in range(3):
+        for r in range(n):
             row = []
             for t in range(T):
                 item = pg.TextItem("", anchor=(0.5, 0.5), color=foreground())
-                item.setFont(font(FONT_PT, bold=(r == 0)))
-                item.setPos(t + 0.5, 2.5 - r)
+                item.setFont(font(LABEL_PT, bold=(r == 0)))
+                item.setPos(t + 0.5, n - 0.5 - r)
                 self.labels.addItem(item, ignoreBounds=True)
                 row.append(item)
             self._texts.append(row)
 
     def _draw_labels(self) -> None:
-        """Set the three label rows (what each item should show; see ``_apply_labels``)."""
+        """Set the label rows (what each item should show; see ``_apply_labels``)."""
         p = self.probe
         T = p.num_steps
         self._set_column_texts(T)
-        rows = (p.input_labels, p.target_labels, p.prediction_labels)
+        prefix, inputs = common_prefix(p.input_labels)
+        title = f"input {prefix.strip()}" if prefix else "input"
+        if title != self._input_title:
+            self._input_title = title
+            self._set_row_titles()
         correct = None if p.correct is None else np.asarray(p.correct, dtype=bool)
         fg = foreground().name()
-        for r, labels in enumerate(rows):
+        for r, labels in enumerate((inputs, p.prediction_labels)):
             wanted = self._wanted[r]
             for t in range(T):
                 text = _short(labels[t] if t < len(labels) else "")
-                colour = WRONG if (r == 2 and text and correct is not None and t < len(correct)
+                colour = WRONG if (r == 1 and text and correct is not None and t < len(correct)
                                    and not correct[t]) else fg
                 wanted[t] = (text, colour)
-        self.labels.setXRange(0, T, padding=0)
         self._update_strides()
         self._apply_labels()
 
     def _apply_labels(self) -> None:
         """Push wanted texts/colours into the visible items only, and only where they changed
-        (a 100-character probe has 300 items: touching them all costs ~20 ms a frame)."""
+        (a 100-character probe has 200 items: touching them all costs several ms a frame)."""
         k = self._stride
         for r, row in enumerate(self._texts):
             wanted, shown = self._wanted[r], self._shown[r]
@@ -444,48 +489,57 @@ class HiddenStatePanel(ContentPanel):
                     shown[t] = wanted[t]
 
     def label_texts(self, row: str) -> list[str]:
-        """The texts of one label row ("input", "target", "predicted"), for tests."""
+        """The texts of one label row ("input", "predicted"), for tests."""
         r = self.LABEL_ROWS.index(row)
         return [text for text, _ in self._wanted[r]] if self._texts else []
+
+    def label_colours(self, row: str) -> list[str]:
+        """The colours (#rrggbb) of one label row, for tests."""
+        r = self.LABEL_ROWS.index(row)
+        return [colour for _, colour in self._wanted[r]] if self._texts else []
 
     def _update_strides(self) -> None:
         """Show every k-th label when columns are narrow; redone only when the geometry or label width changes."""
         T = len(self._texts[0]) if self._texts else 0
         width = max(self.labels.getViewBox().width(), 1.0)
         longest = max((len(text) for row in self._wanted for text, _ in row), default=1)
-        k = label_stride(T, width, min_px=max(18.0, 9.0 * longest + 6))
+        k = label_stride(T, width, min_px=max(14.0, 8.5 * longest + 8))
         H = self._n_units
         height = max(self.heat.getViewBox().height(), 1.0)
         m = self._marked_unit if self._layer_idx == 0 else None
-        key = (T, round(width), k, H, round(height), m)
+        key = (T, round(width), k, longest, H, round(height), m)
         if key == self._stride_key:
             return
         self._stride_key = key
         if k != self._stride:
             self._stride = k
             self._apply_labels()  # items that just became visible
+        n = len(self._texts)
         for r, row in enumerate(self._texts):
             for t, item in enumerate(row):
                 item.setVisible(t % k == 0)
                 if k == 1:  # centred on its column
                     item.setAnchor((0.5, 0.5))
-                    item.setPos(t + 0.5, 2.5 - r)
+                    item.setPos(t + 0.5, n - 0.5 - r)
                 else:  # crowded: starts at its column and runs over the unlabelled ones
                     item.setAnchor((0.0, 0.5))
-                    item.setPos(t + 0.05, 2.5 - r)
-        kt = label_stride(T, width, min_px=12.0 * len(str(max(T - 1, 0))) + 10)  # timestep numbers
+                    item.setPos(t + 0.05, n - 0.5 - r)
+        kt = label_stride(T, width, min_px=9.0 * len(str(max(T - 1, 0))) + 10)  # timestep numbers
         kt = max(kt, k) if k > 1 else kt
         self.labels.getAxis("bottom").setTicks([[(t + 0.5, str(t)) for t in range(0, T, kt)]])
         ku = label_stride(H, height, min_px=18.0)
         units = set(range(0, H, ku))
         if m is not None and m < H:
             units = {u for u in units if abs(u - m) >= ku} | {m}
-        self.heat.getAxis("left").setTicks([[(u + 0.5, f"▶ unit {u}" if u == m else f"unit {u}")
-                                             for u in sorted(units)]])
+        self.heat.getAxis("left").setTicks([[(u + 0.5, f"▶ {u}" if u == m else str(u)) for u in sorted(units)]])
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
-        QtCore.QTimer.singleShot(0, self._update_strides)
+        QtCore.QTimer.singleShot(0, self._after_resize)
+
+    def _after_resize(self) -> None:
+        self._update_grad_visibility()
+        self._update_strides()
 
     # -- clicking a column selects the timestep --------------------------------
     def column_at(self, scene_pos: QtCore.QPointF) -> int | None:
@@ -506,6 +560,18 @@ class HiddenStatePanel(ContentPanel):
         if t is not None:
             ev.accept()
             self.session.set_timestep(t)
+
+
+def common_prefix(labels: Any) -> tuple[str, list[str]]:
+    """("row ", ["0", "1", ...]) for labels "row 0", "row 1", ...: a shared leading word moves to the
+    row title so that narrow columns show only what differs. ("", labels) when there is none."""
+    labels = list(labels)
+    if len(labels) < 2 or not all(isinstance(s, str) and " " in s for s in labels):
+        return "", labels
+    head = labels[0].split(" ", 1)[0] + " "
+    if all(s.startswith(head) and len(s) > len(head) for s in labels):
+        return head, [s[len(head):] for s in labels]
+    return "", labels
 
 
 def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:

@@ -6,7 +6,16 @@
 * the output at t: for classifiers and language models the top-5 classes/tokens
   with their probabilities as horizontal bars (the target in green); for a
   single output (regression, a sum bit) the value as a bar with the target
-  marked.
+  marked, on a fixed symmetric range that only grows during a run (so scrubbing
+  and training do not make the axis jump).
+
+State values stay on the state's fixed scale (tanh -1..1, gates 0..1); so that
+small values are still visible, each bar's tip is marked and the title gives
+max |value|. Models without a hidden layer (iris' softmax regression) show only
+the output.
+
+Every handler only touches what changed (titles, ticks, ranges are cached):
+scrubbing a 128-unit LSTM costs a few ms.
 """
 from __future__ import annotations
 
@@ -14,11 +23,11 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.probe import LayerTrace, Probe
-from visualizer.panels.hidden import (FONT_PT, NEGATIVE, POSITIVE, RIGHT, STATE_NAMES, ContentPanel, clamp_t,
-                                      colormap_for, font, label_stride, style_axis)
+from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RIGHT, STATE_NAMES, ContentPanel,
+                                      clamp_t, colormap_for, font, label_stride, style_axis)
 
 TOP_K = 5
 NEUTRAL = "#90a4ae"
@@ -40,6 +49,9 @@ class InspectorPanel(ContentPanel):
         self._layer_idx = 0
         self._key = "h"
         self._out_range: tuple[float, float] = (0.0, 1.0)
+        self._reg_m = 0.0  # half-width of a regression output's axis
+        self._signal_range: tuple[float, ...] = ()  # (min, max) of extras["true"] (sine's test signal)
+        self._cache: dict[str, Any] = {}  # last title/ticks/range set on each plot, to skip no-op updates
 
         self.layer_combo = QtWidgets.QComboBox()
         self.state_combo = QtWidgets.QComboBox()
@@ -73,9 +85,13 @@ class InspectorPanel(ContentPanel):
         style_axis(self.state_plot.getAxis("left"), 60)
         style_axis(self.state_plot.getAxis("bottom"))
         self.state_plot.setLabel("bottom", "unit")
-        self.state_bars = pg.BarGraphItem(x=[], height=[], width=0.8)
+        self.state_bars = pg.BarGraphItem(x=[], height=[], width=0.85, pen=pg.mkPen(None))
         self.state_plot.addItem(self.state_bars)
         self.state_plot.addLine(y=0, pen=pg.mkPen(NEUTRAL, width=1))
+        # each bar's tip: a short bright dash, so that values near 0 are still seen on the fixed scale
+        self.state_tips = pg.ScatterPlotItem(size=9, symbol="_", pen=pg.mkPen(HIGHLIGHT, width=2), brush=None)
+        self.state_tips.setZValue(5)
+        self.state_plot.addItem(self.state_tips)
         # the output at t
         self.out_plot = pg.PlotItem()
         self.out_plot.setMenuEnabled(False)
@@ -84,7 +100,8 @@ class InspectorPanel(ContentPanel):
         self.out_plot.invertY(True)  # rank 1 on top
         style_axis(self.out_plot.getAxis("left"), 110)
         style_axis(self.out_plot.getAxis("bottom"))
-        self.out_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7)
+        self.out_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7, pen=pg.mkPen(None))
+        self._brush = {c: QtGui.QBrush(pg.mkColor(c)) for c in (RIGHT, NEUTRAL, POSITIVE, NEGATIVE)}
         self.out_plot.addItem(self.out_bars)
         self.target_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(RIGHT, width=3, style=QtCore.Qt.PenStyle.DashLine))
         self.out_plot.addItem(self.target_line, ignoreBounds=True)
@@ -95,6 +112,9 @@ class InspectorPanel(ContentPanel):
             item.setFont(font())
             self.out_plot.addItem(item, ignoreBounds=True)
             self.value_texts.append(item)
+        self.no_layer = QtWidgets.QLabel("")  # e.g. "no hidden layer" for iris' softmax regression
+        self.no_layer.setFont(font(FONT_PT - 1))
+        self.no_layer.setVisible(False)
         self.view.addItem(self.state_plot, row=0, col=0)
         self.view.addItem(self.out_plot, row=1, col=0)
         self.state_plot.setMinimumHeight(130)
@@ -104,6 +124,7 @@ class InspectorPanel(ContentPanel):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
         lay.addWidget(self.input_label)
+        lay.addWidget(self.no_layer)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.output_label)
         self.setMinimumSize(320, 360)
@@ -117,7 +138,12 @@ class InspectorPanel(ContentPanel):
             combo.clear()
             combo.blockSignals(False)
         self.state_bars.setOpts(x=[], height=[])
+        self.state_tips.setData([], [])
         self.out_bars.setOpts(x0=[], y=[], width=[])
+        self._cache.clear()
+        self._out_range = (0.0, 1.0)
+        self._reg_m = 0.0
+        self._signal_range = ()
         self.target_line.setVisible(False)
         self.input_label.setText("")
         self.output_label.setText("")
@@ -126,8 +152,25 @@ class InspectorPanel(ContentPanel):
         self.probe = probe
         self.redraws += 1
         self._fill_selectors()
+        has_layers = bool(probe.layers)
+        if has_layers != self.state_plot.isVisible():
+            self.state_plot.setVisible(has_layers)
+            self.no_layer.setVisible(not has_layers)
+            for c in (self.layer_combo, self.state_combo):
+                c.setEnabled(has_layers)
+            self.no_layer.setText("This model has no hidden layer: the input goes straight to the output.")
         self._prepare_output_axis()
         self._on_timestep(self.current_t())
+
+    def _on_extras(self, extras: Any) -> None:
+        true = extras.get("true") if hasattr(extras, "get") else None
+        if true is not None and np.size(true):
+            rng = (float(np.min(true)), float(np.max(true)))
+            if rng != self._signal_range:
+                self._signal_range = rng
+                if self.probe is not None:
+                    self._prepare_output_axis()
+                    self._on_timestep(self.current_t())
 
     def _on_timestep(self, t: int) -> None:
         p = self.probe
@@ -187,7 +230,8 @@ class InspectorPanel(ContentPanel):
         x = np.asarray(p.inputs)
         if x.ndim == 2 and t < len(x) and 0 < x.shape[1] <= 12 and not _one_hot(x[t]):
             text += " · x = [" + ", ".join(f"{v:.3g}" for v in x[t]) + "]"
-        self.input_label.setText(text)
+        if self._changed("input_label", text):
+            self.input_label.setText(text)
 
     def state_values(self) -> np.ndarray:
         """Bar heights currently shown (the state vector at t), for tests."""
@@ -198,23 +242,46 @@ class InspectorPanel(ContentPanel):
         layer = self._layer()
         if layer is None or self._key not in layer.states:
             self.state_bars.setOpts(x=[], height=[])
+            self.state_tips.setData([], [])
             return
         a = np.asarray(layer.states[self._key])  # (T, H)
         t = clamp_t(t, a.shape[0])
         v = a[t].astype(float)  # (H,)
         H = v.shape[0]
         lo, hi = layer.value_range(self._key)
-        # bars coloured like the heatmap cells (same map, same fixed scale)
-        colours = colormap_for(lo, hi).map(np.clip((v - lo) / (hi - lo), 0, 1), mode="qcolor")
-        brushes = [pg.mkBrush(c) for c in colours]
-        self.state_bars.setOpts(x=np.arange(H), height=v, width=0.8, brushes=brushes,
-                                pens=[pg.mkPen(NEUTRAL, width=1)] * H)
-        self.state_plot.setYRange(lo, hi, padding=0.05)
-        self.state_plot.setXRange(-0.6, H - 0.4, padding=0)
+        # bars coloured like the heatmap cells (same map, same fixed scale), from a cached palette of brushes
+        palette = self._palette(lo, hi)
+        idx = np.rint(np.clip((v - lo) / (hi - lo), 0, 1) * (len(palette) - 1)).astype(int)  # (H,)
+        self.state_bars.setOpts(x=np.arange(H), height=v, width=0.85, brushes=[palette[i] for i in idx])
+        px = max(self.state_plot.getViewBox().width(), 100.0) / max(H, 1)  # pixels per unit
+        self.state_tips.setData(np.arange(H), v, size=float(min(10.0, max(2.0, 0.8 * px))))
+        if self._changed("state_range", (lo, hi, H)):
+            self.state_plot.setYRange(lo, hi, padding=0.05)
+            self.state_plot.setXRange(-0.6, H - 0.4, padding=0)
         k = label_stride(H, max(self.state_plot.getViewBox().width(), 200.0), 11.0 * len(str(H)) + 14)
-        self.state_plot.getAxis("bottom").setTicks([[(u, str(u)) for u in range(0, H, k)]])
-        self.state_plot.setTitle(f"{layer.name}: {STATE_NAMES.get(self._key, self._key)} at t = {t}",
-                                 size=f"{FONT_PT}pt")
+        if self._changed("state_ticks", (H, k)):
+            self.state_plot.getAxis("bottom").setTicks([[(u, str(u)) for u in range(0, H, k)]])
+        m = float(np.max(np.abs(v))) if H else 0.0
+        # short: a plot title's width is a minimum width for the whole panel (the layer is in the combo)
+        title = f"{self._key} at t = {t} · max |{self._key}| = {m:.2g}"
+        if self._changed("state_title", title):
+            self.state_plot.setTitle(title, size=f"{FONT_PT}pt")
+
+    def _changed(self, key: str, value: Any) -> bool:
+        """True (and remember ``value``) when ``value`` differs from the last one stored under ``key``."""
+        if self._cache.get(key, _UNSET) == value:
+            return False
+        self._cache[key] = value
+        return True
+
+    def _palette(self, lo: float, hi: float, n: int = 65) -> list[QtGui.QBrush]:
+        """``n`` brushes along the colour map of (lo, hi) (QBrush objects are used as they are: no per-bar
+        mkBrush/mkColor)."""
+        key = ("palette", lo < 0 < hi)
+        if key not in self._cache:
+            colours = colormap_for(lo, hi).map(np.linspace(0, 1, n), mode="qcolor")
+            self._cache[key] = [QtGui.QBrush(c) for c in colours]
+        return self._cache[key]
 
     def _is_classifier(self) -> bool:
         p = self.probe
@@ -225,16 +292,35 @@ class InspectorPanel(ContentPanel):
         p = self.probe
         out = np.asarray(p.outputs, dtype=float)
         if self._is_classifier():
-            self._out_range = (0.0, 1.0)
-            self.out_plot.setLabel("bottom", "probability")
+            # 0..1, or 0..a round number above the probe's largest probability when all are small (a
+            # 2000-word vocabulary early in training), so that the top-5 bars are seen
+            need = min(1.0, max(0.05, nice_ceil(1.05 * float(out.max())))) if out.size else 1.0
+            now = self._out_range[1]
+            if need > now or need < 0.5 * now or self._cache.get("out_kind") != "cls":
+                self._out_range = (0.0, need)
+            self._cache["out_kind"] = "cls"
+            self.out_plot.setLabel("bottom", "probability" if self._out_range[1] >= 1 else
+                                   f"probability (axis up to {self._out_range[1]:g})")
             return
-        vals = [out.min(), out.max(), 0.0] if out.size else [0.0, 1.0]
-        vals += [v for v in (_as_float(s) for s in p.target_labels) if v is not None]
+        vals = [float(out.min()), float(out.max()), 0.0] if out.size else [0.0, 1.0]
+        targets = [v for v in (_as_float(s) for s in p.target_labels) if v is not None]
+        vals += targets
+        x = np.asarray(p.inputs, dtype=float)
+        if len(targets) < p.num_steps and x.ndim == 2 and x.shape[1] == out.shape[-1] == 1 and x.size:
+            vals += [float(x.min()), float(x.max())]  # one target at the end (sine): the signal's range
+            vals += list(self._signal_range)  # the whole test signal, when the experiment's extras gave it
+        vals = [v for v in vals if np.isfinite(v)] or [0.0, 1.0]
         lo, hi = float(min(vals)), float(max(vals))
         if 0.0 <= lo and hi <= 1.0:  # probabilities (a sum bit): the whole 0..1
-            lo, hi = 0.0, 1.0
-        pad = 0.08 * max(hi - lo, 1e-6)
-        self._out_range = (lo - pad, hi + pad)
+            self._out_range = (-0.02, 1.02)
+            self.out_plot.setLabel("bottom", "p(1)")
+            return
+        # a regression value: a symmetric, rounded range; it grows at once but shrinks only when the values
+        # need less than half of it (so scrubbing and training do not make the axis jump)
+        need, now = nice_ceil(1.1 * max(abs(lo), abs(hi))), self._reg_m
+        if need > now or need < 0.5 * now:
+            self._reg_m = need
+        self._out_range = (-self._reg_m, self._reg_m)
         self.out_plot.setLabel("bottom", "value")
 
     def output_bars(self) -> tuple[list[str], np.ndarray]:
@@ -245,14 +331,19 @@ class InspectorPanel(ContentPanel):
         return labels, np.asarray([] if w is None or np.isscalar(w) else w, dtype=float)
 
     def _set_value_texts(self, values: np.ndarray, ys: np.ndarray, right: float) -> None:
-        """Print each bar's number just right of it (left of the axis end when the bar is long)."""
+        """Print each bar's number at its end, outside the bar (inside when the bar reaches the axis end;
+        values beyond the axis are printed at the end they overflow)."""
         for i, item in enumerate(self.value_texts):
             if i < len(values):
                 v = float(values[i])
-                item.setText(f"{v:.3f}")
-                inside = v > 0.8 * right
-                item.setAnchor((1, 0.5) if inside else (0, 0.5))
-                item.setPos(v if not inside else v - 0.01 * abs(right), ys[i])
+                x = min(max(v, -abs(right)), abs(right))
+                inside = abs(x) > 0.75 * abs(right)
+                outward_right = (v >= 0) != inside  # text to the right of the bar end
+                text = f"{v:.3f}"
+                if self._changed(f"value_text{i}", text):
+                    item.setText(text)
+                item.setAnchor((0, 0.5) if outward_right else (1, 0.5))
+                item.setPos(x, ys[i])
                 item.setVisible(True)
             else:
                 item.setVisible(False)
@@ -269,42 +360,69 @@ class InspectorPanel(ContentPanel):
         if self._is_classifier():
             order = np.argsort(-row)[:TOP_K]
             names = [p.output_labels[i] if i < len(p.output_labels) else str(i) for i in order]
-            brushes = [pg.mkBrush(RIGHT if target and n == target else NEUTRAL) for n in names]
+            brushes = [self._brush[RIGHT if target and n == target else NEUTRAL] for n in names]
             self.out_bars.setOpts(x0=np.zeros(len(order)), y=np.arange(len(order)), width=row[order],
-                                  height=0.7, brushes=brushes, pens=[None] * len(order))
-            self.out_plot.getAxis("left").setTicks([[(i, show_token(n)) for i, n in enumerate(names)]])
-            self._set_value_texts(row[order], np.arange(len(order)), 1.0)
-            self.out_plot.setXRange(0, 1, padding=0.02)
-            self.out_plot.setYRange(-0.5, max(len(order), TOP_K) - 0.5, padding=0)
-            self.out_plot.setTitle(f"output at t = {t}: top {len(order)} (target in green)", size=f"{FONT_PT}pt")
+                                  height=0.7, brushes=brushes)
+            ticks = [(i, show_token(n)) for i, n in enumerate(names)]
+            if self._changed("out_ticks", ticks):
+                self.out_plot.getAxis("left").setTicks([ticks])
+            self._set_value_texts(row[order], np.arange(len(order)), self._out_range[1])
+            if self._changed("out_range", ("cls", len(order), self._out_range)):
+                self.out_plot.setXRange(*self._out_range, padding=0.02)
+                self.out_plot.setYRange(-0.5, max(len(order), TOP_K) - 0.5, padding=0)
+            title = f"output at t = {t}: top {len(order)} of {row.shape[0]}, target green"
+            if self._changed("out_title", title):
+                self.out_plot.setTitle(title, size=f"{FONT_PT}pt")
             self.target_line.setVisible(False)
         else:
             K = row.shape[0]
             names = list(p.output_labels) if len(p.output_labels) == K else [f"y{k}" for k in range(K)]
-            brushes = [pg.mkBrush(POSITIVE if v >= 0 else NEGATIVE) for v in row]
-            self.out_bars.setOpts(x0=np.zeros(K), y=np.arange(K), width=row, height=0.6,
-                                  brushes=brushes, pens=[None] * K)
-            self.out_plot.getAxis("left").setTicks([[(k, n) for k, n in enumerate(names)]])
-            self.out_plot.setXRange(*self._out_range, padding=0)
+            brushes = [self._brush[POSITIVE if v >= 0 else NEGATIVE] for v in row]
+            self.out_bars.setOpts(x0=np.zeros(K), y=np.arange(K), width=row, height=0.6, brushes=brushes)
+            ticks = [(k, n) for k, n in enumerate(names)]
+            if self._changed("out_ticks", ticks):
+                self.out_plot.getAxis("left").setTicks([ticks])
+            if self._changed("out_range", (self._out_range, K)):
+                self.out_plot.setXRange(*self._out_range, padding=0)
+                self.out_plot.setYRange(-0.6, K - 0.4, padding=0)
             self._set_value_texts(row[:TOP_K], np.arange(min(K, TOP_K)), self._out_range[1])
-            self.out_plot.setYRange(-0.6, K - 0.4, padding=0)
             tv = _as_float(target)
             self.target_line.setVisible(tv is not None and K == 1)
             if tv is not None:
                 self.target_line.setPos(tv)
-            self.out_plot.setTitle(f"output at t = {t}" + (" (target: green line)" if tv is not None else ""),
-                                   size=f"{FONT_PT}pt")
+            title = f"output at t = {t}" + (" (target: green line)" if tv is not None else " (no target at this step)")
+            if self._changed("out_title", title):
+                self.out_plot.setTitle(title, size=f"{FONT_PT}pt")
         parts = []
         if pred:
             colour = "" if ok is None else (f" style='color:{RIGHT}'" if ok else " style='color:#e53935'")
             parts.append(f"predicted <b{colour}>{_html(show_token(pred))}</b>")
+        if not target and any(p.target_labels):  # e.g. sine: only the last step is trained
+            last = max(i for i, s in enumerate(p.target_labels) if s)
+            parts.append(f"no target at this step (the loss uses t = {last})")
         if target:
             parts.append(f"target <b>{_html(show_token(target))}</b>")
             if self._is_classifier() and target in p.output_labels:  # how likely the model found the truth
                 parts.append(f"p(target) = {row[p.output_labels.index(target)]:.3f}")
         if ok is not None and pred:
             parts.append("✔ right" if ok else "✘ wrong")
-        self.output_label.setText(" · ".join(parts))
+        text = " · ".join(parts)
+        if self._changed("output_label", text):
+            self.output_label.setText(text)
+
+
+_UNSET = object()
+
+
+def nice_ceil(x: float) -> float:
+    """A round number >= ``x`` (mantissa steps 0.2 below 2, 0.5 below 5, then 1):
+    0.55 -> 0.6, 1.1 -> 1.2, 4.3 -> 4.5, 430 -> 450."""
+    if not np.isfinite(x) or x <= 0:
+        return 1.0
+    e = 10.0 ** np.floor(np.log10(x))
+    m = x / e  # in [1, 10)
+    step = 0.2 if m < 2 else (0.5 if m < 5 else 1.0)
+    return float(np.ceil(round(m / step, 9)) * step * e)
 
 
 def _as_float(s: str) -> float | None:

@@ -1,15 +1,26 @@
-"""Loss panel: training/validation loss curves and the other metrics, live.
+"""Loss panel: training/validation loss curves and the experiment's quality metrics, live.
 
-Top plot: every loss-like metric (name contains "loss": ``loss``, ``val_loss``).
-Bottom plot (shown when the experiment has them): accuracy, perplexity, rmse, ...
+Two plots sharing the step axis:
+
+* **losses** (top): ``loss``, ``val_loss`` and baselines (``bigram_val_loss``,
+  ``unigram_val_loss``, ...): every name containing "loss" except diagnostics;
+* **quality** (bottom): the headline metrics (accuracy, bit accuracy,
+  perplexity, rmse/mse), with a y label naming them. Diagnostic series
+  (``grad_norm``, ``smooth_loss``, ``carry_corr``, ``forecast_rmse``, ...) live
+  here too but are hidden by default: click a legend entry, or use the
+  "series" menu, to show or hide any curve.
+
 Each metric is drawn twice: the raw curve faintly, and an exponential moving
-average (the smoothing slider) on top. Curves are drawn from the session's
-bounded history, decimated to at most ``MAX_DRAW_POINTS`` points, with
-``clipToView``/``autoDownsample``: a million training steps draw as fast as a
-hundred. Live hyperparameter changes are marked with labelled vertical lines.
+average (the smoothing slider) on top. Drawing is incremental: every curve keeps
+its EMA state and a bounded set of bins (means of ``k`` consecutive points, ``k``
+doubling when the bins overflow), so a frame only folds in the points that are
+new since the last one and hands at most ``MAX_DRAW_POINTS`` points to
+``setData``. Metrics recorded only at evaluation points are drawn as lines with
+markers. Live hyperparameter changes are marked with labelled vertical lines.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -20,23 +31,65 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.probe import Snapshot
 from visualizer.panels.base import Panel
 
-MAX_DRAW_POINTS = 4000  # per curve
+MAX_DRAW_POINTS = 1200  # per curve (bins + first point + the newest raw points)
+MAX_BINS = 500  # bins per curve before they merge in pairs (about the plot's width in pixels)
+TAIL_POINTS = 64  # newest points drawn individually at the end of a curve (at most)
+MAX_MARKER_POINTS = 300  # sparse (evaluation) curves get symbols while they have at most this many points
 MAX_MARKERS = 40
 COLORS = ("#ff9f1c", "#2ec4b6", "#f15bb5", "#9bde7e", "#a0c4ff", "#ffd166", "#e76f51", "#cdb4db")
 METRIC_COLORS = ("#9bde7e", "#f15bb5", "#a0c4ff", "#ffd166", "#2ec4b6", "#e76f51", "#cdb4db", "#ff9f1c")
 MARKER_COLOR = "#ffe066"
 _BLOCK = 64
 
+# Diagnostic series: useful when debugging, distracting by default (other scales, other meanings).
+DIAGNOSTICS = ("grad_norm", "smooth_loss", "carry_corr", "forecast_rmse", "update_ratio", "lr", "learning_rate")
+QUALITY_WORDS = ("accuracy", "perplexity", "rmse", "mse", "error", "f1")
+
 
 def is_loss_like(name: str) -> bool:
     return "loss" in name.lower()
 
 
-def ema(values: np.ndarray, alpha: float) -> np.ndarray:
-    """Exponential moving average ``y_t = alpha * y_{t-1} + (1 - alpha) * x_t`` (``y_0 = x_0``).
+def metric_group(name: str) -> str:
+    """``"loss"`` (top plot), ``"quality"`` (headline metrics, bottom plot) or ``"diagnostic"``
+    (bottom plot, hidden until the user shows it)."""
+    n = name.lower()
+    if n in DIAGNOSTICS or any(n.endswith("_" + d) or n.startswith(d) for d in DIAGNOSTICS):
+        return "diagnostic"
+    if is_loss_like(n):
+        return "loss"
+    if any(w in n for w in QUALITY_WORDS):
+        return "quality"
+    return "diagnostic"
 
-    Vectorised in blocks of 64: within a block, one matrix product; only the
-    carry between blocks is a Python loop (n / 64 iterations). (N,) -> (N,).
+
+def quality_label(names: list[str]) -> str:
+    """The quality plot's y label for the visible series ``names``."""
+    if not names:
+        return "metric"
+    for word in ("accuracy", "perplexity", "rmse", "mse"):
+        if all(word in n for n in names):
+            return word
+    return "metric value" if len(names) > 1 else names[0].replace("_", " ")
+
+
+@functools.lru_cache(maxsize=16)
+def _ema_weights(alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """(L, L) lower-triangular block weights and (L,) carry decay for ``ema`` (cached: frames reuse them)."""
+    k = np.arange(_BLOCK)
+    expo = k[:, None] - k[None, :]  # (L, L) i - j
+    w = np.where(expo >= 0, alpha ** np.maximum(expo, 0), 0.0) * (1.0 - alpha)
+    decay = alpha ** (k + 1)  # how the carry fades inside a block
+    return w, decay
+
+
+def ema(values: np.ndarray, alpha: float, init: float | None = None) -> np.ndarray:
+    """Exponential moving average ``y_t = alpha * y_{t-1} + (1 - alpha) * x_t``.
+
+    ``y_{-1} = init`` (default ``x_0``, so that ``y_0 = x_0``): pass the last
+    smoothed value to continue an average over new points. Vectorised in blocks
+    of 64: within a block, one matrix product; only the carry between blocks is
+    a Python loop (n / 64 iterations). (N,) -> (N,).
     """
     x = np.asarray(values, dtype=np.float64)
     n = x.size
@@ -44,13 +97,10 @@ def ema(values: np.ndarray, alpha: float) -> np.ndarray:
         return x.copy()
     pad = (-n) % _BLOCK
     xb = np.concatenate([x, np.full(pad, x[-1])]).reshape(-1, _BLOCK)  # (nb, L)
-    k = np.arange(_BLOCK)
-    expo = k[:, None] - k[None, :]  # (L, L) i - j
-    w = np.where(expo >= 0, alpha ** np.maximum(expo, 0), 0.0) * (1.0 - alpha)  # lower-triangular weights
+    w, decay = _ema_weights(alpha)
     inner = xb @ w.T  # (nb, L): block-internal sums, zero initial state
-    decay = alpha ** (k + 1)  # (L,) how the carry fades inside a block
     out = np.empty_like(inner)
-    carry = x[0]  # y_{-1} = x_0 so that y_0 = x_0
+    carry = x[0] if init is None else float(init)
     for b in range(inner.shape[0]):
         out[b] = inner[b] + decay * carry
         carry = out[b, -1]
@@ -96,40 +146,136 @@ def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
     # tick labels) whenever a curve changes; the crosshair readout gives exact values instead
 
 
-class _Curve:
-    """One metric: a faint raw curve and a smoothed one."""
+class _Bins:
+    """Bounded running summary of a curve: the first point, bins (sums of ~``k`` consecutive points)
+    and the newest points not yet binned (at least one, so the curve ends exactly on the last point).
 
-    def __init__(self, plot: pg.PlotItem, name: str, color: str):
+    Columns: step, raw value, smoothed value. Appending folds in only the new points;
+    when the bins exceed ``MAX_BINS`` they merge in pairs and ``k`` doubles.
+    """
+
+    def __init__(self) -> None:
+        self.k = 1
+        self.first: np.ndarray | None = None  # (3,)
+        self.sums = np.empty((0, 3))  # (nb, 3) column sums per bin
+        self.counts = np.empty(0)  # (nb,)
+        self.tail = np.empty((0, 3))  # (m, 3) newest points, m < k + 1
+
+    def append(self, cols: np.ndarray) -> None:
+        """Fold in new points ``cols`` (n, 3)."""
+        if cols.shape[0] == 0:
+            return
+        if self.first is None:
+            self.first, cols = cols[0].copy(), cols[1:]
+        tail = np.concatenate([self.tail, cols])  # (m, 3)
+        nfull = max(tail.shape[0] - 1, 0) // self.k  # keep at least the last point unbinned
+        if nfull:
+            blocks = tail[:nfull * self.k].reshape(nfull, self.k, 3)  # (nf, k, 3)
+            self.sums = np.concatenate([self.sums, blocks.sum(axis=1)])
+            self.counts = np.concatenate([self.counts, np.full(nfull, float(self.k))])
+            tail = tail[nfull * self.k:]
+        self.tail = tail
+        while self.counts.size > MAX_BINS:
+            even = self.counts.size - self.counts.size % 2
+            merged_s = self.sums[:even].reshape(-1, 2, 3).sum(axis=1)
+            merged_c = self.counts[:even].reshape(-1, 2).sum(axis=1)
+            self.sums = np.concatenate([merged_s, self.sums[even:]])
+            self.counts = np.concatenate([merged_c, self.counts[even:]])
+            self.k *= 2
+
+    def points(self) -> np.ndarray:
+        """(n, 3) what to draw: first point, bin means, the newest points (at most TAIL_POINTS of them)."""
+        if self.first is None:
+            return np.empty((0, 3))
+        tail = self.tail
+        if tail.shape[0] > TAIL_POINTS:
+            s, _ = decimate(tail[:, 0], tail[:, 0], TAIL_POINTS)
+            tail = np.stack([s] + [decimate(tail[:, 0], tail[:, j], TAIL_POINTS)[1] for j in (1, 2)], axis=1)
+        return np.concatenate([self.first[None], self.sums / self.counts[:, None], tail])
+
+
+class _Curve:
+    """One metric: a faint raw curve and a smoothed one, kept incrementally (EMA state + bins)."""
+
+    def __init__(self, plot: pg.PlotItem, name: str, color: str, group: str):
         c = QtGui.QColor(color)
         faint = QtGui.QColor(c)
         faint.setAlpha(50)
+        self.color = c
         self.raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1))
-        self.smooth = pg.PlotDataItem(pen=pg.mkPen(c, width=2.5), name=name)
+        self.smooth = pg.PlotDataItem(pen=pg.mkPen(c, width=2), name=name)  # (wider pens paint much slower)
         for item in (self.raw, self.smooth):
-            item.setClipToView(True)
-            item.setDownsampling(auto=True, method="peak")
-            plot.addItem(item)
+            plot.addItem(item)  # point counts are bounded here: no clipToView/autoDownsample cost per paint
         self.name = name
+        self.group = group
         self.plot = plot
+        self.enabled = True  # shown by the user (diagnostics start hidden)
+        self.alpha = 0.0  # per-step smoothing the state below was computed with
+        self.spacing: float | None = None  # typical steps between points (eval metrics: > 1)
+        self.last: float | None = None  # EMA state: the last smoothed value
+        self.last_step: float | None = None
+        self.bins = _Bins()
         self.x = np.empty(0)
-        self.y = np.empty(0)  # smoothed (or raw when smoothing is off)
+        self.y = np.empty(0)  # smoothed (or raw when smoothing is off), as drawn
+
+    @property
+    def point_alpha(self) -> float:
+        """Smoothing per recorded point: alpha is per training step, a point every k steps decays alpha**k."""
+        return self.alpha ** max(self.spacing or 1.0, 1.0) if self.alpha > 0 else 0.0
 
     def set(self, steps: np.ndarray, values: np.ndarray, alpha: float) -> None:
-        s, v = decimate(steps, values)
-        if alpha > 0:
-            # alpha is per training step: a metric recorded every k steps decays alpha**k per point
-            tail = s[-64:]
-            spacing = float(tail[-1] - tail[0]) / (tail.size - 1) if tail.size > 1 else 1.0
-            sm = ema(v, alpha ** max(spacing, 1.0))
-            self.raw.setData(s, v)
-            self.raw.show()
-            self.smooth.setData(s, sm)
+        """Rebuild from a whole history (new curve, smoothing changed, shown again)."""
+        self.alpha = alpha
+        self.spacing = None
+        self.last = self.last_step = None
+        self.bins = _Bins()
+        self.extend(steps, values)
+
+    def extend(self, steps: np.ndarray, values: np.ndarray) -> None:
+        """Fold in new points (steps after the last one) and redraw: O(new points + drawn points)."""
+        s = np.asarray(steps, dtype=np.float64)
+        v = np.asarray(values, dtype=np.float64)
+        if s.size == 0:
+            return
+        if self.spacing is None:
+            gaps = np.diff(s[-TAIL_POINTS:] if self.last_step is None else np.append(self.last_step, s[:TAIL_POINTS]))
+            if gaps.size:
+                self.spacing = float(np.median(gaps))
+        sm = ema(v, self.point_alpha, self.last) if self.alpha > 0 else v
+        self.last, self.last_step = float(sm[-1]), float(s[-1])
+        self.bins.append(np.stack([s, v, sm], axis=1))  # (n, 3)
+        if self.enabled:  # a hidden series only keeps its state; it is drawn when shown
+            self.draw()
+
+    def draw(self) -> None:
+        pts = self.bins.points()  # (n, 3)
+        x, raw, sm = pts[:, 0], pts[:, 1], pts[:, 2]
+        sparse = (self.spacing or 1.0) > 1.5 and x.size <= MAX_MARKER_POINTS
+        if sparse != (self.smooth.opts.get("symbol") is not None):
+            if sparse:
+                self.smooth.setSymbol("o")
+                self.smooth.setSymbolSize(6)
+                self.smooth.setSymbolPen(pg.mkPen(self.color))
+                self.smooth.setSymbolBrush(pg.mkBrush(self.color))
+            else:
+                self.smooth.setSymbol(None)
+        if self.alpha > 0:
+            self.raw.setData(x, raw)
+            self.raw.setVisible(self.enabled)
+            self.smooth.setData(x, sm)
             self.y = sm
         else:
             self.raw.hide()
-            self.smooth.setData(s, v)
-            self.y = v
-        self.x = s
+            self.smooth.setData(x, raw)
+            self.y = raw
+        self.x = x
+
+    def set_enabled(self, on: bool) -> None:
+        self.enabled = bool(on)
+        if self.enabled:
+            self.draw()
+        self.smooth.setVisible(self.enabled)
+        self.raw.setVisible(self.enabled and self.alpha > 0)
 
     def drawn_points(self) -> int:
         xd = self.smooth.xData
@@ -153,7 +299,7 @@ class LossPanel(Panel):
                                      "mouse wheel zooms, drag pans, right-click for more)")
         self.follow_check.toggled.connect(lambda on: on and self._autoscale(force=True))
         self.log_check = QtWidgets.QCheckBox("log y")
-        self.log_check.setToolTip("Logarithmic loss axis")
+        self.log_check.setToolTip("Logarithmic y axes (both plots)")
         self.log_check.toggled.connect(self._on_log)
         self.smooth_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.smooth_slider.setRange(0, 99)
@@ -162,12 +308,23 @@ class LossPanel(Panel):
         self.smooth_slider.setToolTip("Exponential moving average of the curves (0 = raw)")
         self.smooth_label = QtWidgets.QLabel()
         self.smooth_slider.valueChanged.connect(self._on_smoothing)
+        self.series_button = QtWidgets.QToolButton()
+        self.series_button.setText("series ▾")
+        self.series_button.setToolTip("Show or hide curves (or click their legend entries). Diagnostics such as "
+                                      "grad_norm start hidden.")
+        self.series_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.series_menu = QtWidgets.QMenu(self.series_button)
+        self.series_button.setMenu(self.series_menu)
+        self.series_actions: dict[str, QtGui.QAction] = {}
         self.readout = QtWidgets.QLabel("hover a plot to read values")
         self.readout.setObjectName("readout")
         self.readout.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.readout.setMinimumWidth(0)  # a long readout is clipped, it does not widen the panel
+        self.readout.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         controls = QtWidgets.QHBoxLayout()
         controls.addWidget(self.follow_check)
         controls.addWidget(self.log_check)
+        controls.addWidget(self.series_button)
         controls.addSpacing(12)
         controls.addWidget(QtWidgets.QLabel("smoothing"))
         controls.addWidget(self.smooth_slider)
@@ -178,7 +335,7 @@ class LossPanel(Panel):
         # plots
         self.graphics = pg.GraphicsLayoutWidget()
         self.loss_plot = self.graphics.addPlot(row=0, col=0, axisItems={"left": _LogAxis("left")})
-        self.metric_plot = self.graphics.addPlot(row=1, col=0)
+        self.metric_plot = self.graphics.addPlot(row=1, col=0, axisItems={"left": _LogAxis("left")})
         _style_plot(self.loss_plot, "loss")
         _style_plot(self.metric_plot, "metric")
         self.metric_plot.setXLink(self.loss_plot)
@@ -187,9 +344,11 @@ class LossPanel(Panel):
             plot.getViewBox().disableAutoRange()
             plot.getViewBox().sigRangeChangedManually.connect(lambda *_: self.follow_check.setChecked(False))
             plot.hideButtons()
+        self.legends = {}
         for plot in (self.loss_plot, self.metric_plot):
             legend = plot.addLegend(offset=(-10, 10), labelTextSize="11pt")
             legend.setBrush(pg.mkBrush(0, 0, 0, 150))
+            self.legends[plot] = legend
         self.metric_plot.hide()
         self._cursor_lines = []
         for plot in (self.loss_plot, self.metric_plot):
@@ -221,12 +380,21 @@ class LossPanel(Panel):
     def _on_metrics(self, snapshot: Snapshot) -> None:
         if not snapshot.metrics:
             return
-        if self.isVisible() and not self._needs_redraw:
-            self.redraw(snapshot.metrics.keys())  # only the metrics that got new points
-        elif self.isVisible():
-            self.redraw()
-        else:
+        if not self.isVisible():
             self._needs_redraw = True  # a hidden panel does no work
+            return
+        if self._needs_redraw:
+            self.redraw()
+            return
+        history = self.session.history
+        for name, (steps, values) in snapshot.metrics.items():  # only the new points, folded in
+            curve = self._curves.get(name)
+            if curve is None:
+                if name in history:
+                    self._new_curve(name, *history.arrays(name))
+            elif steps.size:
+                curve.extend(steps, values)
+        self._autoscale()
 
     def showEvent(self, event: Any) -> None:  # noqa: N802
         super().showEvent(event)
@@ -242,11 +410,14 @@ class LossPanel(Panel):
                 plot.removeItem(c.raw)  # PlotItem.removeItem ignores items it does not hold
                 plot.removeItem(c.smooth)
         self._curves.clear()
+        self.series_menu.clear()
+        self.series_actions.clear()
         for line in self.markers:
             self.loss_plot.removeItem(line)
         self.markers.clear()
         self._marker_data.clear()
         self.metric_plot.hide()
+        self.loss_plot.showLabel("bottom", True)
         self.follow_check.setChecked(True)  # a new run: show it whole
         self.redraw()
 
@@ -269,7 +440,11 @@ class LossPanel(Panel):
 
     # -- drawing -------------------------------------------------------------------
     def redraw(self, names: Any = None) -> None:
-        """Redraw the curves of ``names`` (default: all) from ``session.history`` (bounded, decimated)."""
+        """Rebuild the curves of ``names`` (default: all) from ``session.history`` (bounded).
+
+        Used when the panel is shown again or the smoothing changes; new points
+        during training are folded in incrementally by ``_on_metrics`` instead.
+        """
         self._needs_redraw = False
         history = self.session.history
         alpha = self.alpha
@@ -279,26 +454,76 @@ class LossPanel(Panel):
                 continue
             curve = self._curves.get(name)
             if curve is None:
-                curve = self._new_curve(name, float(values[-1]))
-            curve.set(steps, values, alpha)
+                self._new_curve(name, steps, values)
+            else:
+                curve.set(steps, values, alpha)
         self._autoscale()
 
-    def _new_curve(self, name: str, latest: float) -> _Curve:
-        """A curve on the loss plot (loss-like and on the training loss's scale) or the metric plot."""
-        on_loss_plot = is_loss_like(name)
+    def _new_curve(self, name: str, steps: np.ndarray, values: np.ndarray) -> _Curve:
+        """A curve on the loss plot (losses on the training loss's scale) or the metric plot
+        (headline metrics; diagnostics too, hidden until the user shows them)."""
+        group = metric_group(name)
         ref = self._curves.get("loss")
-        if on_loss_plot and ref is not None and ref.y.size and name != "loss":
-            ratio = abs(latest) / max(abs(float(ref.y[-1])), 1e-12)
-            on_loss_plot = 0.1 <= ratio <= 10  # e.g. a summed "smooth_loss" would flatten the mean loss
-        plot = self.loss_plot if on_loss_plot else self.metric_plot
-        palette = COLORS if on_loss_plot else METRIC_COLORS
+        if group == "loss" and ref is not None and ref.y.size and values.size:
+            ratio = abs(float(values[-1])) / max(abs(float(ref.y[-1])), 1e-12)
+            if not 0.1 <= ratio <= 10:  # e.g. a summed loss would flatten the mean loss
+                group = "diagnostic"
+        plot = self.loss_plot if group == "loss" else self.metric_plot
+        palette = COLORS if plot is self.loss_plot else METRIC_COLORS
         k = sum(c.plot is plot for c in self._curves.values())  # colours per plot
-        curve = self._curves[name] = _Curve(plot, name, palette[k % len(palette)])
-        if not on_loss_plot:
+        curve = self._curves[name] = _Curve(plot, name, palette[k % len(palette)], group)
+        curve.set(steps, values, self.alpha)
+        legend = self.legends[plot]
+        for s, label in legend.items:
+            if s.item is curve.smooth:
+                s.sigClicked.connect(lambda item, n=name: self._on_legend_click(n))
+        action = QtGui.QAction(name, self.series_menu)
+        action.setCheckable(True)
+        action.setChecked(group != "diagnostic")
+        action.toggled.connect(lambda on, n=name: self.set_series_visible(n, on))
+        self.series_menu.addAction(action)
+        self.series_actions[name] = action
+        if group == "diagnostic":
+            curve.set_enabled(False)
+        if plot is self.metric_plot:
             self.metric_plot.show()
-            others = [n for n, c in self._curves.items() if c.plot is self.metric_plot]
-            self.metric_plot.setLabel("left", others[0] if len(others) == 1 else "metrics", **{"font-size": "12pt"})
+            self._update_metric_label()
         return curve
+
+    def set_series_visible(self, name: str, on: bool) -> None:
+        """Show or hide one metric's curves (the legend entry greys out when hidden)."""
+        curve = self._curves.get(name)
+        if curve is None or curve.enabled == bool(on):
+            return
+        curve.set_enabled(on)
+        action = self.series_actions.get(name)
+        if action is not None and action.isChecked() != bool(on):
+            action.blockSignals(True)
+            action.setChecked(bool(on))
+            action.blockSignals(False)
+        self.legends[curve.plot].update()
+        if curve.plot is self.metric_plot:
+            self._update_metric_label()
+        self._autoscale(force=True)
+
+    def visible_series(self) -> list[str]:
+        """Names of the metrics whose curves are shown."""
+        return [n for n, c in self._curves.items() if c.enabled]
+
+    def _on_legend_click(self, name: str) -> None:
+        # pyqtgraph's legend already toggled the smoothed curve: make the raw one and the menu follow
+        curve = self._curves[name]
+        curve.enabled = not curve.smooth.isVisible()  # so that set_series_visible sees a change
+        self.set_series_visible(name, curve.smooth.isVisible())
+
+    def _update_metric_label(self) -> None:
+        names = [n for n, c in self._curves.items() if c.plot is self.metric_plot and c.enabled]
+        self.metric_plot.setLabel("left", quality_label(names), **{"font-size": "12pt"})
+        # rising curves (accuracies) leave the bottom right free, falling ones (perplexity, rmse) the top right
+        rising = any("accuracy" in n for n in names)
+        self.legends[self.metric_plot].setOffset((-10, -10) if rising else (-10, 10))
+        # one "training step" label under the lower plot is enough
+        self.loss_plot.showLabel("bottom", not self.metric_plot.isVisible())
 
     def _autoscale(self, force: bool = False) -> None:
         """Fit the view to the data, but only when the data leave the view or fill too little of it."""
@@ -306,33 +531,49 @@ class LossPanel(Panel):
             return
         x_hi = None
         for plot in (self.loss_plot, self.metric_plot):
-            curves = [c for c in self._curves.values() if c.plot is plot and c.x.size]
+            curves = [c for c in self._curves.values() if c.plot is plot and c.x.size and c.enabled]
             if not curves:
                 continue
-            ys = [c.y for c in curves]  # smoothed curves whole, raw ones without their extreme 1% spikes
-            ys += [np.percentile(c.raw.yData, [1, 99]) for c in curves
-                   if c.raw.isVisible() and c.raw.yData is not None and c.raw.yData.size]
-            y = np.concatenate(ys)
-            if plot is self.loss_plot and self.log_check.isChecked():
-                y = np.log10(y[y > 0])
-            y = y[np.isfinite(y)]
-            if y.size == 0:
+            log = self.log_check.isChecked()
+            lo_hi = self._y_extent([c.y for c in curves], log)  # the smoothed curves
+            if lo_hi is None:
                 continue
-            lo, hi = float(y.min()), float(y.max())
-            pad = max(hi - lo, abs(hi) * 1e-3, 1e-9) * 0.05
+            lo, hi = lo_hi
             (_, _), (v_lo, v_hi) = plot.getViewBox().viewRange()
-            if force or lo < v_lo or hi > v_hi or (hi - lo + 2 * pad) < 0.6 * (v_hi - v_lo):
+            if force or lo < v_lo or hi > v_hi or (hi - lo) < 0.5 * (v_hi - v_lo):
+                # refit: the raw curves count too, without their extreme 1% spikes
+                raws = [np.percentile(c.raw.yData, [1, 99]) for c in curves
+                        if c.raw.isVisible() and c.raw.yData is not None and c.raw.yData.size]
+                ext = self._y_extent(raws, log) if raws else None
+                if ext is not None:
+                    lo, hi = min(lo, ext[0]), max(hi, ext[1])
+                if not log and all("accuracy" in c.name for c in curves) and lo >= 0 and hi <= 1:
+                    lo, hi = 0.0, 1.0  # accuracies: the whole 0..1 scale, fixed (progress reads at a glance)
+                # headroom, so that the axes change only now and then; a flat curve gets +-5% (or +-0.05)
+                pad = (hi - lo) * 0.08 if hi - lo > 1e-6 * max(abs(hi), 1.0) else max(abs(hi) * 0.05, 0.05)
                 plot.getViewBox().setYRange(lo - pad, hi + pad, padding=0)
             x_hi = max(x_hi or 0.0, max(float(c.x[-1]) for c in curves))
         if x_hi is not None:
             (v_lo, v_hi), _ = self.loss_plot.getViewBox().viewRange()
-            x_lo = min(float(c.x[0]) for c in self._curves.values() if c.x.size)
+            x_lo = min(float(c.x[0]) for c in self._curves.values() if c.x.size and c.enabled)
             if force or x_hi > v_hi or x_lo < v_lo or x_hi < 0.5 * v_hi:
                 span = max(x_hi - x_lo, 1.0)
-                self.loss_plot.getViewBox().setXRange(x_lo, x_lo + span * 1.15, padding=0)
+                self.loss_plot.getViewBox().setXRange(x_lo, x_lo + span * 1.25, padding=0)
+
+    @staticmethod
+    def _y_extent(arrays: list[np.ndarray], log: bool) -> tuple[float, float] | None:
+        """(min, max) of the finite values (log10 of the positive ones when ``log``); None if there are none."""
+        y = np.concatenate(arrays)
+        if log:
+            y = np.log10(y[y > 0])
+        y = y[np.isfinite(y)]
+        if y.size == 0:
+            return None
+        return float(y.min()), float(y.max())
 
     def _on_log(self, on: bool) -> None:
-        self.loss_plot.setLogMode(x=False, y=on)
+        for plot in (self.loss_plot, self.metric_plot):
+            plot.setLogMode(x=False, y=on)
         self._autoscale(force=True)
 
     def _on_smoothing(self, v: int) -> None:
@@ -352,7 +593,7 @@ class LossPanel(Panel):
         """Put the crosshair at ``step`` and show every curve's (smoothed) value there; returns the text."""
         parts = [f"<b>step {int(round(step))}</b>"]
         for name, c in self._curves.items():
-            if c.x.size == 0:
+            if c.x.size == 0 or not c.enabled:
                 continue
             i = int(np.clip(np.searchsorted(c.x, step), 0, c.x.size - 1))
             if i > 0 and abs(c.x[i - 1] - step) < abs(c.x[i] - step):

@@ -50,6 +50,24 @@ def _fmt_temps(temps: tuple[float, ...]) -> str:
     return ", ".join(f"{t:g}" for t in temps)
 
 
+def whitespace_heavy(text: str) -> bool:
+    """True when at least 60% of ``text`` is whitespace (e.g. a greedy sample that only emits spaces;
+    word-level text, with a space between short tokens, stays below)."""
+    return bool(text) and sum(c.isspace() for c in text) >= 0.6 * len(text)
+
+
+FAINT = "color:#8a8a8a"
+
+
+def render_whitespace(text: str, spaces: bool) -> str:
+    """HTML for ``text`` in a pre-wrap block: newlines as a faint ⏎ then a line break, tabs as ⇥, and
+    (``spaces=True``) spaces as a faint ·."""
+    out = html.escape(text).replace("\t", f"<span style='{FAINT}'>⇥</span>")
+    if spaces:
+        out = out.replace(" ", f"<span style='{FAINT}'>·</span>")
+    return out.replace("\n", f"<span style='{FAINT}'>⏎</span><br>")
+
+
 def _visible(c: str) -> str:
     return {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}.get(c, c)
 
@@ -69,12 +87,26 @@ class _SampleBox(QtWidgets.QGroupBox):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.edit)
         self.text = ""
+        self.whitespace_heavy = False
+        self._shown: tuple[str, str] | None = None
 
     def set_text(self, prime: str, text: str) -> None:
+        """Show ``prime`` (grey) + ``text``. Spaces are kept as they are (pre-wrap), newlines break the
+        line after a faint ⏎; a whitespace-heavy text (an argmax stuck on spaces/newlines) shows every
+        space as a faint · so that it does not look empty. Skipped when nothing changed."""
+        if (prime, text) == self._shown:
+            return
+        self._shown = (prime, text)
         self.text = text
-        body = html.escape(text).replace("\n", "<br>")
-        head = html.escape(prime).replace("\n", "<br>")
-        self.edit.setHtml(f"<span style='color:gray'><b>{head}</b></span>{body}")
+        self.whitespace_heavy = whitespace_heavy(text)
+        body = render_whitespace(text, spaces=self.whitespace_heavy)
+        head = render_whitespace(prime, spaces=False)
+        self.edit.setHtml(f"<div style='white-space:pre-wrap'><span style='color:gray'><b>{head}</b></span>"
+                          f"{body}</div>")
+
+    def html(self) -> str:
+        """The document's plain text as shown (with the visible-whitespace marks), for tests."""
+        return self.edit.toPlainText()
 
 
 class TextPanel(ContentPanel):
@@ -114,6 +146,7 @@ class TextPanel(ContentPanel):
         self.every_spin.setValue(200)
         self.every_spin.setSingleStep(50)
         self.every_spin.setSpecialValueText("never")
+        self.every_spin.setMaximumWidth(110)
         self.every_spin.setToolTip("While training, ask for new samples every N steps (never = only on Regenerate)")
         self.regen_button = QtWidgets.QPushButton("Regenerate")
         self.regen_button.clicked.connect(self.regenerate)
@@ -124,12 +157,10 @@ class TextPanel(ContentPanel):
 
         row1 = QtWidgets.QHBoxLayout()
         row2 = QtWidgets.QHBoxLayout()
-        row3 = QtWidgets.QHBoxLayout()
         for lay, items in ((row1, (("Temperatures:", self.temps_edit), ("or one:", self.temp_slider),
-                                   (None, self.temp_value))),
-                           (row2, (("Prime:", self.prime_edit), ("Length:", self.length_spin))),
-                           (row3, (("Refresh every", self.every_spin), ("training steps", None),
-                                   (None, self.regen_button)))):
+                                   (None, self.temp_value), (None, self.regen_button))),
+                           (row2, (("Prime:", self.prime_edit), ("Length:", self.length_spin),
+                                   ("Refresh every", self.every_spin), ("steps", None)))):
             for text, w in items:
                 if text:
                     lab = QtWidgets.QLabel(text)
@@ -138,31 +169,32 @@ class TextPanel(ContentPanel):
                 if w is not None:
                     w.setFont(font())
                     lay.addWidget(w, 1 if isinstance(w, QtWidgets.QLineEdit) else 0)
-        row3.addStretch(1)
 
         # -- probe line and samples
         self.probe_label = QtWidgets.QLabel("")
         self.probe_label.setFont(font(FONT_PT + 1, mono=True))
         self.probe_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.probe_label.setWordWrap(False)
-        self.probe_caption = QtWidgets.QLabel("Probe text — under each token, the model's guess for the "
-                                              "next one (green right, red wrong). ← → move the highlighted timestep.")
+        self.probe_caption = QtWidgets.QLabel("Probe: under each token, the model's guess for the next one "
+                                              "(green right, red wrong); ← → move the highlight.")
         self.probe_caption.setFont(font(FONT_PT - 1))
-        self.probe_caption.setWordWrap(True)
+        self.probe_caption.setToolTip(self.probe_caption.text())
+        self.probe_caption.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
         self.samples_row = QtWidgets.QHBoxLayout()
-        self.argmax_box = _SampleBox("argmax (always the likeliest next token)")
-        self.argmax_box.setMaximumHeight(90)
+        self.samples_row.setSpacing(4)
+        self.argmax_box = _SampleBox("argmax: always the likeliest next token (temperature → 0)")
+        self.argmax_box.setMaximumHeight(96)  # about three lines: it tends to repeat itself
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(3)
         lay.addLayout(row1)
         lay.addLayout(row2)
-        lay.addLayout(row3)
         lay.addWidget(self.error_label)
         lay.addWidget(self.probe_caption)
         lay.addWidget(self.probe_label)
-        lay.addLayout(self.samples_row, 1)
-        lay.addWidget(self.argmax_box)
+        lay.addLayout(self.samples_row, 3)
+        lay.addWidget(self.argmax_box, 1)
         self.setMinimumSize(480, 360)
         self._take_config(getattr(getattr(session, "info", None), "config", None))
         self._ensure_boxes(parse_temperatures(self.temps_edit.text()))
@@ -284,7 +316,9 @@ class TextPanel(ContentPanel):
         if p is None or p.num_steps == 0:
             return
         t = clamp_t(t, p.num_steps)
-        self.probe_label.setText(self.probe_html(p, t))
+        text = self.probe_html(p, t)
+        if text != self.probe_label.text():  # a rich-text relayout costs ~1 ms: skip when unchanged
+            self.probe_label.setText(text)
 
     @staticmethod
     def probe_html(p: Probe, t: int) -> str:

@@ -5,8 +5,11 @@ From ``probe.extras`` of core/experiments/worked_example.py: ``x`` (T,),
 weights ``Wxh`` (1, H), ``Whh`` (H, H), ``bh`` (H,), ``Why`` (H, 1), ``by`` (1,).
 
 Three parts: the equations; a table with one column per timestep (rows x, pre, h, y,
-target; the selected timestep highlighted — click a column to select it); the
-selected step written out as a calculation; and the current weights.
+target; the selected timestep highlighted — click a column to select it) and, in
+grey, the seed's numbers for the same inputs (its fixed weights), with a banner
+saying whether the model still reproduces them exactly (it does at step 0, until
+training moves the weights); the selected step written out as a calculation; and
+the current weights.
 """
 from __future__ import annotations
 
@@ -15,15 +18,36 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from core.experiments import worked_example as seed
 from core.probe import Probe
-from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, ContentPanel, clamp_t, font
+from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, ContentPanel, clamp_t, font
 
 DEC = 8
 EQUATIONS = ("pre<sub>t</sub> = x<sub>t</sub>·W<sub>xh</sub> + h<sub>t−1</sub>·W<sub>hh</sub> + b<sub>h</sub>"
-             " &nbsp; (h<sub>−1</sub> = 0)<br>h<sub>t</sub> = tanh(pre<sub>t</sub>)<br>"
+             " &nbsp; (h<sub>−1</sub> = 0) &nbsp;&nbsp; h<sub>t</sub> = tanh(pre<sub>t</sub>) &nbsp;&nbsp; "
              "y<sub>t</sub> = h<sub>t</sub>·W<sub>hy</sub> + b<sub>y</sub>")
 WEIGHTS = (("Wxh", "W<sub>xh</sub>"), ("Whh", "W<sub>hh</sub>"), ("bh", "b<sub>h</sub>"),
            ("Why", "W<sub>hy</sub>"), ("by", "b<sub>y</sub>"))
+
+
+SEED_GREY = "#9e9e9e"
+MATCH_TOL = 5e-9  # "equal to 8 decimals"
+
+
+def seed_forward(x: Any) -> dict[str, np.ndarray]:
+    """The seed's forward pass with its fixed weights on inputs ``x`` (T,): pre, h (T, H) and y (T,)."""
+    Wxh, Whh, bh = np.asarray(seed.WXH), np.asarray(seed.WHH), np.asarray(seed.BH)  # (1, H) (H, H) (H,)
+    Why, by = np.asarray(seed.WHY), np.asarray(seed.BY)  # (H, 1) (1,)
+    x = np.asarray(x, dtype=float).reshape(-1)  # (T,)
+    h = np.zeros(Whh.shape[0])  # (H,)
+    pre, hs = [], []
+    for xt in x:  # two steps: the recurrence, as in the seed
+        p = xt * Wxh[0] + h @ Whh + bh  # (H,)
+        h = np.tanh(p)
+        pre.append(p)
+        hs.append(h)
+    H = np.asarray(hs)  # (T, H)
+    return {"pre": np.asarray(pre), "h": H, "y": (H @ Why + by)[:, 0]}
 
 
 def num(v: float) -> str:
@@ -47,7 +71,7 @@ class WorkedPanel(ContentPanel):
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
         self.equations = QtWidgets.QLabel(EQUATIONS)
-        self.equations.setFont(font(FONT_PT + 2))
+        self.equations.setFont(font(FONT_PT + 1))
         self.equations.setWordWrap(True)
         self.table = QtWidgets.QTableWidget(0, 0)
         self.table.setFont(font(FONT_PT, mono=True))
@@ -55,6 +79,9 @@ class WorkedPanel(ContentPanel):
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         self.table.verticalHeader().setFont(font(FONT_PT, bold=True, mono=True))
         self.table.horizontalHeader().setFont(font(FONT_PT, bold=True))
+        row_h = QtGui.QFontMetrics(font(FONT_PT, mono=True)).height() + 6  # compact rows: the table fits a short dock
+        self.table.verticalHeader().setDefaultSectionSize(row_h)
+        self.table.verticalHeader().setMinimumSectionSize(row_h)
         self.table.cellClicked.connect(lambda _row, col: self.session.set_timestep(col))
         self.table.horizontalHeader().sectionClicked.connect(self.session.set_timestep)
         self.step_label = QtWidgets.QLabel("")  # the selected step, written out
@@ -68,11 +95,17 @@ class WorkedPanel(ContentPanel):
         self.weights_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.loss_label = QtWidgets.QLabel("")
         self.loss_label.setFont(font(FONT_PT + 2, bold=True))
+        self.seed_label = QtWidgets.QLabel("")  # does the model still reproduce the seed's numbers?
+        self.seed_label.setFont(font(FONT_PT, bold=True))
+        self.seed_label.setWordWrap(True)
+        self._T = 0
+        self.seed_match: bool | None = None
 
         inner = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(inner)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.equations)
+        lay.addWidget(self.seed_label)
         lay.addWidget(self.table)
         lay.addWidget(self.step_label)
         weights_title = QtWidgets.QLabel("Weights (training changes them; step 0 is the seed's)")
@@ -93,6 +126,9 @@ class WorkedPanel(ContentPanel):
     def _on_experiment(self, info: Any) -> None:
         self.probe = None
         self.table.setRowCount(0)
+        self._T = 0
+        self.seed_match = None
+        self.seed_label.setText("")
         self.step_label.setText("")
         self.weights_label.setText("")
         self.loss_label.setText("")
@@ -114,14 +150,41 @@ class WorkedPanel(ContentPanel):
             names += _names("target", tgt.shape[1])
             blocks.append(tgt)
         values = np.concatenate(blocks, axis=1)  # (T, quantities)
-        # rows = quantities, columns = timesteps (as in the heatmap)
+        # the seed's numbers for the same inputs (only for the seed's shapes: 1 input, 2 units, 1 output)
+        ref = None
+        if x.shape[1] == 1 and y.shape[1] == 1 and H == np.asarray(seed.WHH).shape[0]:
+            s = seed_forward(x[:, 0])
+            ref_blocks = [x, s["pre"], s["h"], s["y"][:, None]] + ([tgt] if tgt is not None else [])
+            ref = np.concatenate(ref_blocks, axis=1)  # (T, quantities)
+        # rows = quantities, columns = timesteps (as in the heatmap), then the seed's columns in grey
+        self._T = T
+        n_cols = T + (T if ref is not None else 0)
         self.table.setRowCount(len(names))
-        self.table.setColumnCount(T)
+        self.table.setColumnCount(n_cols)
         self.table.setVerticalHeaderLabels(names)
-        self.table.setHorizontalHeaderLabels([f"t = {t}" for t in range(T)])
+        self.table.setHorizontalHeaderLabels([f"t = {t}" for t in range(T)]
+                                             + ([f"seed t = {t}" for t in range(T)] if ref is not None else []))
         for t in range(T):
             for j, v in enumerate(values[t]):
                 self._set_cell(j, t, num(v))
+        if ref is not None:
+            grey = QtGui.QBrush(QtGui.QColor(SEED_GREY))
+            for t in range(T):
+                for j, v in enumerate(ref[t]):
+                    self._set_cell(j, T + t, num(v))
+                    self.table.item(j, T + t).setForeground(grey)
+            self.seed_match = bool(np.all(np.abs(values - ref) <= MATCH_TOL))
+            if self.seed_match:
+                self.seed_label.setText("✔ Exactly the seed's numbers (grey: the seed's own). "
+                                        "Press Step to train and watch them change.")
+                self.seed_label.setStyleSheet(f"color: {RIGHT};")
+            else:
+                self.seed_label.setText(f"After {probe.step} training steps the weights have moved; "
+                                        "grey: the seed's numbers (Reset to see them again).")
+                self.seed_label.setStyleSheet("")
+        else:
+            self.seed_match = None
+            self.seed_label.setText("")
         self.table.resizeColumnsToContents()
         header_h = self.table.horizontalHeader().height()
         self.table.setFixedHeight(header_h + sum(self.table.rowHeight(r) for r in range(len(names))) + 4)
@@ -149,7 +212,7 @@ class WorkedPanel(ContentPanel):
         p = self.probe
         if p is None or "h" not in p.extras:
             return
-        T = self.table.columnCount()
+        T = self._T
         t = clamp_t(t, T)
         for r in range(self.table.rowCount()):
             for c in range(T):
