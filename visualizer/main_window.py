@@ -170,6 +170,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.experiment_combo.addItem(title, exp_id)
         self.experiment_combo.activated.connect(self._on_pick_experiment)
         self.preset_combo = QtWidgets.QComboBox()
+        for combo in (self.experiment_combo, self.preset_combo):  # long titles must not widen the column
+            combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         self.preset_combo.activated.connect(self._on_pick_preset)
         self.seed_spin = QtWidgets.QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
@@ -530,7 +533,7 @@ class MainWindow(QtWidgets.QMainWindow):
 def dock_columns(names: list[str]) -> tuple[list[str], list[str], dict[str, float]]:
     """Default arrangement of an experiment's panels: (left column, right column, relative heights).
 
-    The hidden-state heatmap is what students watch: it goes top right and gets ~60% of
+    The hidden-state heatmap is what students watch: it goes top right and gets ~58% of
     that column, the inspector below it. The loss curves and the experiment's own panel
     (binary sums, generated text, sine, digits) share the left column.
     """
@@ -539,7 +542,7 @@ def dock_columns(names: list[str]) -> tuple[list[str], list[str], dict[str, floa
     if not left or not right:  # e.g. loss + inspector only: split in two halves
         half = (len(names) + 1) // 2
         left, right = names[:half], names[half:]
-    heights = {"hidden": 3.0, "inspector": 2.0, "loss": 1.0}
+    heights = {"hidden": 1.4, "inspector": 1.0, "loss": 1.0}
     if "worked" in left and len(left) == 1:
         heights = {"hidden": 1.0, "inspector": 1.0}
     return left, right, {n: heights.get(n, 1.1) for n in names}
@@ -593,6 +596,7 @@ def screenshot(experiment: str | type, out: str | Path, preset: str | None = Non
         if window.message_bar.kind == "error":
             raise ValueError(window.message_bar.label.text().lstrip("⚠ "))
         if steps > 0:
+            s.set_speed_cap(None)  # as fast as possible (the window's default speed is a cap)
             s.step_n(steps)
             _wait(app, lambda: s.step >= steps or window.message_bar.kind == "error", deadline)
         frames = s.frames

@@ -92,6 +92,8 @@ class TrainingSession(QtCore.QObject):
         worker.live_applied.connect(self._on_worker_live)
         worker.message.connect(self.message)
         worker.query_result.connect(self._on_worker_query)
+        if self.speed_cap is not None:  # chosen before the worker existed (the transport's default)
+            worker.post("speed", self.speed_cap)
         thread.start()
 
     def shutdown(self, timeout: float = 1.0) -> bool:

@@ -14,13 +14,14 @@ use) and joins the results::
     dh_norms = sqrt(sum_k dh_norms_k ** 2)   (L, T): the norm over the whole batch
 
 NumPy releases the GIL inside matmuls and ufunc loops, so on two free cores the
-chunks really run at the same time; only the ~1 µs of Python per NumPy call is
-serialised. Use it with one BLAS thread per chunk (``core.runtime.limit_blas_threads(1)``):
-two BLAS thread pools competing for two cores are slower than one.
-It pays only when every call has enough work (e.g. the char LSTM of
-``tests/benchmarks/bench_engine.py``: H=128, B=32); small models lose to the
-thread hand-off. Do not use it next to another busy thread (the GUI's worker
-thread plus the GUI thread already share the two cores).
+chunks run at the same time, except for the Python between NumPy calls and the
+hand-over of the GIL after each call (a few µs on this VM: calls of ~20 µs, the
+matmuls, overlap well; elementwise calls of 2-5 µs hardly do). Measured on the
+2-core machine (tests/benchmarks/bench_engine.py, case (a): char LSTM H=128, B=32,
+T=50): LSTM forward + backward 13.0 -> 9.2 ms with 2 chunks (one chunk of 16 alone:
+7.4 ms), about what 2 BLAS threads give. Use one BLAS thread per chunk
+(``core.runtime.limit_blas_threads(1)``). Small models lose (case (d), H=30: 0.5x).
+Not for the GUI: its worker thread and the GUI thread already share the two cores.
 
 The wrapper follows the recurrent-layer contract of ``core.nn``: ``params`` is the
 wrapped layer's own dict (the same array objects), ``forward(x, h0=None, rng=None,

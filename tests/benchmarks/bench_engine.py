@@ -32,6 +32,18 @@ Cases:
       (ids input as in (a); torch gets the float one-hot)
   (c) binary add   sigmoid RNN, H=16, T=8, B=64, input 2, 1 output/step, sigmoid + BCE, SGD
   (d) sine         2-layer LSTM, H=30, T=10, B=32, input 1, 1 output at the last step, MSE, Adagrad
+  lm  the char-lm experiment's "lstm" preset (embedding 32, LSTM 128, B=32, T=32, Adam, clip 5):
+      train_step at threads=1 and threads=2 (BLAS at 1 thread)
+
+Batch-parallel rows (core.nn.parallel; ``--no-parallel`` skips them), measured in the same
+interleaved rounds as their case, BLAS at 1 thread, the batch split in 2 halves run by 2
+Python threads (NumPy releases the GIL inside its calls):
+  "2-thread batch-parallel"  the recurrent layer wrapped in BatchParallel (Dense, loss, optimizer serial)
+  "+ Dense/CE per thread"    each thread runs LSTM + Dense + softmax-CE forward and backward on its
+                             half (one dispatch per step); gradients summed; Adam serial
+  "+ Dense/CE + Adam split"  as above, and Adam split into two optimizers over two halves of the
+                             parameters, stepped in the two threads
+Their "ours/torch" divides by the best torch figure; "vs ours best" by the best of the ours rows.
 """
 from __future__ import annotations
 
@@ -520,13 +532,17 @@ VARIANTS = {
 
 def char_lm_threads() -> None:
     """The char-lm experiment's 'lstm' preset (LSTM 128 on a 32-d embedding, B=32, T=32, Adam,
-    clip 5): train_step at threads=1 vs threads=2 (BLAS at 1 thread)."""
+    clip 5): train_step at threads=1 with 1 and 2 BLAS threads, and at threads=2 (1 BLAS thread)."""
     from core.experiments.char_lm import CharLM
-    exps = {f"threads{n}": CharLM({**CharLM.preset_config("lstm"), "threads": n}, seed=0) for n in (1, 2)}
+    cfg = CharLM.preset_config("lstm")
+    steps = {"t1b1": CharLM({**cfg, "threads": 1}, seed=0).train_step,
+             "t1b2": CharLM({**cfg, "threads": 1}, seed=0).train_step,
+             "t2b1": CharLM({**cfg, "threads": 2}, seed=0).train_step}
+    r = measure(steps, ARGS.seconds, ARGS.repeats, lambda name: runtime.limit_blas_threads(int(name[-1])))
     runtime.limit_blas_threads(1)
-    r = measure({k: e.train_step for k, e in exps.items()}, ARGS.seconds, ARGS.repeats)
-    print(f"{'char-lm lstm preset, threads=1 / threads=2':42s} {r['threads1']:9.1f} {r['threads2']:9.1f}"
-          f"   threads=2 / threads=1: x{r['threads2'] / r['threads1']:.2f}", flush=True)
+    print(f"char-lm 'lstm' preset: threads=1 {r['t1b1']:.1f} steps/s (1 BLAS thread), {r['t1b2']:.1f} "
+          f"(2 BLAS threads); threads=2 {r['t2b1']:.1f} (x{r['t2b1'] / r['t1b1']:.2f} vs threads=1 at 1 BLAS "
+          f"thread, x{r['t2b1'] / r['t1b2']:.2f} vs 2 BLAS threads)", flush=True)
 
 
 def main() -> None:

@@ -304,3 +304,32 @@ def test_char_lm_threads_is_a_validated_structural_hyperparameter(tmp_path):
     assert p.default == 1 and not p.live and p.help
     with pytest.raises(ConfigError, match="threads"):
         char_lm(tmp_path, threads=0)
+
+
+def test_chunk_runner_map_order_errors_and_copies():
+    import copy
+
+    from core.nn.parallel import ChunkRunner
+    with ChunkRunner(3) as runner:
+        assert runner.slices(7) == [slice(0, 2), slice(2, 4), slice(4, 7)]
+        assert runner.slices(5) == [slice(0, 5)]  # < 2 * workers: one chunk
+        assert runner.map(lambda k, s: (k, s.start, s.stop), 9) == [(0, 0, 3), (1, 3, 6), (2, 6, 9)]
+
+        def boom(k, s):
+            if k == 2:
+                raise ValueError("chunk 2 failed")
+            return k
+
+        with pytest.raises(ValueError, match="chunk 2 failed"):
+            runner.map(boom, 9)
+        twin = copy.deepcopy(runner)  # no pool, no lock copied
+        assert twin.workers == 3 and twin.map(lambda k, s: k, 6) == [0, 1, 2]
+        twin.close()
+    rng = np.random.default_rng(11)
+    par = make_recurrent("rnn", 2, 3, rng=rng, dtype=np.float64, workers=2)
+    x = rng.standard_normal((2, 6, 2))
+    par.forward(x)
+    twin = copy.deepcopy(par)
+    assert twin.params is not par.params
+    np.testing.assert_array_equal(twin.forward(x)[0], par.forward(x)[0])
+    par.close(), twin.close()

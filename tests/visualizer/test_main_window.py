@@ -289,3 +289,37 @@ def test_speed_combo_and_step_n_drive_the_session(make_window, qtbot):
     qtbot.waitUntil(lambda: w.session.step == 12, timeout=5000)
     assert w.step_label.text() in ("step 0", "step 12")  # refreshed by the status timer
     qtbot.waitUntil(lambda: w.step_label.text() == "step 12", timeout=3000)
+
+
+def test_default_speed_is_a_cap_that_reaches_the_worker(make_window, qtbot):
+    from visualizer.widgets.transport import DEFAULT_SPEED
+
+    w = make_window()
+    assert w.session.speed_cap == DEFAULT_SPEED
+    assert w.transport.speed_combo.currentData() == DEFAULT_SPEED
+    assert w.session.query_sync(lambda e: None) is None  # the worker has drained its first commands
+    assert w.session._worker._cap == DEFAULT_SPEED
+
+
+def test_default_dock_arrangement_gives_the_heatmap_a_tall_column():
+    from visualizer.main_window import dock_columns
+
+    left, right, heights = dock_columns(["loss", "hidden", "binary", "inspector"])
+    assert left == ["loss", "binary"] and right == ["hidden", "inspector"]
+    assert heights["hidden"] > heights["inspector"]
+    left, right, _ = dock_columns(["loss", "inspector"])  # nothing to pair: two halves
+    assert left == ["loss"] and right == ["inspector"]
+    left, right, _ = dock_columns(["worked", "hidden", "inspector"])
+    assert left == ["worked"] and right == ["hidden", "inspector"]
+
+
+def test_hidden_panel_gets_most_of_its_column(make_window, qtbot):
+    from fakes import FakeExperiment
+
+    class Wide(FakeExperiment):
+        panels = ("loss", "hidden", "inspector")
+
+    w = make_window(Wide)
+    w.resize(1280, 800)
+    qtbot.waitUntil(lambda: w.docks["hidden"].height() > w.docks["inspector"].height(), timeout=3000)
+    assert w.docks["hidden"].x() > w.docks["loss"].x()  # right column

@@ -477,6 +477,20 @@ def test_inspector_small_states_stay_visible_on_the_fixed_scale(qtbot, hub):
     np.testing.assert_allclose(ty, tiny["h"][0])
 
 
+def test_inspector_short_dock_keeps_the_output(qtbot, hub):
+    from visualizer.panels.inspector import InspectorPanel
+
+    panel = make(qtbot, InspectorPanel, hub)
+    hub.send(char_probe())
+    assert panel.state_plot.isVisible() and panel.out_plot.isVisible()
+    panel.resize(700, 280)
+    qtbot.waitUntil(lambda: not panel.state_plot.isVisible(), timeout=2000)
+    assert panel.out_plot.isVisible()
+    qtbot.waitUntil(lambda: panel.out_plot.getViewBox().height() > 60, timeout=2000)  # it got the room
+    panel.resize(700, 600)
+    qtbot.waitUntil(lambda: panel.state_plot.isVisible(), timeout=2000)
+
+
 def test_inspector_model_without_hidden_layer(qtbot, hub):
     """iris (softmax regression) has no layers: no empty state plot, a sentence instead."""
     from visualizer.panels.inspector import InspectorPanel
@@ -485,7 +499,7 @@ def test_inspector_model_without_hidden_layer(qtbot, hub):
     p = char_probe()
     hub.send(Probe("iris", 1, ("flower",), frozen_array(np.ones((1, 4))), (), p.outputs[:1], p.output_labels,
                    (p.output_labels[0],), (p.output_labels[1],), frozen_array([False])))
-    assert not panel.state_plot.isVisible() and panel.no_layer.isVisible()
+    assert not panel.state_plot.isVisible() and panel.no_layer.isVisible() and not panel.selectors.isVisible()
     assert "no hidden layer" in panel.no_layer.text()
     assert len(panel.output_bars()[1]) == 5
     hub.send(p)  # a model with layers again
@@ -764,6 +778,32 @@ def test_worked_example_snapshot_changes_numbers(qtbot, hub):
     assert "step 3" in panel.loss_label.text()
 
 
+# == nothing is cut off in a narrow dock ===============================================================
+@pytest.mark.parametrize("experiment_id", ["binary-addition", "sine", "char-lm", "digits-rnn", "mlp-digits",
+                                           "iris", "worked-example"])
+def test_panels_fit_a_480_px_dock(qtbot, experiment_id):
+    """With real probes and extras, every content panel (and each of its plot grids, whose titles and axes set
+    a minimum width) fits 480 px: the width of a side dock in a 1280 x 800 window."""
+    import pyqtgraph as pg
+    from core.experiments import registry
+    from visualizer.panels import panel_class
+
+    cls = registry.get(experiment_id)
+    exp = cls(None, 0)
+    hub = Hub()
+    panels = {n: make(qtbot, panel_class(n), hub) for n in cls.panels if n != "loss"}
+    for panel in panels.values():
+        panel.resize(480, 420)
+    hub.send(exp.probe(), exp.extras())
+    qtbot.wait(20)
+    for name, panel in panels.items():
+        assert panel.minimumSizeHint().width() <= 480, name
+        for view in (getattr(panel, "view", None), getattr(panel, "img_view", None)):
+            if isinstance(view, pg.GraphicsLayoutWidget):
+                need = view.ci.effectiveSizeHint(QtCore.Qt.SizeHint.MinimumSize).width()
+                assert need <= view.width() + 1, (name, need, view.width())
+
+
 # == every real experiment feeds its content panels ======================================================
 @pytest.mark.parametrize("experiment_id", ["binary-addition", "sine", "char-lm", "word-lm", "digits-rnn",
                                            "mlp-digits", "iris", "worked-example"])
@@ -803,3 +843,30 @@ def test_binary_board_fits_a_narrow_dock(qtbot, hub, binary_exp):
     hub.send(binary_exp.probe(), binary_exp.extras())
     assert panel.board.minimumSizeHint().width() <= panel.minimumWidth() - 16
     assert panel.row_text("p") == "".join(_prob(v) for v in np.asarray(binary_exp.probe().outputs)[::-1, 0])
+
+
+def test_inspector_small_probabilities_get_a_readable_axis(qtbot, hub):
+    """A big vocabulary early in training (all p < 0.01): the axis ends at a round number above the
+    largest probability instead of 1, so that the top-5 bars are seen; confident models keep 0..1."""
+    from visualizer.panels.inspector import InspectorPanel
+
+    panel = make(qtbot, InspectorPanel, hub)
+    p = char_probe()
+    flat = np.full(np.shape(p.outputs), 0.004)
+    flat[:, 0] = 0.0072
+    hub.send(Probe(p.experiment, 1, p.input_labels, p.inputs, p.layers, frozen_array(flat), p.output_labels,
+                   p.target_labels, p.prediction_labels, p.correct))
+    x0, x1 = panel.out_plot.getViewBox().viewRange()[0]
+    assert 0.0076 < x1 < 0.06
+    hub.send(p)  # Dirichlet rows: some probability is large
+    assert panel.out_plot.getViewBox().viewRange()[0][1] > 0.5
+
+
+def test_binary_bit_columns_are_equally_wide(qtbot, hub, binary_exp):
+    from visualizer.panels.binary import BinaryPanel
+
+    panel = make(qtbot, BinaryPanel, hub)
+    hub.send(binary_exp.probe(), binary_exp.extras())
+    qtbot.wait(20)
+    widths = {c.width() for c in panel.cells["a"]}
+    assert max(widths) - min(widths) <= 1

@@ -135,3 +135,9 @@ def test_scrubber_moves_heatmap_outline_and_inspector(qtbot, scrubber, hub):
     assert heat.marker.rect().x() == 7
     np.testing.assert_allclose(insp.state_values(), p.layers[0].states["h"][7])
     assert "t = 7" in insp.input_label.text()
+
+
+def test_scrubber_names_whitespace_inputs(qtbot):
+    from visualizer.widgets.scrubber import visible
+
+    assert visible(" ") == "␣ (space)" and visible("\n") == "↵ (newline)" and visible("a") == "'a'"

@@ -181,3 +181,20 @@ def test_a_failing_probe_is_reported_once_and_training_goes_on(qtbot, make_sessi
     s.step_n(50)
     qtbot.waitUntil(lambda: s.step == 50, timeout=3000)
     assert errors == [] and s.latest_probe is None
+
+
+def test_running_emits_light_metric_frames_between_heavy_probe_frames(qtbot, make_session):
+    s = make_session()
+    _wait_state(qtbot, s, "idle")
+    frames = []
+    s.snapshot_ready.connect(frames.append)
+    s.play()
+    qtbot.waitUntil(lambda: sum(f.probe is not None for f in frames) >= 3
+                    and sum(f.probe is None and not f.extras for f in frames) >= 3, timeout=5000)
+    s.pause()
+    _wait_state(qtbot, s, "paused")
+    light = [f for f in frames if f.probe is None and not f.extras]
+    assert all(f.metrics for f in light)  # a light frame is new metric points only
+    heavy_steps = [f.probe.step for f in frames if f.probe is not None]
+    assert heavy_steps == sorted(heavy_steps)
+    assert s.latest_probe.step == s.step  # pausing sends a final probe of where training stopped

@@ -32,7 +32,7 @@ from PySide6 import QtCore, QtWidgets
 from core.probe import Probe
 from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font
 
-BIT_PT = 22
+BIT_PT = 20
 ROWS = ("t", "carry", "a", "b", "sum", "pred", "p")
 ROW_TITLES = {"t": "t", "carry": "carry", "a": "a", "b": "+ b", "sum": "a + b",
               "pred": "network", "p": "p(1)"}
@@ -56,14 +56,16 @@ class BinaryPanel(ContentPanel):
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
         self._T = 0
+        self._equal_columns = False
         self._wrong: list[bool] = []
         self.cells: dict[str, list[_Cell]] = {}  # row -> cells, index = timestep t
         self.values: dict[str, QtWidgets.QLabel] = {}  # row -> decimal value label
 
         self.board = QtWidgets.QWidget()
         self.grid = QtWidgets.QGridLayout(self.board)
-        self.grid.setHorizontalSpacing(2)
+        self.grid.setHorizontalSpacing(4)  # p(1) values must not run together
         self.grid.setVerticalSpacing(2)
+        self.grid.setContentsMargins(0, 4, 0, 4)
         self.note = QtWidgets.QLabel(
             "The network reads the numbers right to left, least significant bit first: "
             "t = 0 is the rightmost column. Click a column to select its timestep.")
@@ -73,20 +75,20 @@ class BinaryPanel(ContentPanel):
         self.spin_a = QtWidgets.QSpinBox()
         self.spin_b = QtWidgets.QSpinBox()
         for sp in (self.spin_a, self.spin_b):
-            sp.setFont(font(FONT_PT + 2))
+            sp.setFont(font(FONT_PT + 1))
             sp.setRange(0, 127)
-            sp.setMinimumWidth(70)
+            sp.setMinimumWidth(60)
             sp.lineEdit().returnPressed.connect(self.use_typed_pair)
         self.use_button = QtWidgets.QPushButton("Add")
         self.use_button.setToolTip("Probe the network with the two numbers typed here")
         self.use_button.clicked.connect(self.use_typed_pair)
-        self.random_button = QtWidgets.QPushButton("Random pair")
+        self.random_button = QtWidgets.QPushButton("Random")
         self.random_button.setToolTip("Probe the network with two random numbers")
         self.random_button.clicked.connect(self.random_pair)
         controls = QtWidgets.QHBoxLayout()
         for text, w in (("a =", self.spin_a), ("b =", self.spin_b)):
             lab = QtWidgets.QLabel(text)
-            lab.setFont(font(FONT_PT + 2))
+            lab.setFont(font(FONT_PT + 1))
             controls.addWidget(lab)
             controls.addWidget(w)
         for b in (self.use_button, self.random_button):
@@ -100,7 +102,10 @@ class BinaryPanel(ContentPanel):
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addLayout(controls)
         lay.addWidget(self.placeholder)
-        lay.addWidget(self.board)
+        board_row = QtWidgets.QHBoxLayout()  # the board keeps its natural width; the rest stays empty
+        board_row.addWidget(self.board)
+        board_row.addStretch(1)
+        lay.addLayout(board_row)
         lay.addWidget(self.note)
         lay.addStretch(1)
         self.setMinimumSize(420, 300)
@@ -138,7 +143,7 @@ class BinaryPanel(ContentPanel):
             self.grid.addWidget(title, grid_row, 0)
             cells = [_Cell("") for _ in range(T)]
             for t, cell in enumerate(cells):
-                cell.setFont(font(FONT_PT - 1 if row == "p" else (FONT_PT if small else BIT_PT),
+                cell.setFont(font(FONT_PT - 2 if row == "p" else (FONT_PT if small else BIT_PT),
                                   bold=row in ("sum", "pred"), mono=True))
                 cell.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
                 cell.setMinimumWidth(24)
@@ -151,7 +156,7 @@ class BinaryPanel(ContentPanel):
             self.grid.addWidget(value, grid_row, T + 1)
             self.values[row] = value
             grid_row += 1
-        self.grid.setColumnStretch(T + 2, 1)
+        self._equal_columns = False
         for t in range(T):
             self.cells["t"][t].setText(str(t))
         hi = 2 ** max(T - 1, 0) - 1  # operands below 2^(bits-1): the sum fits in T bits
@@ -200,6 +205,11 @@ class BinaryPanel(ContentPanel):
             self.spin_a.setValue(a)
             self.spin_b.setValue(b)
         self._wrong = [pred_bits[t] != sum_bits[t] for t in range(T)]
+        if not self._equal_columns and T:  # every bit column as wide as the widest: a tidy written sum
+            w = max(c.sizeHint().width() for cells in self.cells.values() for c in cells)
+            for col in range(1, T + 1):
+                self.grid.setColumnMinimumWidth(col, w)
+            self._equal_columns = True
         self._on_timestep(self.current_t())
 
     def _on_timestep(self, t: int) -> None:

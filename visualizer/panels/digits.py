@@ -21,7 +21,7 @@ from PySide6 import QtCore, QtWidgets
 
 from core.probe import Probe
 from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, RIGHT, WRONG, ColumnMarker, ContentPanel, clamp_t,
-                                      colormap_for, font, style_axis)
+                                      colormap_for, font, label_stride, style_axis)
 
 NEUTRAL = "#90a4ae"
 
@@ -54,7 +54,6 @@ class DigitsPanel(ContentPanel):
         self.img_plot.hideAxis("bottom")
         style_axis(self.img_plot.getAxis("left"))
         self.img_plot.setLabel("left", "row = timestep t")
-        self.img_plot.setTitle("read row by row", size=f"{FONT_PT}pt")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("CET-L1"))  # greyscale: ink bright on black
         self.img_plot.addItem(self.image)
@@ -76,6 +75,7 @@ class DigitsPanel(ContentPanel):
         self.bar_plot.setLabel("bottom", "class (green = true)")
         self._bar_title = ""
         self._layout: tuple | None = None  # (R, C, T, K, classes) the axes were set up for
+        self._row_ticks_key: tuple | None = None
         self._pens = {True: pg.mkPen(HIGHLIGHT, width=3), False: pg.mkPen(None)}
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.75)
         self.bar_plot.addItem(self.bars)
@@ -106,7 +106,8 @@ class DigitsPanel(ContentPanel):
 
         self.verdict = QtWidgets.QLabel("")
         self.verdict.setFont(font(FONT_PT + 4, bold=True))
-        self.random_button = QtWidgets.QPushButton("New random image")
+        self.random_button = QtWidgets.QPushButton("Random image")
+        self.random_button.setToolTip("Probe the network with another image from the validation set")
         self.random_button.setFont(font())
         self.random_button.clicked.connect(self.random_image)
         top = QtWidgets.QHBoxLayout()
@@ -159,14 +160,15 @@ class DigitsPanel(ContentPanel):
             rstep = max(1, R // 8)
             self.img_plot.getAxis("left").setTicks([[(r + 0.5, str(r)) for r in range(0, R, rstep)]])
             # (titles stay short: a plot title's width is a minimum width for the whole panel)
-            self.img_plot.setTitle("read row by row" if T == R > 1 else "the image (all at once)",
-                                   size=f"{FONT_PT}pt")
+            rows = T == R > 1
+            # (no title: the image column is narrow; the axis says how it is read)
+            self.img_plot.setLabel("left", "row = timestep t" if rows else "image row")
             self.heat.setRect(QtCore.QRectF(0, 0, K, T))
             self.heat_plot.setRange(xRange=(0, K), yRange=(0, T), padding=0)
             ticks = [(k + 0.5, c) for k, c in enumerate(self._classes)]
             self.heat_plot.getAxis("bottom").setTicks([ticks])
-            step = max(1, T // 8)
-            self.heat_plot.getAxis("left").setTicks([[(t + 0.5, str(t)) for t in range(0, T, step)]])
+            self._row_ticks_key = None
+            self._update_row_ticks()
             self.heat_plot.setVisible(T > 1)
             self.bar_plot.getAxis("bottom").setTicks([[(k, c) for k, c in enumerate(self._classes)]])
             self.bar_plot.setXRange(-0.6, K - 0.4, padding=0)
@@ -199,11 +201,23 @@ class DigitsPanel(ContentPanel):
         brushes = [pg.mkBrush(RIGHT if label is not None and k == int(label) else NEUTRAL) for k in range(K)]
         pens = [self._pens[k == pred] for k in range(K)]
         self.bars.setOpts(x=np.arange(K), height=row, width=0.75, brushes=brushes, pens=pens)
-        what = f"after row {t}" if T > 1 else "output"
-        title = f"{what}: guess {self._classes[pred]}, p = {row[pred]:.2f}"
+        what = f"row {t}" if T > 1 else "output"
+        title = f"{what}: guess {self._classes[pred]} ({row[pred]:.0%})"
         if title != self._bar_title:
             self._bar_title = title
             self.bar_plot.setTitle(title, size=f"{FONT_PT}pt")
+
+    def _update_row_ticks(self) -> None:
+        """Row numbers on the small heatmap, every k-th when it is short (redone on resize)."""
+        T = self._layout[2] if self._layout else 0
+        k = label_stride(T, max(self.heat_plot.getViewBox().height(), 1.0), 16.0)
+        if (T, k) != self._row_ticks_key:
+            self._row_ticks_key = (T, k)
+            self.heat_plot.getAxis("left").setTicks([[(t + 0.5, str(t)) for t in range(0, T, k)]])
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        QtCore.QTimer.singleShot(0, self._update_row_ticks)
 
     def bar_heights(self) -> np.ndarray:
         h = self.bars.opts.get("height")

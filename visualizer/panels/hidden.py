@@ -153,7 +153,7 @@ class HiddenStatePanel(ContentPanel):
         self._input_title = "input"
         self._grad_available = False
         self._grad_ticks: list | None = None
-        self._heat_title = ""
+        self._grad_view: tuple[float, float] | None = None
 
         # selectors
         self.layer_combo = QtWidgets.QComboBox()
@@ -170,14 +170,13 @@ class HiddenStatePanel(ContentPanel):
             top.addWidget(lab)
             top.addWidget(w)
         self.grad_check = QtWidgets.QCheckBox("gradient flow")
-        self.grad_check.setFont(font())
+        self.grad_check.setFont(font(FONT_PT - 1))
         self.grad_check.setChecked(True)
         self.grad_check.setToolTip("Show ‖dL/dh_t‖ per timestep (log scale) under the heatmap, when the "
                                    "experiment computes it and the dock is tall enough: vanishing/exploding "
                                    "gradients at a glance")
         self.grad_check.toggled.connect(lambda _: self._draw_grad() if self.probe is not None else None)
         top.addStretch(1)
-        top.addWidget(self.grad_check)
         # one line: size, what the marked unit means (the full text is in the tooltip when clipped)
         self.info_label = QtWidgets.QLabel("")
         self.info_label.setFont(font(FONT_PT - 1))
@@ -247,10 +246,13 @@ class HiddenStatePanel(ContentPanel):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(2)
+        info_row = QtWidgets.QHBoxLayout()  # the info line and the strip's switch share a row
+        info_row.addWidget(self.info_label, 1)
+        info_row.addWidget(self.grad_check)
         lay.addLayout(top)
-        lay.addWidget(self.info_label)
+        lay.addLayout(info_row)
         lay.addWidget(self.view, 1)
-        self.setMinimumSize(420, 260)
+        self.setMinimumSize(400, 260)
 
     def _set_row_titles(self) -> None:
         self.labels.getAxis("left").setTicks([[(1.5, self._input_title), (0.5, "predicted")]])
@@ -271,6 +273,7 @@ class HiddenStatePanel(ContentPanel):
         self.grad_curve.setData([], [])
         self._grad_available = False
         self._grad_ticks = None
+        self._grad_view = None
         self.grad.setVisible(False)
         self._info = ""
         self._update_info()
@@ -327,7 +330,7 @@ class HiddenStatePanel(ContentPanel):
             self.state_combo.blockSignals(True)
             self.state_combo.clear()
             for k in keys:
-                self.state_combo.addItem(f"{k} — {STATE_NAMES.get(k, k)}", k)
+                self.state_combo.addItem(STATE_NAMES.get(k, k), k)
             if self._key not in keys:
                 self._key = "h" if "h" in keys else (keys[0] if keys else "h")
             if keys:
@@ -400,8 +403,11 @@ class HiddenStatePanel(ContentPanel):
             g = np.log10(np.maximum(np.asarray(layer.grad_norm, dtype=float), 1e-12))  # (T,)
             self.grad_curve.setData(np.arange(T) + 0.5, g)
             lo_g, hi_g = float(g.min()), float(g.max())
-            pad = max(0.3 * (hi_g - lo_g), 0.15)  # room for the end tick labels
-            self.grad.setYRange(lo_g - pad, hi_g + pad * 1.8, padding=0)  # and for the strip's name on top
+            # the view snaps to half decades, so that it (and its axis) changes rarely while training
+            lo_v, hi_v = math.floor(2 * lo_g - 0.3) / 2, math.ceil(2 * hi_g + 0.6) / 2  # room for the name on top
+            if (lo_v, hi_v) != self._grad_view:
+                self._grad_view = (lo_v, hi_v)
+                self.grad.setYRange(lo_v, hi_v, padding=0)
             ticks = log_ticks(lo_g, hi_g)
             if ticks != self._grad_ticks:
                 self._grad_ticks = ticks

@@ -30,6 +30,7 @@ from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RI
                                       clamp_t, colormap_for, font, label_stride, style_axis)
 
 TOP_K = 5
+STATE_MIN_VIEW_H = 250  # below this plot-area height the state bars give way to the output
 NEUTRAL = "#90a4ae"
 
 
@@ -50,6 +51,7 @@ class InspectorPanel(ContentPanel):
         self._key = "h"
         self._out_range: tuple[float, float] = (0.0, 1.0)
         self._reg_m = 0.0  # half-width of a regression output's axis
+        self._has_layers = True
         self._signal_range: tuple[float, ...] = ()  # (min, max) of extras["true"] (sine's test signal)
         self._cache: dict[str, Any] = {}  # last title/ticks/range set on each plot, to skip no-op updates
 
@@ -60,7 +62,9 @@ class InspectorPanel(ContentPanel):
             c.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.layer_combo.currentIndexChanged.connect(self._on_layer_selected)
         self.state_combo.currentIndexChanged.connect(self._on_state_selected)
-        top = QtWidgets.QHBoxLayout()
+        self.selectors = QtWidgets.QWidget()  # hidden for models without a hidden layer
+        top = QtWidgets.QHBoxLayout(self.selectors)
+        top.setContentsMargins(0, 0, 0, 0)
         for text, w in (("Layer:", self.layer_combo), ("State:", self.state_combo)):
             lab = QtWidgets.QLabel(text)
             lab.setFont(font())
@@ -114,20 +118,21 @@ class InspectorPanel(ContentPanel):
             self.value_texts.append(item)
         self.no_layer = QtWidgets.QLabel("")  # e.g. "no hidden layer" for iris' softmax regression
         self.no_layer.setFont(font(FONT_PT - 1))
+        self.no_layer.setWordWrap(True)
         self.no_layer.setVisible(False)
         self.view.addItem(self.state_plot, row=0, col=0)
         self.view.addItem(self.out_plot, row=1, col=0)
-        self.state_plot.setMinimumHeight(130)
-        self.out_plot.setMinimumHeight(170)  # five readable bars
+        self.state_plot.setMinimumHeight(90)
+        self.out_plot.setMinimumHeight(120)  # five readable bars
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(top)
+        lay.addWidget(self.selectors)
         lay.addWidget(self.input_label)
         lay.addWidget(self.no_layer)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.output_label)
-        self.setMinimumSize(320, 360)
+        self.setMinimumSize(320, 240)
 
     # -- hub -------------------------------------------------------------------
     def _on_experiment(self, info: Any) -> None:
@@ -152,15 +157,27 @@ class InspectorPanel(ContentPanel):
         self.probe = probe
         self.redraws += 1
         self._fill_selectors()
-        has_layers = bool(probe.layers)
-        if has_layers != self.state_plot.isVisible():
-            self.state_plot.setVisible(has_layers)
-            self.no_layer.setVisible(not has_layers)
-            for c in (self.layer_combo, self.state_combo):
-                c.setEnabled(has_layers)
-            self.no_layer.setText("This model has no hidden layer: the input goes straight to the output.")
+        self._has_layers = bool(probe.layers)
+        self.no_layer.setVisible(not self._has_layers)
+        self.selectors.setVisible(self._has_layers)
+        self.no_layer.setText("This model has no hidden layer: the input goes straight to the output.")
+        self._update_state_visibility()
         self._prepare_output_axis()
         self._on_timestep(self.current_t())
+
+    def state_fits(self) -> bool:
+        """True when the plot area is tall enough for the state bars above a readable output plot
+        (in a short dock the output comes first: the heatmap shows the states already)."""
+        return self.view.height() >= STATE_MIN_VIEW_H
+
+    def _update_state_visibility(self) -> None:
+        show = self._has_layers and self.state_fits()
+        if show != self.state_plot.isVisible():
+            self.state_plot.setVisible(show)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        QtCore.QTimer.singleShot(0, self._update_state_visibility)
 
     def _on_extras(self, extras: Any) -> None:
         true = extras.get("true") if hasattr(extras, "get") else None
@@ -202,7 +219,7 @@ class InspectorPanel(ContentPanel):
             self.state_combo.blockSignals(True)
             self.state_combo.clear()
             for k in keys:
-                self.state_combo.addItem(f"{k} — {STATE_NAMES.get(k, k)}", k)
+                self.state_combo.addItem(STATE_NAMES.get(k, k), k)
             if self._key not in keys:
                 self._key = "h" if "h" in keys else (keys[0] if keys else "h")
             if keys:
@@ -226,7 +243,8 @@ class InspectorPanel(ContentPanel):
     def _draw_input(self, t: int) -> None:
         p = self.probe
         label = p.input_labels[t] if t < len(p.input_labels) else ""
-        text = f"<b>t = {t}</b> of {p.num_steps - 1} · input: <b>{_html(show_token(label))}</b>"
+        when = f"<b>t = {t}</b> of {p.num_steps - 1} · " if p.num_steps > 1 else ""  # one-step models: no t
+        text = f"{when}input: <b>{_html(show_token(label))}</b>"
         x = np.asarray(p.inputs)
         if x.ndim == 2 and t < len(x) and 0 < x.shape[1] <= 12 and not _one_hot(x[t]):
             text += " · x = [" + ", ".join(f"{v:.3g}" for v in x[t]) + "]"
@@ -257,13 +275,15 @@ class InspectorPanel(ContentPanel):
         self.state_tips.setData(np.arange(H), v, size=float(min(10.0, max(2.0, 0.8 * px))))
         if self._changed("state_range", (lo, hi, H)):
             self.state_plot.setYRange(lo, hi, padding=0.05)
+            self.state_plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in sorted({lo, 0.0, hi})]])
             self.state_plot.setXRange(-0.6, H - 0.4, padding=0)
         k = label_stride(H, max(self.state_plot.getViewBox().width(), 200.0), 11.0 * len(str(H)) + 14)
         if self._changed("state_ticks", (H, k)):
             self.state_plot.getAxis("bottom").setTicks([[(u, str(u)) for u in range(0, H, k)]])
         m = float(np.max(np.abs(v))) if H else 0.0
         # short: a plot title's width is a minimum width for the whole panel (the layer is in the combo)
-        title = f"{self._key} at t = {t} · max |{self._key}| = {m:.2g}"
+        at = f" at t = {t}" if a.shape[0] > 1 else ""
+        title = f"{self._key}{at} · max |{self._key}| = {m:.2g}"
         if self._changed("state_title", title):
             self.state_plot.setTitle(title, size=f"{FONT_PT}pt")
 
@@ -294,13 +314,13 @@ class InspectorPanel(ContentPanel):
         if self._is_classifier():
             # 0..1, or 0..a round number above the probe's largest probability when all are small (a
             # 2000-word vocabulary early in training), so that the top-5 bars are seen
-            need = min(1.0, max(0.05, nice_ceil(1.05 * float(out.max())))) if out.size else 1.0
+            top = float(out.max()) if out.size else 1.0
+            need = 1.0 if top >= 0.4 else max(0.05, nice_ceil(1.05 * top))
             now = self._out_range[1]
             if need > now or need < 0.5 * now or self._cache.get("out_kind") != "cls":
                 self._out_range = (0.0, need)
             self._cache["out_kind"] = "cls"
-            self.out_plot.setLabel("bottom", "probability" if self._out_range[1] >= 1 else
-                                   f"probability (axis up to {self._out_range[1]:g})")
+            self.out_plot.setLabel("bottom", "probability (green: target)")
             return
         vals = [float(out.min()), float(out.max()), 0.0] if out.size else [0.0, 1.0]
         targets = [v for v in (_as_float(s) for s in p.target_labels) if v is not None]
@@ -311,6 +331,7 @@ class InspectorPanel(ContentPanel):
             vals += list(self._signal_range)  # the whole test signal, when the experiment's extras gave it
         vals = [v for v in vals if np.isfinite(v)] or [0.0, 1.0]
         lo, hi = float(min(vals)), float(max(vals))
+        self._cache["out_kind"] = "value"
         if 0.0 <= lo and hi <= 1.0:  # probabilities (a sum bit): the whole 0..1
             self._out_range = (-0.02, 1.02)
             self.out_plot.setLabel("bottom", "p(1)")
@@ -369,8 +390,10 @@ class InspectorPanel(ContentPanel):
             self._set_value_texts(row[order], np.arange(len(order)), self._out_range[1])
             if self._changed("out_range", ("cls", len(order), self._out_range)):
                 self.out_plot.setXRange(*self._out_range, padding=0.02)
-                self.out_plot.setYRange(-0.5, max(len(order), TOP_K) - 0.5, padding=0)
-            title = f"output at t = {t}: top {len(order)} of {row.shape[0]}, target green"
+                self.out_plot.setYRange(-0.5, len(order) - 0.5, padding=0)
+            at = f" at t = {t}" if p.num_steps > 1 else ""
+            title = (f"output{at}: top {len(order)} of {row.shape[0]}" if len(order) < row.shape[0]
+                     else f"output{at}: all {len(order)} classes")
             if self._changed("out_title", title):
                 self.out_plot.setTitle(title, size=f"{FONT_PT}pt")
             self.target_line.setVisible(False)
@@ -390,7 +413,7 @@ class InspectorPanel(ContentPanel):
             self.target_line.setVisible(tv is not None and K == 1)
             if tv is not None:
                 self.target_line.setPos(tv)
-            title = f"output at t = {t}" + (" (target: green line)" if tv is not None else " (no target at this step)")
+            title = f"output at t = {t}" + (" (green: target)" if tv is not None else " (no target here)")
             if self._changed("out_title", title):
                 self.out_plot.setTitle(title, size=f"{FONT_PT}pt")
         parts = []

@@ -34,7 +34,7 @@ from visualizer.panels.base import Panel
 MAX_DRAW_POINTS = 1200  # per curve (bins + first point + the newest raw points)
 MAX_BINS = 500  # bins per curve before they merge in pairs (about the plot's width in pixels)
 TAIL_POINTS = 64  # newest points drawn individually at the end of a curve (at most)
-MAX_MARKER_POINTS = 300  # sparse (evaluation) curves get symbols while they have at most this many points
+MAX_MARKER_POINTS = 150  # sparse (evaluation) curves get symbols while they have at most this many points
 MAX_MARKERS = 40
 COLORS = ("#ff9f1c", "#2ec4b6", "#f15bb5", "#9bde7e", "#a0c4ff", "#ffd166", "#e76f51", "#cdb4db")
 METRIC_COLORS = ("#9bde7e", "#f15bb5", "#a0c4ff", "#ffd166", "#2ec4b6", "#e76f51", "#cdb4db", "#ff9f1c")
@@ -346,8 +346,8 @@ class LossPanel(Panel):
             plot.hideButtons()
         self.legends = {}
         for plot in (self.loss_plot, self.metric_plot):
-            legend = plot.addLegend(offset=(-10, 10), labelTextSize="11pt")
-            legend.setBrush(pg.mkBrush(0, 0, 0, 150))
+            legend = plot.addLegend(offset=(-10, 10), labelTextSize="10pt", verSpacing=-6)
+            legend.setBrush(pg.mkBrush(0, 0, 0, 120))
             self.legends[plot] = legend
         self.metric_plot.hide()
         self._cursor_lines = []
@@ -474,9 +474,7 @@ class LossPanel(Panel):
         curve = self._curves[name] = _Curve(plot, name, palette[k % len(palette)], group)
         curve.set(steps, values, self.alpha)
         legend = self.legends[plot]
-        for s, label in legend.items:
-            if s.item is curve.smooth:
-                s.sigClicked.connect(lambda item, n=name: self._on_legend_click(n))
+        self._connect_legend(legend, name, curve)
         action = QtGui.QAction(name, self.series_menu)
         action.setCheckable(True)
         action.setChecked(group != "diagnostic")
@@ -485,10 +483,16 @@ class LossPanel(Panel):
         self.series_actions[name] = action
         if group == "diagnostic":
             curve.set_enabled(False)
+            legend.removeItem(curve.smooth)  # listed in the "series" menu only, until shown
         if plot is self.metric_plot:
             self.metric_plot.show()
             self._update_metric_label()
         return curve
+
+    def _connect_legend(self, legend: pg.LegendItem, name: str, curve: _Curve) -> None:
+        for sample, _ in legend.items:
+            if sample.item is curve.smooth:
+                sample.sigClicked.connect(lambda item, n=name: self._on_legend_click(n))
 
     def set_series_visible(self, name: str, on: bool) -> None:
         """Show or hide one metric's curves (the legend entry greys out when hidden)."""
@@ -496,12 +500,18 @@ class LossPanel(Panel):
         if curve is None or curve.enabled == bool(on):
             return
         curve.set_enabled(on)
+        legend = self.legends[curve.plot]
+        if on:
+            if not any(s.item is curve.smooth for s, _ in legend.items):
+                legend.addItem(curve.smooth, name)
+                self._connect_legend(legend, name, curve)
+        else:
+            legend.removeItem(curve.smooth)  # the legend lists what is drawn; the menu lists everything
         action = self.series_actions.get(name)
         if action is not None and action.isChecked() != bool(on):
             action.blockSignals(True)
             action.setChecked(bool(on))
             action.blockSignals(False)
-        self.legends[curve.plot].update()
         if curve.plot is self.metric_plot:
             self._update_metric_label()
         self._autoscale(force=True)
@@ -521,7 +531,9 @@ class LossPanel(Panel):
         self.metric_plot.setLabel("left", quality_label(names), **{"font-size": "12pt"})
         # rising curves (accuracies) leave the bottom right free, falling ones (perplexity, rmse) the top right
         rising = any("accuracy" in n for n in names)
-        self.legends[self.metric_plot].setOffset((-10, -10) if rising else (-10, 10))
+        legend = self.legends[self.metric_plot]
+        legend.setOffset((-10, -10) if rising else (-10, 10))
+        legend.setColumnCount(2 if len(names) > 2 else 1)  # flat and wide: covers less of a short plot
         # one "training step" label under the lower plot is enough
         self.loss_plot.showLabel("bottom", not self.metric_plot.isVisible())
 
@@ -551,7 +563,11 @@ class LossPanel(Panel):
                     lo, hi = 0.0, 1.0  # accuracies: the whole 0..1 scale, fixed (progress reads at a glance)
                 # headroom, so that the axes change only now and then; a flat curve gets +-5% (or +-0.05)
                 pad = (hi - lo) * 0.08 if hi - lo > 1e-6 * max(abs(hi), 1.0) else max(abs(hi) * 0.05, 0.05)
-                plot.getViewBox().setYRange(lo - pad, hi + pad, padding=0)
+                # a curve leaving the view (a falling loss, a rising accuracy) gets room to go on in
+                # that direction: the axes (costly to repaint) then change only now and then
+                lo_pad = 3 * pad if not force and lo < v_lo else pad
+                hi_pad = 3 * pad if not force and hi > v_hi else pad
+                plot.getViewBox().setYRange(lo - lo_pad, hi + hi_pad, padding=0)
             x_hi = max(x_hi or 0.0, max(float(c.x[-1]) for c in curves))
         if x_hi is not None:
             (v_lo, v_hi), _ = self.loss_plot.getViewBox().viewRange()

@@ -44,8 +44,9 @@ class SinePanel(ContentPanel):
         self.plot.setLabel("left", "value")
         # no axis grid: its translucent lines cost ~4.5 ms a repaint; a zero line is enough to read values
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#616161", width=1)), ignoreBounds=True)
-        self.legend = self.plot.addLegend(offset=(-10, -10), labelTextSize=f"{FONT_PT}pt",
-                                          brush=pg.mkBrush(0, 0, 0, 170), pen=pg.mkPen("#757575"))
+        # two columns of smaller entries: a short legend that hides less of the curves
+        self.legend = self.plot.addLegend(offset=(-10, -10), labelTextSize=f"{FONT_PT - 1}pt", colCount=2,
+                                          brush=pg.mkBrush(0, 0, 0, 150), pen=pg.mkPen("#757575"))
         self.region = pg.LinearRegionItem(values=(0, 0), movable=False,
                                           brush=pg.mkBrush(255, 213, 79, 40), pen=pg.mkPen(None))
         self.region.setZValue(-10)
@@ -105,9 +106,9 @@ class SinePanel(ContentPanel):
                                         np.asarray(extras["forecast"], dtype=float))
         parts = []
         if "rmse" in extras:
-            parts.append(f"one-step RMSE {float(extras['rmse']):.4g}")
+            parts.append(f"one-step RMSE {float(extras['rmse']):.3g}")
         if "forecast_rmse" in extras:
-            parts.append(f"forecast RMSE {float(extras['forecast_rmse']):.4g}")
+            parts.append(f"forecast {float(extras['forecast_rmse']):.3g}")
         self._rmse_text = " · ".join(parts)
         self.plot.setTitle(self._rmse_text, size=f"{FONT_PT + 1}pt")
         self._fit_view()

@@ -126,7 +126,7 @@ class TextPanel(ContentPanel):
         self.temp_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.temp_slider.setRange(5, 200)  # temperature x 100
         self.temp_slider.setValue(60)
-        self.temp_slider.setMinimumWidth(120)
+        self.temp_slider.setMinimumWidth(70)
         self.temp_slider.setToolTip("One temperature: drag and release to sample at just this temperature")
         self.temp_slider.valueChanged.connect(self._on_slider_moved)
         self.temp_slider.sliderReleased.connect(self._on_slider_released)
@@ -140,13 +140,16 @@ class TextPanel(ContentPanel):
         self.length_spin.setRange(1, 2000)
         self.length_spin.setValue(200)
         self.length_spin.setKeyboardTracking(False)  # typed numbers count on Enter, not per digit
+        self.length_spin.setPrefix("length ")
+        self.length_spin.setToolTip("Characters (or words) per sample")
         self.length_spin.valueChanged.connect(self._on_length_changed)
         self.every_spin = QtWidgets.QSpinBox()
-        self.every_spin.setRange(0, 1_000_000)
+        self.every_spin.setRange(0, 99_999)
         self.every_spin.setValue(200)
         self.every_spin.setSingleStep(50)
+        self.every_spin.setPrefix("every ")
+        self.every_spin.setSuffix(" steps")
         self.every_spin.setSpecialValueText("never")
-        self.every_spin.setMaximumWidth(110)
         self.every_spin.setToolTip("While training, ask for new samples every N steps (never = only on Regenerate)")
         self.regen_button = QtWidgets.QPushButton("Regenerate")
         self.regen_button.clicked.connect(self.regenerate)
@@ -157,10 +160,10 @@ class TextPanel(ContentPanel):
 
         row1 = QtWidgets.QHBoxLayout()
         row2 = QtWidgets.QHBoxLayout()
-        for lay, items in ((row1, (("Temperatures:", self.temps_edit), ("or one:", self.temp_slider),
+        for lay, items in ((row1, (("Temperatures T:", self.temps_edit), ("or", self.temp_slider),
                                    (None, self.temp_value), (None, self.regen_button))),
-                           (row2, (("Prime:", self.prime_edit), ("Length:", self.length_spin),
-                                   ("Refresh every", self.every_spin), ("steps", None)))):
+                           (row2, (("Prime:", self.prime_edit), (None, self.length_spin),
+                                   (None, self.every_spin)))):
             for text, w in items:
                 if text:
                     lab = QtWidgets.QLabel(text)
@@ -175,6 +178,8 @@ class TextPanel(ContentPanel):
         self.probe_label.setFont(font(FONT_PT + 1, mono=True))
         self.probe_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.probe_label.setWordWrap(False)
+        # a long probe line is clipped at the panel's edge instead of widening the whole dock
+        self.probe_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.probe_caption = QtWidgets.QLabel("Probe: under each token, the model's guess for the next one "
                                               "(green right, red wrong); ← → move the highlight.")
         self.probe_caption.setFont(font(FONT_PT - 1))
@@ -182,8 +187,8 @@ class TextPanel(ContentPanel):
         self.probe_caption.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
         self.samples_row = QtWidgets.QHBoxLayout()
         self.samples_row.setSpacing(4)
-        self.argmax_box = _SampleBox("argmax: always the likeliest next token (temperature → 0)")
-        self.argmax_box.setMaximumHeight(96)  # about three lines: it tends to repeat itself
+        self.argmax_box = _SampleBox("argmax: the likeliest next token (T → 0)")
+        self.argmax_box.setMaximumHeight(76)  # two lines: it tends to repeat itself; the samples get the room
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -282,7 +287,8 @@ class TextPanel(ContentPanel):
             box.deleteLater()
         self.boxes = {}
         for t in temps:
-            box = _SampleBox(f"temperature {t:g}")
+            box = _SampleBox(f"T = {t:g}")  # short: a box title's width is a minimum width
+            box.setToolTip(f"Sampled at temperature {t:g} (low: safe and repetitive, high: varied and wild)")
             self.samples_row.addWidget(box, 1)
             self.boxes[t] = box
 

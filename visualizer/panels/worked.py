@@ -65,6 +65,9 @@ def matrix_html(a: Any) -> str:
     return f"<table style='border: 1px solid gray' cellspacing='0'>{rows}</table>"
 
 
+WEIGHT_ROWS = (("Wxh", "by"), ("Whh", "Why"), ("bh",))  # at most 3 numbers wide: fits a narrow dock
+
+
 class WorkedPanel(ContentPanel):
     title = "Worked example"
 
@@ -103,9 +106,7 @@ class WorkedPanel(ContentPanel):
 
         inner = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(inner)
-        lay.setContentsMargins(6, 6, 6, 6)
-        lay.addWidget(self.equations)
-        lay.addWidget(self.seed_label)
+        lay.setContentsMargins(6, 0, 6, 6)
         lay.addWidget(self.table)
         lay.addWidget(self.step_label)
         weights_title = QtWidgets.QLabel("Weights (training changes them; step 0 is the seed's)")
@@ -117,9 +118,13 @@ class WorkedPanel(ContentPanel):
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
+        # the equations and the seed banner stay in view (wrapped to the panel's width); the rest scrolls
         outer = QtWidgets.QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.setContentsMargins(6, 4, 0, 0)
+        outer.setSpacing(2)
+        outer.addWidget(self.equations)
+        outer.addWidget(self.seed_label)
+        outer.addWidget(scroll, 1)
         self.setMinimumSize(420, 300)
 
     # -- hub ---------------------------------------------------------------------
@@ -194,7 +199,8 @@ class WorkedPanel(ContentPanel):
                 shape = "×".join(map(str, np.shape(ex[key])))
                 parts.append(f"<td valign='top' style='padding-right:14px'><b>{name}</b> ({shape})"
                              f"{matrix_html(ex[key])}</td>")
-        rows = ["<tr>" + "".join(parts[i:i + 2]) + "</tr>" for i in range(0, len(parts), 2)]
+        cells = dict(zip([k for k, _ in WEIGHTS if k in ex], parts))
+        rows = ["<tr>" + "".join(cells[k] for k in keys if k in cells) + "</tr>" for keys in WEIGHT_ROWS]
         self.weights_label.setText("<table>" + "".join(rows) + "</table>")
         if "loss" in ex:
             self.loss_label.setText(f"loss (mean squared error) = {num(ex['loss'])}   ·   step {probe.step}")

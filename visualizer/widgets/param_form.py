@@ -78,7 +78,7 @@ class _FloatField(_Field):
         if lo is not None and hi is not None and hi > lo:
             self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
             self.slider.setRange(0, SLIDER_STEPS)
-            self.slider.setMinimumWidth(120)
+            self.slider.setMinimumWidth(60)
             self.slider.valueChanged.connect(self._on_slide)
             self.slider.sliderReleased.connect(self.committed)
             self.layout_.addWidget(self.slider, 1)
@@ -256,11 +256,13 @@ class ParamForm(QtWidgets.QWidget):
         outer = QtWidgets.QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         groups = (("Live — applied at once", [p for p in self.params if p.live]),
-                  ("Structure — needs Apply && restart", [p for p in self.params if not p.live]))
+                  ("Structure — on restart", [p for p in self.params if not p.live]))
         for title, params_ in groups:
             if not params_:
                 continue
             box = QtWidgets.QGroupBox(title)
+            box.setToolTip("Applied to the running model at once" if params_[0].live else
+                           "Changes rebuild the model: press Apply & restart (● marks pending edits)")
             form = QtWidgets.QFormLayout(box)
             form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             for p in params_:

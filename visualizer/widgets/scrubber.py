@@ -18,6 +18,14 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.probe import Probe, Snapshot
 
 
+WHITESPACE = {" ": "␣ (space)", "\n": "↵ (newline)", "\t": "⇥ (tab)"}
+
+
+def visible(label: str) -> str:
+    """An input label as the student reads it: whitespace named, anything else quoted."""
+    return WHITESPACE.get(label, repr(label))
+
+
 class TimestepScrubber(QtWidgets.QWidget):
     """Slider + play-through for ``session.timestep``."""
 
@@ -92,7 +100,10 @@ class TimestepScrubber(QtWidgets.QWidget):
         return int(getattr(self.session, "timestep", 0) or 0)
 
     def set_probe(self, probe: Probe) -> None:
-        """Take the number of timesteps and the input labels from a probe."""
+        """Take the number of timesteps and the input labels from a probe (nothing to do when they did
+        not change, the usual case: every snapshot carries a probe of the same example)."""
+        if probe.num_steps == self.num_steps and tuple(probe.input_labels) == self.input_labels:
+            return
         self.num_steps = probe.num_steps
         self.input_labels = tuple(probe.input_labels)
         self.slider.blockSignals(True)
@@ -131,7 +142,7 @@ class TimestepScrubber(QtWidgets.QWidget):
         t = min(self.timestep, self.num_steps - 1)
         self.t_label.setText(f"t = {t} / {self.num_steps - 1}")
         label = self.input_labels[t] if t < len(self.input_labels) else ""
-        self.input_label.setText(f"input: {label!r}" if label else "")
+        self.input_label.setText(f"input: {visible(label)}" if label else "")
 
     # -- moving ------------------------------------------------------------------
     def go(self, t: int) -> None:
