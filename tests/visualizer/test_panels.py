@@ -487,8 +487,12 @@ def test_inspector_short_dock_keeps_the_output(qtbot, hub):
     qtbot.waitUntil(lambda: not panel.state_plot.isVisible(), timeout=2000)
     assert panel.out_plot.isVisible()
     qtbot.waitUntil(lambda: panel.out_plot.getViewBox().height() > 60, timeout=2000)  # it got the room
+    assert len(panel.output_bars()[1]) == 5
+    panel.resize(700, 200)  # very short: the top 3 only, readable
+    qtbot.waitUntil(lambda: len(panel.output_bars()[1]) == 3, timeout=2000)
     panel.resize(700, 600)
     qtbot.waitUntil(lambda: panel.state_plot.isVisible(), timeout=2000)
+    qtbot.waitUntil(lambda: len(panel.output_bars()[1]) == 5, timeout=2000)
 
 
 def test_inspector_model_without_hidden_layer(qtbot, hub):

@@ -31,6 +31,7 @@ from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RI
 
 TOP_K = 5
 STATE_MIN_VIEW_H = 250  # below this plot-area height the state bars give way to the output
+COMPACT_VIEW_H = 170  # below this, the top 3 classes instead of 5
 NEUTRAL = "#90a4ae"
 
 
@@ -165,6 +166,10 @@ class InspectorPanel(ContentPanel):
         self._prepare_output_axis()
         self._on_timestep(self.current_t())
 
+    def top_k(self) -> int:
+        """How many classes to list: 5, or 3 when the plot is too short for 5 readable bars."""
+        return TOP_K if self.view.height() >= COMPACT_VIEW_H else 3
+
     def state_fits(self) -> bool:
         """True when the plot area is tall enough for the state bars above a readable output plot
         (in a short dock the output comes first: the heatmap shows the states already)."""
@@ -177,7 +182,12 @@ class InspectorPanel(ContentPanel):
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
-        QtCore.QTimer.singleShot(0, self._update_state_visibility)
+        QtCore.QTimer.singleShot(0, self._after_resize)
+
+    def _after_resize(self) -> None:
+        self._update_state_visibility()
+        if self.probe is not None and self._is_classifier():
+            self._draw_output(self.current_t())  # the number of bars may change with the height
 
     def _on_extras(self, extras: Any) -> None:
         true = extras.get("true") if hasattr(extras, "get") else None
@@ -379,7 +389,7 @@ class InspectorPanel(ContentPanel):
         pred = p.prediction_labels[t] if t < len(p.prediction_labels) else ""
         ok = None if p.correct is None or t >= len(p.correct) else bool(p.correct[t])
         if self._is_classifier():
-            order = np.argsort(-row)[:TOP_K]
+            order = np.argsort(-row)[:self.top_k()]
             names = [p.output_labels[i] if i < len(p.output_labels) else str(i) for i in order]
             brushes = [self._brush[RIGHT if target and n == target else NEUTRAL] for n in names]
             self.out_bars.setOpts(x0=np.zeros(len(order)), y=np.arange(len(order)), width=row[order],
