@@ -6,14 +6,15 @@ them: it posts commands (``post("play")``, ``post("step", 10)``, ...) to a
 trains in chunks of ~15 ms and emits frozen ``core.probe.Snapshot``s at two rates:
 
 * *light* frames (new metric points only: the loss curve and the step counter)
-  10-20 times a second;
+  4-20 times a second;
 * *heavy* frames (also the latest probe and/or extras: heatmaps, inspector,
-  samples) 4-8 times a second.
+  samples) 2-8 times a second.
 
-Both rates adapt to what the GUI reports each kind of frame costs it, so that
-drawing takes a bounded share of the time (one process, one GIL: a millisecond
-the GUI spends in Python is a millisecond of training lost), but never drop
-below 10 Hz / 4 Hz: the window must look alive. Its signals are emitted from the worker thread and
+Both rates adapt to what the GUI reports each kind of frame costs it, so that at
+full speed drawing takes a bounded share (~11%) of the time (one process, one
+GIL: a millisecond the GUI spends in Python is a millisecond of training lost).
+When a speed cap holds training back (the default is 100 steps/s) drawing costs
+no training and both run at their fastest rates. Its signals are emitted from the worker thread and
 reach GUI objects through Qt queued connections.
 
 Commands (name, args):
@@ -39,13 +40,13 @@ from core.probe import Snapshot
 CHUNK_SECONDS = 0.015  # train this long between command drains
 IDLE_TIMEOUT = 0.1  # block on the command queue this long when paused
 # Frame pacing (while training). Interval = GUI cost of that kind of frame / its CPU share, clamped:
-LIGHT_INTERVAL = (1 / 20, 1 / 10)  # metric-only frames: 10..20 Hz
-HEAVY_INTERVAL = (1 / 8, 0.24)  # frames with a probe and/or extras: 4..8 Hz (a little margin on 4)
-LIGHT_FRACTION = 0.04  # share of the time the GUI may spend drawing light frames
-HEAVY_FRACTION = 0.07  # ... and heavy ones
+LIGHT_INTERVAL = (1 / 20, 1 / 4)  # metric-only frames: 4..20 Hz
+HEAVY_INTERVAL = (1 / 8, 1 / 2)  # frames with a probe and/or extras: 2..8 Hz
+LIGHT_FRACTION = 0.03  # share of the time the GUI may spend drawing light frames
+HEAVY_FRACTION = 0.05  # ... and heavy ones (with COST_FRACTION twice: ~11% in all, so training keeps ~89%)
 DRAW_WAIT_MAX = 0.1  # after a snapshot the worker waits (GIL released) up to this for the GUI to draw it
 EXTRAS_INTERVAL = 0.5  # extras (samples, series) at most twice a second
-COST_FRACTION = 0.02  # probe and extras each take at most ~2% of the training time
+COST_FRACTION = 0.015  # probe and extras each take at most ~1.5% of the training time
 CAPPED_FRACTION = 0.5  # when a speed cap holds training back, the worker idles: drawing may use half the time
 
 
