@@ -1,11 +1,12 @@
 """Per-panel GUI cost on real probes: handler times and paint (grab) times, offscreen.
 
-python /tmp/h11/bench_panels.py  -> prints median ms per handler and per paint for each panel.
+python tests/benchmarks/bench_panels.py  -> prints median ms per handler and per paint for each panel.
 """
 import os, sys, time, statistics
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, "/work/main")
-sys.path.insert(0, "/work/main/tests/visualizer")
+_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, _ROOT)
+sys.path.insert(0, os.path.join(_ROOT, "tests", "visualizer"))
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets, QtCore
