@@ -463,12 +463,20 @@ class CharLM(StreamLM):
         return {"bigram_val_loss": float(-self._bigram_logp[self._val_x, self._val_y].mean())}
 
     def _probe_window(self) -> np.ndarray:
-        """The first probe_len + 1 characters of the first full line of the validation text."""
-        head = self.val_ids[: 2000]
+        """probe_len + 1 characters of validation text starting a line of prose: the first
+        line start whose window is mostly letters (so the heatmap shows words, not the
+        indentation of code samples); else the first line start; else the start."""
+        n = self.probe_len + 1
+        head = self.val_ids[: 50_000]
         nl = self.vocab.index.get("\n")
         starts = np.flatnonzero(head == nl) + 1 if nl is not None else np.zeros(0, np.int64)
-        s = int(starts[0]) if len(starts) and starts[0] + self.probe_len + 1 <= len(self.val_ids) else 0
-        return self.val_ids[s: s + self.probe_len + 1]
+        starts = [int(s) for s in starts if s + n <= len(self.val_ids)]
+        for s in starts:
+            text = self.vocab.decode(self.val_ids[s: s + n])
+            if text[0].isalpha() and "\n" not in text and sum(c.isalpha() for c in text) >= 0.75 * n:
+                return self.val_ids[s: s + n]
+        s = starts[0] if starts else 0
+        return self.val_ids[s: s + n]
 
     def _label(self, token: int) -> str:
         return display_char(self.vocab.chars[int(token)])
