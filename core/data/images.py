@@ -43,6 +43,17 @@ class ImageData:
         """(rows, cols) of one image."""
         return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
 
+    def typical_test_index(self, label: int = 3) -> int:
+        """The test image of class ``label`` closest to that class's mean training image:
+        a clear example to show by default (the first test image may be an odd one)."""
+        mask = self.y_test == label
+        if not mask.any():
+            return 0
+        mean = self.x_train[self.y_train == label].mean(axis=0) if (self.y_train == label).any() else 0.0
+        idx = np.flatnonzero(mask)
+        d = ((self.x_test[idx] - mean) ** 2).reshape(len(idx), -1).sum(axis=1)
+        return int(idx[int(np.argmin(d))])
+
 
 def load_digits_split(test_fraction: float = 0.2, split_seed: int = 0) -> ImageData:
     """scikit-learn's bundled 8x8 digits (1,797 images), scaled from 0..16 to [0, 1].

@@ -89,7 +89,7 @@ class MLPDigits(NeuralExperiment):
         self.train_x = self.data.x_train.reshape(len(self.data.x_train), D)  # (N, D)
         self.test_x = self.data.x_test.reshape(len(self.data.x_test), D)
         self.batcher = EpochBatcher(len(self.train_x))
-        self.probe_index = 0
+        self.probe_index = self.data.typical_test_index()  # a clear "3", not whatever comes first
 
     def _forward(self, x: np.ndarray):
         """x (B, D) -> hidden activations (B, H), outputs (B, 10), caches."""

@@ -131,3 +131,16 @@ def test_epoch_batcher_covers_each_example_once_per_epoch_and_resumes():
         np.testing.assert_array_equal(c.next(10, rng2), want)
     with pytest.raises(ValueError, match="permutation has shape"):
         EpochBatcher(3).load_state(state)
+
+
+def test_typical_test_index_picks_the_example_nearest_its_class_mean():
+    from core.data.images import ImageData
+
+    x_train = np.stack([np.full((2, 2), v) for v in (0.0, 0.2, 1.0, 0.8)])
+    y_train = np.array([0, 0, 3, 3])  # class 3's mean image is 0.9 everywhere
+    x_test = np.stack([np.full((2, 2), v) for v in (0.1, 0.3, 0.95, 0.6)])
+    y_test = np.array([0, 3, 3, 3])
+    data = ImageData("toy", x_train, y_train, x_test, y_test)
+    assert data.typical_test_index(3) == 2
+    assert data.typical_test_index(0) == 0
+    assert data.typical_test_index(7) == 0  # no such class: the first image
