@@ -34,6 +34,13 @@ Presets:
   0.008, global-norm clip 5: val_loss 1.34 nats/char after 2,000 steps on
   the default corpus (seed 0; the bigram model scores 2.31), ~63 steps/s.
   Sample lines continue ``prime`` ("" = "The " when the corpus can spell it).
+
+``threads`` (default 1) > 1 runs each training step's forward, loss and backward on
+that many slices of the streams in threads (core.nn.parallel; gradients summed, the
+same losses to float rounding). 'lstm' preset, 2 cores (bench_engine.py ``--only lm``):
+x1.15-1.45 vs threads=1 when both cores are idle (2 BLAS threads do x1.3 there), ~x0.75
+when another process holds a core (where 2 BLAS threads fall 5-30x). Opt-in only: the
+GUI already runs two threads.
 """
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ Python threads (NumPy releases the GIL inside its calls):
                              half (one dispatch per step); gradients summed; Adam serial
   "+ Dense/CE + Adam split"  as above, and Adam split into two optimizers over two halves of the
                              parameters, stepped in the two threads
+  "2-process (fork)"         as "+ Dense/CE per thread" but the second half runs in a forked child
+                             process (no GIL): parameters and gradients cross in shared memory
 Their "ours/torch" divides by the best torch figure; "vs ours best" by the best of the ours rows.
 """
 from __future__ import annotations
@@ -301,6 +303,71 @@ def ours_char_lstm_par(rng, mode="layer", workers=2):
     return step
 
 
+def ours_char_lstm_proc(rng):
+    """(a) with the batch split over 2 *processes* (no GIL): a forked child owns a copy of the
+    model and computes LSTM + Dense + softmax-CE forward/backward on the second half of the batch.
+    Per step the parent copies the parameters into a shared (anonymous mmap) buffer, wakes the
+    child through a pipe, runs the first half itself, then sums the child's gradients (read from
+    a second shared buffer) into its own; Adam runs in the parent. Benchmark only (Linux fork)."""
+    import mmap
+    import multiprocessing as mp
+
+    T, B, V, H = 50, 32, 96, 128
+    lstm, out = LSTM(V, H, rng), Dense(H, V, rng)
+    params = {**{f"lstm.{k}": v for k, v in lstm.params.items()}, **{f"out.{k}": v for k, v in out.params.items()}}
+    opt = optim.Adam(lr=2e-3)
+    ids = rng.integers(0, V, size=(T + 1, B))
+    x, targets = ids[:-1], ids[1:]  # (T, B) ids
+    sizes = {k: v.size for k, v in params.items()}
+    n = sum(sizes.values())
+
+    def views(buf):
+        flat, out_, i = np.frombuffer(buf, F32, n), {}, 0
+        for k, v in params.items():
+            out_[k] = flat[i:i + v.size].reshape(v.shape)
+            i += v.size
+        return out_
+    P, G = views(mmap.mmap(-1, 4 * n)), views(mmap.mmap(-1, 4 * n))  # shared with the forked child
+
+    def half(c):
+        y, _, cache = lstm.forward(x[:, c])  # (T, b, H)
+        logits, oc = out.forward(y)  # (T, b, V)
+        loss, dlogits = _ce(logits, targets[:, c])
+        dlogits *= (c.stop - c.start) / B  # the mean over the whole batch
+        dy, g_out = out.backward(dlogits, oc)
+        _, _, g_lstm, _ = lstm.backward(dy, cache, need_dx=False)
+        return loss * (c.stop - c.start) / B, {**{f"lstm.{k}": v for k, v in g_lstm.items()},
+                                               **{f"out.{k}": v for k, v in g_out.items()}}
+
+    def child(conn):
+        runtime.limit_blas_threads(1)
+        while conn.recv_bytes() == b"go":
+            for k in params:
+                params[k][...] = P[k]
+            loss, g = half(slice(B // 2, B))
+            for k in params:
+                G[k][...] = g[k]
+            conn.send(loss)
+
+    ctx = mp.get_context("fork")
+    parent_end, child_end = ctx.Pipe()
+    proc = ctx.Process(target=child, args=(child_end,), daemon=True)
+    proc.start()
+
+    def step():
+        for k in params:
+            P[k][...] = params[k]
+        parent_end.send_bytes(b"go")
+        loss, grads = half(slice(0, B // 2))
+        loss += parent_end.recv()
+        for k in params:
+            grads[k] = grads[k] + G[k]
+        opt.step(params, grads)
+        return loss
+    step.proc, step.conn = proc, parent_end
+    return step
+
+
 def ours_sine_par(rng, workers=2):
     """(d) with the 2-layer LSTM wrapped in ``BatchParallel`` (2 chunks of 16)."""
     T, B, H = 10, 32, 30
@@ -525,7 +592,8 @@ CASES = {
 VARIANTS = {
     "a": [("(a) char LSTM, 2-thread batch-parallel", lambda rng: ours_char_lstm_par(rng, "layer")),
           ("(a) 2-thread, + Dense/CE per thread", lambda rng: ours_char_lstm_par(rng, "fused")),
-          ("(a) 2-thread, + Dense/CE + Adam split", lambda rng: ours_char_lstm_par(rng, "fused+adam"))],
+          ("(a) 2-thread, + Dense/CE + Adam split", lambda rng: ours_char_lstm_par(rng, "fused+adam")),
+          ("(a) 2-process (fork), LSTM+Dense/CE", ours_char_lstm_proc)],
     "d": [("(d) sine, 2-thread batch-parallel", ours_sine_par)],
 }
 
