@@ -7,9 +7,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, _ROOT)
 sys.path.insert(0, os.path.join(_ROOT, "tests", "visualizer"))
-import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets, QtCore
+from PySide6 import QtWidgets
 app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 from test_panels import Hub  # the stand-in hub

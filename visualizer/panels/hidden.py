@@ -76,6 +76,23 @@ def style_axis(axis: pg.AxisItem, width: int | None = None, pt: int = FONT_PT) -
         axis.setWidth(width)
 
 
+def fill_state_combo(combo: QtWidgets.QComboBox, layer: Any, key: str) -> str:
+    """Offer ``layer``'s states (h, c, gates) in ``combo`` when they changed; returns the
+    selected key (``key`` if the layer has it, else "h" or the first)."""
+    keys = list(layer.states) if layer is not None else []
+    if [combo.itemData(i) for i in range(combo.count())] != keys:
+        combo.blockSignals(True)
+        combo.clear()
+        for k in keys:
+            combo.addItem(STATE_NAMES.get(k, k), k)
+        if key not in keys:
+            key = "h" if "h" in keys else (keys[0] if keys else "h")
+        if keys:
+            combo.setCurrentIndex(keys.index(key))
+        combo.blockSignals(False)
+    return key
+
+
 def clamp_t(t: int, n: int) -> int:
     return int(min(max(int(t), 0), max(n - 1, 0)))
 
@@ -323,19 +340,7 @@ class HiddenStatePanel(ContentPanel):
         self._fill_state_combo()
 
     def _fill_state_combo(self) -> None:
-        layer = self._layer()
-        keys = list(layer.states) if layer is not None else []
-        current = [self.state_combo.itemData(i) for i in range(self.state_combo.count())]
-        if current != keys:
-            self.state_combo.blockSignals(True)
-            self.state_combo.clear()
-            for k in keys:
-                self.state_combo.addItem(STATE_NAMES.get(k, k), k)
-            if self._key not in keys:
-                self._key = "h" if "h" in keys else (keys[0] if keys else "h")
-            if keys:
-                self.state_combo.setCurrentIndex(keys.index(self._key))
-            self.state_combo.blockSignals(False)
+        self._key = fill_state_combo(self.state_combo, self._layer(), self._key)
 
     def _on_layer_selected(self, index: int) -> None:
         if index < 0:

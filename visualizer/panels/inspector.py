@@ -26,8 +26,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.probe import LayerTrace, Probe
-from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RIGHT, STATE_NAMES, ContentPanel,
-                                      clamp_t, colormap_for, font, label_stride, style_axis)
+from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RIGHT, ContentPanel,
+                                      clamp_t, colormap_for, fill_state_combo, font, label_stride, style_axis)
 
 TOP_K = 5
 STATE_MIN_VIEW_H = 250  # below this plot-area height the state bars give way to the output
@@ -223,18 +223,7 @@ class InspectorPanel(ContentPanel):
             self._layer_idx = min(self._layer_idx, max(len(names) - 1, 0))
             self.layer_combo.setCurrentIndex(self._layer_idx)
             self.layer_combo.blockSignals(False)
-        layer = self._layer()
-        keys = list(layer.states) if layer is not None else []
-        if [self.state_combo.itemData(i) for i in range(self.state_combo.count())] != keys:
-            self.state_combo.blockSignals(True)
-            self.state_combo.clear()
-            for k in keys:
-                self.state_combo.addItem(STATE_NAMES.get(k, k), k)
-            if self._key not in keys:
-                self._key = "h" if "h" in keys else (keys[0] if keys else "h")
-            if keys:
-                self.state_combo.setCurrentIndex(keys.index(self._key))
-            self.state_combo.blockSignals(False)
+        self._key = fill_state_combo(self.state_combo, self._layer(), self._key)
 
     def _on_layer_selected(self, index: int) -> None:
         if index >= 0:
