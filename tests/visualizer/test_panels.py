@@ -874,3 +874,22 @@ def test_binary_bit_columns_are_equally_wide(qtbot, hub, binary_exp):
     qtbot.wait(20)
     widths = {c.width() for c in panel.cells["a"]}
     assert max(widths) - min(widths) <= 1
+
+
+def test_inspector_judges_right_or_wrong_only_where_there_is_a_target(qtbot, hub):
+    """A last-step classifier (digits-rnn) has no target before the last row: the inspector
+    must not call an early guess wrong, but does judge the last step."""
+    from core.experiments import registry
+    from visualizer.panels.inspector import InspectorPanel
+
+    cls = registry.get("digits-rnn")
+    probe = cls(cls.preset_config(None), seed=0).probe()
+    panel = make(qtbot, InspectorPanel, hub)
+    hub.send(probe)
+    hub.set_timestep(0)
+    early = panel.output_label.text()
+    assert "no target at this step" in early
+    assert "right" not in early and "wrong" not in early
+    hub.set_timestep(probe.num_steps - 1)
+    last = panel.output_label.text()
+    assert "target" in last and ("right" in last or "wrong" in last)

@@ -417,7 +417,7 @@ class InspectorPanel(ContentPanel):
                 self.out_plot.setTitle(title, size=f"{FONT_PT}pt")
         parts = []
         if pred:
-            colour = "" if ok is None else (f" style='color:{RIGHT}'" if ok else " style='color:#e53935'")
+            colour = "" if ok is None or not target else (f" style='color:{RIGHT}'" if ok else " style='color:#e53935'")
             parts.append(f"predicted <b{colour}>{_html(show_token(pred))}</b>")
         if not target and any(p.target_labels):  # e.g. sine: only the last step is trained
             last = max(i for i, s in enumerate(p.target_labels) if s)
@@ -426,7 +426,7 @@ class InspectorPanel(ContentPanel):
             parts.append(f"target <b>{_html(show_token(target))}</b>")
             if self._is_classifier() and target in p.output_labels:  # how likely the model found the truth
                 parts.append(f"p(target) = {row[p.output_labels.index(target)]:.3f}")
-        if ok is not None and pred:
+        if ok is not None and pred and target:  # right/wrong only where there is a target
             parts.append("✔ right" if ok else "✘ wrong")
         text = " · ".join(parts)
         if self._changed("output_label", text):
