@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--only", default=None, help="one experiment id")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repeat headless/window/headless this many times and print the median ratio "
+                        "(the machine's own noise is often larger than the effect measured)")
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads for both runs (default 1, as the app uses: see core.runtime.limit_blas_threads)")
     args = p.parse_args(argv)
@@ -132,15 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'experiment':<24} {'headless/s':>11} {'window/s':>10} {'ratio':>7} {'per CPU s':>10} "
           f"{'loop p50':>9} {'p99':>7} {'max':>7} {'fps':>5} {'heavy':>6} {'GUI CPU share':>14}")
     for exp, preset in cases:
-        a = headless(exp, preset, args.seconds / 2)
-        r = windowed(exp, preset, args.seconds, blas_threads=args.blas_threads)
-        b = headless(exp, preset, args.seconds / 2)
-        hs, ws = (a[0] + b[0]) / (a[1] + b[1]), r["steps"] / r["elapsed"]
-        hc, wc = (a[0] + b[0]) / max(a[2] + b[2], 1e-9), r["steps"] / max(r["cpu"], 1e-9)
-        name = exp + (f"/{preset}" if preset else "")
-        print(f"{name:<24} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} {wc / hc:>9.0%} "
-              f"{r['p50']:>7.1f}ms {r['p99']:>5.1f}ms {r['max']:>5.0f}ms {r['fps']:>5.1f} {r['heavy_fps']:>6.1f} {r['gui_share']:>13.0%}",
-              flush=True)
+        ratios = []
+        for _ in range(max(1, args.rounds)):
+            a = headless(exp, preset, args.seconds / 2)
+            r = windowed(exp, preset, args.seconds, blas_threads=args.blas_threads)
+            b = headless(exp, preset, args.seconds / 2)
+            hs, ws = (a[0] + b[0]) / (a[1] + b[1]), r["steps"] / r["elapsed"]
+            hc, wc = (a[0] + b[0]) / max(a[2] + b[2], 1e-9), r["steps"] / max(r["cpu"], 1e-9)
+            ratios.append(ws / hs)
+            name = exp + (f"/{preset}" if preset else "")
+            print(f"{name:<24} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} {wc / hc:>9.0%} "
+                  f"{r['p50']:>7.1f}ms {r['p99']:>5.1f}ms {r['max']:>5.0f}ms {r['fps']:>5.1f} {r['heavy_fps']:>6.1f} "
+                  f"{r['gui_share']:>13.0%}", flush=True)
+        if len(ratios) > 1:
+            print(f"{'':<24} median ratio over {len(ratios)} rounds: {sorted(ratios)[len(ratios) // 2]:.0%}", flush=True)
     return 0
 
 
