@@ -11,28 +11,9 @@ from core.gradcheck import numerical_grad, rel_error
 from core.nn.lstm import LSTM
 from core.nn.parallel import BatchParallel
 from core.nn.recurrent import make_recurrent
+from state_helpers import flat, like, rand_state
 
 TOL = 1e-10
-
-
-def flat(state):
-    """All arrays of a (nested) state structure, in order (None entries skipped)."""
-    if state is None:
-        return []
-    if isinstance(state, np.ndarray):
-        return [state]
-    return [a for s in state for a in flat(s)]
-
-
-def like(state, arrays):
-    if isinstance(state, np.ndarray):
-        return next(arrays)
-    return type(state)(like(s, arrays) for s in state)
-
-
-def rand_state(model, B, rng):
-    zero = model.zero_state(B)
-    return like(zero, iter([rng.standard_normal(a.shape) * 0.5 for a in flat(zero)]))
 
 
 def pool_threads():

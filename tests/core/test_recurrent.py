@@ -10,6 +10,7 @@ from core.nn.lstm import LSTM
 from core.nn.recurrent import make_recurrent
 from core.nn.rnn import RNN
 from core.nn.stack import Bidirectional, Stacked
+from state_helpers import flat, like, rand_state
 
 TOL = 1e-6
 
@@ -18,29 +19,6 @@ def numgrad(f, a, eps=1e-3):
     """Central differences (core.gradcheck) at eps and 2 eps, Richardson-combined:
     error O(eps^4) ~ 1e-12 absolute, so even gradients of ~1e-6 check to 1e-6 relative."""
     return (4.0 * numerical_grad(f, a, eps) - numerical_grad(f, a, 2 * eps)) / 3.0
-
-
-# -- helpers -----------------------------------------------------------------------------
-
-
-def flat(state):
-    """All arrays of a (nested) state structure, in order."""
-    if state is None:
-        return []
-    if isinstance(state, np.ndarray):
-        return [state]
-    return [a for s in state for a in flat(s)]
-
-
-def like(state, arrays):
-    """A structure shaped like ``state`` filled from the iterator ``arrays``."""
-    if isinstance(state, np.ndarray):
-        return next(arrays)
-    return type(state)(like(s, arrays) for s in state)
-
-
-def rand_state(model, B, rng):
-    return like(model.zero_state(B), iter([rng.standard_normal(a.shape) * 0.5 for a in flat(model.zero_state(B))]))
 
 
 CASES = [
