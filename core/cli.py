@@ -348,6 +348,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: error: interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `rnnlab list | head`: the reader left; stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail again
+        return 0
     except (ValueError, OSError) as e:
         if debug:
             traceback.print_exc()

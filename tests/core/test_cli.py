@@ -222,3 +222,20 @@ def test_relative_corpus_path_is_stored_absolute_so_the_checkpoint_loads_elsewhe
     assert run_json["hyperparameters"]["corpus"] == str(tmp_path / "data" / "c.txt")
     code, out, err = run(capsys, "sample", str(tmp_path / "lm" / "checkpoint.npz"), "--length", "5")
     assert code == 0, err
+
+
+def test_list_into_a_closed_pipe_ends_quietly():
+    """`rnnlab list | head -1`: the reader has gone away; no error line, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read: every write fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "core.cli", "list"], stdout=write_end,
+                              stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0
+    assert b"error" not in proc.stderr, proc.stderr
