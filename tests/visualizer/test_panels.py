@@ -893,3 +893,18 @@ def test_inspector_judges_right_or_wrong_only_where_there_is_a_target(qtbot, hub
     hub.set_timestep(probe.num_steps - 1)
     last = panel.output_label.text()
     assert "target" in last and ("right" in last or "wrong" in last)
+
+
+def test_heatmap_marks_no_prediction_wrong_where_there_is_no_target(qtbot, hub):
+    """digits-rnn's early rows have no target: their guesses are not red; the last row's is judged."""
+    from core.experiments import registry
+    from visualizer.panels.hidden import WRONG, HiddenStatePanel, verdicts
+
+    cls = registry.get("digits-rnn")
+    probe = cls(cls.preset_config(None), seed=0).probe()
+    judged = verdicts(probe)
+    assert judged[:-1] == [None] * (probe.num_steps - 1) and judged[-1] is not None
+    panel = make(qtbot, HiddenStatePanel, hub)
+    hub.send(probe)
+    colours = panel.label_colours("predicted")
+    assert all(c != WRONG for c in colours[:-1])

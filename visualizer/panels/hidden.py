@@ -93,6 +93,18 @@ def fill_state_combo(combo: QtWidgets.QComboBox, layer: Any, key: str) -> str:
     return key
 
 
+def verdicts(probe: Probe) -> list[bool | None]:
+    """Per timestep: True (right), False (wrong), or None where there is nothing to judge — no
+    correctness information, or no target at that step (a last-step classifier's early rows)."""
+    T = probe.num_steps
+    if probe.correct is None:
+        return [None] * T
+    correct, targets = list(probe.correct), probe.target_labels
+    has_targets = any(targets)
+    return [None if t >= len(correct) or (has_targets and not (t < len(targets) and targets[t]))
+            else bool(correct[t]) for t in range(T)]
+
+
 def clamp_t(t: int, n: int) -> int:
     return int(min(max(int(t), 0), max(n - 1, 0)))
 
@@ -147,7 +159,50 @@ class ContentPanel(Panel):
 
 
 # -- the panel -------------------------------------------------------------------
-class HiddenStatePanel(ContentPanel):
+class LayerStateSelection:
+    """The layer and state selectors shared by the heatmap and the inspector: two combos, the
+    chosen layer index and state key. Needs ``self.probe`` and the handlers
+    ``_on_layer_selected`` / ``_on_state_selected``."""
+
+    probe: Probe | None
+    _layer_idx: int = 0
+    _key: str = "h"
+
+    def _build_selectors(self) -> QtWidgets.QHBoxLayout:
+        """Create ``layer_combo`` and ``state_combo``; returns the labelled row holding them."""
+        self.layer_combo = QtWidgets.QComboBox()
+        self.state_combo = QtWidgets.QComboBox()
+        row = QtWidgets.QHBoxLayout()
+        for text, combo in (("Layer:", self.layer_combo), ("State:", self.state_combo)):
+            combo.setFont(font())
+            combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
+            lab = QtWidgets.QLabel(text)
+            lab.setFont(font())
+            row.addWidget(lab)
+            row.addWidget(combo)
+        self.layer_combo.currentIndexChanged.connect(self._on_layer_selected)
+        self.state_combo.currentIndexChanged.connect(self._on_state_selected)
+        return row
+
+    def _layer(self) -> LayerTrace | None:
+        if self.probe is None or not self.probe.layers:
+            return None
+        return self.probe.layers[min(self._layer_idx, len(self.probe.layers) - 1)]
+
+    def _fill_selectors(self) -> None:
+        """Offer the probe's layers and the chosen layer's states (only when they changed)."""
+        names = [layer.name for layer in self.probe.layers]
+        if [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())] != names:
+            self.layer_combo.blockSignals(True)
+            self.layer_combo.clear()
+            self.layer_combo.addItems(names)
+            self._layer_idx = min(self._layer_idx, max(len(names) - 1, 0))
+            self.layer_combo.setCurrentIndex(self._layer_idx)
+            self.layer_combo.blockSignals(False)
+        self._key = fill_state_combo(self.state_combo, self._layer(), self._key)
+
+
+class HiddenStatePanel(LayerStateSelection, ContentPanel):
     """Units x timesteps heatmap of one layer's state on the probe example."""
 
     title = "Hidden state"
@@ -173,19 +228,7 @@ class HiddenStatePanel(ContentPanel):
         self._grad_view: tuple[float, float] | None = None
 
         # selectors
-        self.layer_combo = QtWidgets.QComboBox()
-        self.state_combo = QtWidgets.QComboBox()
-        for c in (self.layer_combo, self.state_combo):
-            c.setFont(font())
-            c.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.layer_combo.currentIndexChanged.connect(self._on_layer_selected)
-        self.state_combo.currentIndexChanged.connect(self._on_state_selected)
-        top = QtWidgets.QHBoxLayout()
-        for text, w in (("Layer:", self.layer_combo), ("State:", self.state_combo)):
-            lab = QtWidgets.QLabel(text)
-            lab.setFont(font())
-            top.addWidget(lab)
-            top.addWidget(w)
+        top = self._build_selectors()
         self.grad_check = QtWidgets.QCheckBox("gradient flow")
         self.grad_check.setFont(font(FONT_PT - 1))
         self.grad_check.setChecked(True)
@@ -322,32 +365,12 @@ class HiddenStatePanel(ContentPanel):
         self.grad_line.setPos(t + 0.5)
 
     # -- selectors -------------------------------------------------------------
-    def _layer(self) -> LayerTrace | None:
-        if self.probe is None or not self.probe.layers:
-            return None
-        return self.probe.layers[min(self._layer_idx, len(self.probe.layers) - 1)]
-
-    def _fill_selectors(self) -> None:
-        p = self.probe
-        names = [layer.name for layer in p.layers]
-        if [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())] != names:
-            self.layer_combo.blockSignals(True)
-            self.layer_combo.clear()
-            self.layer_combo.addItems(names)
-            self._layer_idx = min(self._layer_idx, max(len(names) - 1, 0))
-            self.layer_combo.setCurrentIndex(self._layer_idx)
-            self.layer_combo.blockSignals(False)
-        self._fill_state_combo()
-
-    def _fill_state_combo(self) -> None:
-        self._key = fill_state_combo(self.state_combo, self._layer(), self._key)
-
     def _on_layer_selected(self, index: int) -> None:
         if index < 0:
             return
         self._layer_idx = index
         if self.probe is not None:
-            self._fill_state_combo()
+            self._key = fill_state_combo(self.state_combo, self._layer(), self._key)
             self._draw_state()
             self._on_timestep(self.current_t())
 
@@ -472,14 +495,13 @@ class HiddenStatePanel(ContentPanel):
         if title != self._input_title:
             self._input_title = title
             self._set_row_titles()
-        correct = None if p.correct is None else np.asarray(p.correct, dtype=bool)
+        judged = verdicts(p)
         fg = foreground().name()
         for r, labels in enumerate((inputs, p.prediction_labels)):
             wanted = self._wanted[r]
             for t in range(T):
                 text = _short(labels[t] if t < len(labels) else "")
-                colour = WRONG if (r == 1 and text and correct is not None and t < len(correct)
-                                   and not correct[t]) else fg
+                colour = WRONG if (r == 1 and text and judged[t] is False) else fg
                 wanted[t] = (text, colour)
         self._update_strides()
         self._apply_labels()

@@ -25,9 +25,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.probe import LayerTrace, Probe
-from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RIGHT, ContentPanel,
-                                      clamp_t, colormap_for, fill_state_combo, font, label_stride, style_axis)
+from core.probe import Probe
+from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RIGHT, WRONG, ContentPanel,
+                                      LayerStateSelection, clamp_t, colormap_for, font, label_stride, style_axis,
+                                      verdicts)
 
 TOP_K = 5
 STATE_MIN_VIEW_H = 250  # below this plot-area height the state bars give way to the output
@@ -43,7 +44,7 @@ def show_token(s: str) -> str:
     return f"'{s}'" if len(s) == 1 else s
 
 
-class InspectorPanel(ContentPanel):
+class InspectorPanel(LayerStateSelection, ContentPanel):
     title = "Inspector"
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
@@ -56,22 +57,11 @@ class InspectorPanel(ContentPanel):
         self._signal_range: tuple[float, ...] = ()  # (min, max) of extras["true"] (sine's test signal)
         self._cache: dict[str, Any] = {}  # last title/ticks/range set on each plot, to skip no-op updates
 
-        self.layer_combo = QtWidgets.QComboBox()
-        self.state_combo = QtWidgets.QComboBox()
-        for c in (self.layer_combo, self.state_combo):
-            c.setFont(font())
-            c.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.layer_combo.currentIndexChanged.connect(self._on_layer_selected)
-        self.state_combo.currentIndexChanged.connect(self._on_state_selected)
-        self.selectors = QtWidgets.QWidget()  # hidden for models without a hidden layer
-        top = QtWidgets.QHBoxLayout(self.selectors)
+        top = self._build_selectors()
         top.setContentsMargins(0, 0, 0, 0)
-        for text, w in (("Layer:", self.layer_combo), ("State:", self.state_combo)):
-            lab = QtWidgets.QLabel(text)
-            lab.setFont(font())
-            top.addWidget(lab)
-            top.addWidget(w)
         top.addStretch(1)
+        self.selectors = QtWidgets.QWidget()  # hidden for models without a hidden layer
+        self.selectors.setLayout(top)
 
         self.input_label = QtWidgets.QLabel("")
         self.input_label.setFont(font(FONT_PT + 2))
@@ -208,23 +198,7 @@ class InspectorPanel(ContentPanel):
         self._draw_state(t)
         self._draw_output(t)
 
-    # -- selectors (same choices as the heatmap) ------------------------------------
-    def _layer(self) -> LayerTrace | None:
-        if self.probe is None or not self.probe.layers:
-            return None
-        return self.probe.layers[min(self._layer_idx, len(self.probe.layers) - 1)]
-
-    def _fill_selectors(self) -> None:
-        names = [layer.name for layer in self.probe.layers]
-        if [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())] != names:
-            self.layer_combo.blockSignals(True)
-            self.layer_combo.clear()
-            self.layer_combo.addItems(names)
-            self._layer_idx = min(self._layer_idx, max(len(names) - 1, 0))
-            self.layer_combo.setCurrentIndex(self._layer_idx)
-            self.layer_combo.blockSignals(False)
-        self._key = fill_state_combo(self.state_combo, self._layer(), self._key)
-
+    # -- selectors (LayerStateSelection: the same choices as the heatmap) -------------------
     def _on_layer_selected(self, index: int) -> None:
         if index >= 0:
             self._layer_idx = index
@@ -376,7 +350,7 @@ class InspectorPanel(ContentPanel):
         row = out[clamp_t(t, out.shape[0])]  # (K,)
         target = p.target_labels[t] if t < len(p.target_labels) else ""
         pred = p.prediction_labels[t] if t < len(p.prediction_labels) else ""
-        ok = None if p.correct is None or t >= len(p.correct) else bool(p.correct[t])
+        ok = verdicts(p)[t] if t < p.num_steps else None
         if self._is_classifier():
             order = np.argsort(-row)[:self.top_k()]
             names = [p.output_labels[i] if i < len(p.output_labels) else str(i) for i in order]
@@ -417,7 +391,7 @@ class InspectorPanel(ContentPanel):
                 self.out_plot.setTitle(title, size=f"{FONT_PT}pt")
         parts = []
         if pred:
-            colour = "" if ok is None or not target else (f" style='color:{RIGHT}'" if ok else " style='color:#e53935'")
+            colour = "" if ok is None else (f" style='color:{RIGHT}'" if ok else f" style='color:{WRONG}'")
             parts.append(f"predicted <b{colour}>{_html(show_token(pred))}</b>")
         if not target and any(p.target_labels):  # e.g. sine: only the last step is trained
             last = max(i for i, s in enumerate(p.target_labels) if s)
@@ -426,7 +400,7 @@ class InspectorPanel(ContentPanel):
             parts.append(f"target <b>{_html(show_token(target))}</b>")
             if self._is_classifier() and target in p.output_labels:  # how likely the model found the truth
                 parts.append(f"p(target) = {row[p.output_labels.index(target)]:.3f}")
-        if ok is not None and pred and target:  # right/wrong only where there is a target
+        if ok is not None and pred:
             parts.append("✔ right" if ok else "✘ wrong")
         text = " · ".join(parts)
         if self._changed("output_label", text):

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.probe import Probe, Snapshot
-from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font
+from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font, verdicts
 
 DEFAULT_TEMPERATURES = (0.2, 0.6, 1.2)
 PROBE_CHUNK = 64  # characters per probe line before it wraps
@@ -335,7 +335,7 @@ class TextPanel(ContentPanel):
         toks = list(text) if isinstance(text, str) and len(text) == p.num_steps else list(p.input_labels)
         toks = [_visible(c) if len(c) == 1 else (c or " ") for c in toks]
         preds = [_visible(g) if len(g) == 1 else (g or " ") for g in p.prediction_labels]
-        ok = None if p.correct is None else [bool(v) for v in p.correct]
+        ok = None if p.correct is None else verdicts(p)
         words = any(len(c) > 1 for c in toks + preds)
         sep = " " if words else ""
         chunks, current, used = [], [], 0  # token indices per display line
@@ -360,7 +360,7 @@ class TextPanel(ContentPanel):
                     c = f"<span style='background:{HIGHLIGHT}; color:black'><b>{c}</b></span>"
                 top.append(c)
                 if i < len(preds):
-                    colour = "gray" if ok is None else (RIGHT if ok[i] else WRONG)
+                    colour = "gray" if ok is None or ok[i] is None else (RIGHT if ok[i] else WRONG)
                     g = html.escape(preds[i].ljust(width))
                     if i == t:
                         g = f"<u>{g}</u>"
