@@ -170,7 +170,9 @@ def num_layers(default: int, high: int = 3) -> Param:
 
 
 def cell(default: str) -> Param:
-    return Param("cell", "str", default, "Recurrent cell type.", choices=("rnn", "lstm", "gru"))
+    """The cell type; choices are the cells registered in ``core.nn.cells`` when this is called."""
+    from core.nn.cells import cell_names  # here, not at import: config stays light, and late registrations count
+    return Param("cell", "str", default, "Recurrent cell type.", choices=cell_names())
 
 
 def seq_len(default: int, low: int = 1, high: int = 400) -> Param:

@@ -55,8 +55,14 @@ Recurrent layers (RNN, LSTM, GRU, Stacked, Bidirectional)
 Factory
     ``core.nn.recurrent.make_recurrent(cell, input_size, hidden_size, num_layers=1,
     rng=..., activation="tanh", dropout=0.0, bidirectional=False, dtype=np.float32)``
-    builds any of the above (cell in "rnn", "lstm", "gru"): a single layer when
-    ``num_layers == 1`` (wrapped in Bidirectional if asked), else Stacked.
+    builds any of the above (cell: any registered name, built-ins "rnn", "lstm", "gru"): a
+    single layer when ``num_layers == 1`` (wrapped in Bidirectional if asked), else Stacked.
+
+Cells (``core.nn.cells``)
+    Each cell module declares its cell once: ``register_cell(CellSpec(name, title, layer_class,
+    (StateSpec(key, title, low, high), ...), activations))``. ``make_recurrent``,
+    ``core.config.cell()`` (``cell_names()``) and the probe's colour scales
+    (``state_range(cell, activation, key, values) -> (lo, hi)``, ``state_title``) read it.
 
 Memory
     Importing ``core.nn.rnn`` calls ``tune_malloc()``: glibc would otherwise

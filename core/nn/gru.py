@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from core.nn.cells import CellSpec, StateSpec, register_cell
 from core.nn.rnn import RecurrentLayer
 
 
@@ -166,3 +167,9 @@ class GRU(RecurrentLayer):
         p["b"][...] = b_ih
         p["b"][:2 * H] += b_hh[:2 * H]
         p["bhn"][...] = b_hh[2 * H:]
+
+
+SPEC = register_cell(CellSpec(
+    "gru", "GRU", GRU,
+    (StateSpec("h", "hidden state h", -1.0, 1.0), StateSpec("r", "reset gate r", 0.0, 1.0),
+     StateSpec("z", "update gate z", 0.0, 1.0), StateSpec("n", "candidate n", -1.0, 1.0))))

@@ -36,6 +36,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from core import runtime
+from core.nn.cells import CellSpec, StateSpec, register_cell
 from core.nn.rnn import RecurrentLayer
 
 
@@ -277,3 +278,10 @@ class LSTM(RecurrentLayer):
         p["Wx"][...] = w_ih.T
         p["Wh"][...] = w_hh.T
         p["b"][...] = b_ih + b_hh
+
+
+SPEC = register_cell(CellSpec(
+    "lstm", "LSTM", LSTM,
+    (StateSpec("h", "hidden state h", -1.0, 1.0), StateSpec("c", "cell state c"),
+     StateSpec("i", "input gate i", 0.0, 1.0), StateSpec("f", "forget gate f", 0.0, 1.0),
+     StateSpec("g", "candidate g", -1.0, 1.0), StateSpec("o", "output gate o", 0.0, 1.0))))

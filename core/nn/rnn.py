@@ -34,6 +34,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from core.nn.cells import CellSpec, StateSpec, register_cell
 from core.nn.module import ParamLayer
 from core.nn.validate import (check_choice, check_dtype, check_float_array, check_int_array,
                                check_positive_int, check_rng)
@@ -336,3 +337,10 @@ class RNN(RecurrentLayer):
         p["Wxh"][...] = w_ih.T
         p["Whh"][...] = w_hh.T
         p["bh"][...] = b_ih + b_hh
+
+
+SPEC = register_cell(CellSpec(
+    "rnn", "RNN (Elman)", RNN,
+    (StateSpec("h", "hidden state h", follows_activation=True),  # tanh -1..1, sigmoid 0..1
+     StateSpec("pre", "pre-activation")),
+    activations=ACTIVATIONS))
