@@ -88,7 +88,7 @@ class Param:
             return v
         if t == "floats":
             if isinstance(value, str):
-                parts = [p for p in value.replace(";", ",").split(",") if p.strip()]
+                parts = value.replace(";", " ").replace(",", " ").split()  # commas, semicolons or spaces
             else:
                 parts = list(value)
             out = []
@@ -96,7 +96,7 @@ class Param:
                 try:
                     v = float(p)
                 except (TypeError, ValueError):
-                    raise ConfigError(f"{name}: expected comma-separated numbers, got {value!r}") from None
+                    raise ConfigError(f"{name}: {p!r} is not a number; expected numbers such as 0.2, 0.6, 1.2") from None
                 if not math.isfinite(v):
                     raise ConfigError(f"{name}: expected finite numbers, got {value!r}")
                 self._check_range(v)

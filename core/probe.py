@@ -5,15 +5,20 @@ hidden-state heatmap, the timestep scrubber and the inspector need. Arrays are
 copies (never views into the model) and are marked read-only, so a probe can
 cross a thread boundary safely.
 
-A :class:`Snapshot` is what the training worker sends to the GUI at most ~30
-times a second.
+A :class:`Snapshot` is what a run (``core.run.Run``) hands out at most ~30
+times a second: new metric points, the latest probe and the latest views.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping, TypeVar
 
 import numpy as np
+
+from core.nn.cells import state_range, state_title
+from core.views import View
+
+V = TypeVar("V", bound=View)
 
 
 def frozen_array(a: Any, dtype: Any = None) -> np.ndarray:
@@ -42,16 +47,12 @@ class LayerTrace:
     grad_norm: np.ndarray | None = None
 
     def value_range(self, key: str) -> tuple[float, float]:
-        """Fixed colour scale for ``states[key]``."""
-        if key in ("i", "f", "o", "r", "z"):
-            return (0.0, 1.0)
-        if key == "h" and self.activation == "sigmoid":
-            return (0.0, 1.0)
-        if key in ("c", "pre"):
-            a = np.asarray(self.states[key])
-            m = float(np.max(np.abs(a))) if a.size else 1.0
-            return (-max(m, 1e-6), max(m, 1e-6))
-        return (-1.0, 1.0)
+        """Fixed colour scale for ``states[key]``, from the cell's descriptor (core.nn.cells)."""
+        return state_range(self.cell, self.activation, key, self.states.get(key))
+
+    def title(self, key: str) -> str:
+        """Display title of ``states[key]`` ("input gate i"), from the cell's descriptor."""
+        return state_title(self.cell, key, self.activation)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,10 @@ class Probe:
     target_labels: T strings of the targets ("" where none).
     prediction_labels: T strings of the model's prediction per step.
     correct:       (T,) bool, True where prediction matches target (or None).
-    extras:        experiment-specific arrays/values (e.g. "carry": (T,) true
-                   carry bits, "a", "b", "sum" numbers, "image": (R, C)).
+    views:         typed views of the probe example (core.views: BitSum,
+                   DigitRead, SeriesWindow, ProbeText, WorkedNumbers).
+    output_range:  fixed (lo, hi) for drawing regression outputs (e.g. the range
+                   of the whole test signal), or None (probabilities: 0..1).
     """
 
     experiment: str
@@ -85,11 +88,16 @@ class Probe:
     target_labels: tuple[str, ...] = ()
     prediction_labels: tuple[str, ...] = ()
     correct: np.ndarray | None = None
-    extras: Mapping[str, Any] = field(default_factory=dict)
+    views: tuple[View, ...] = ()
+    output_range: tuple[float, float] | None = None
 
     @property
     def num_steps(self) -> int:
         return len(self.input_labels)
+
+    def view(self, kind: type[V]) -> V | None:
+        """The probe's view of type ``kind``, or None."""
+        return next((v for v in self.views if isinstance(v, kind)), None)
 
 
 @dataclass(frozen=True)
@@ -101,13 +109,14 @@ class Snapshot:
     metrics:  name -> (steps array, values array) of points new since the last
               snapshot (training metrics, and evaluation metrics when evaluated).
     probe:    the latest Probe, or None if unchanged.
-    extras:   experiment extras (samples, predicted series), or {} if unchanged.
+    views:    the experiment's slower views (``Experiment.views()``: samples,
+              forecasts, marked units), or () if unchanged.
     steps_per_second: measured training speed.
     """
 
     seq: int
     step: int
     metrics: Mapping[str, tuple[np.ndarray, np.ndarray]]
-    probe: Probe | None
-    extras: Mapping[str, Any]
+    probe: Probe | None = None
+    views: tuple[View, ...] = ()
     steps_per_second: float = 0.0

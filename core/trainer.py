@@ -1,12 +1,11 @@
 """Steps an experiment, records its metrics in a bounded history, evaluates every N steps.
 
-Used by the CLI (``rnnlab train``), the benchmark and the GUI worker::
+Used by the CLI (``rnnlab train``), the benchmarks and ``core.run.Run`` (the GUI's loop)::
 
     trainer = Trainer(experiment)            # eval_every defaults to experiment.eval_every
     result = trainer.step()                  # one update -> StepResult(step, metrics, eval)
     trainer.run(500, callback=on_step)       # 500 updates; callback(result) -> True stops early
-    trainer.run_for(0.015)                   # as many steps as fit in ~15 ms (GUI worker chunks)
-    trainer.history.since(last_step)         # {name: (steps, values)} new points for a Snapshot
+    trainer.history.since(last_step)         # {name: (steps, values)} new points (Run's snapshots)
 
 Metric names in the history
     Training metrics keep their names (``loss``, ``accuracy``, ``grad_norm``...).
@@ -57,7 +56,7 @@ class StepResult:
 
 @dataclass
 class RunResult:
-    """Summary of :meth:`Trainer.run` / :meth:`Trainer.run_for`.
+    """Summary of :meth:`Trainer.run`.
 
     steps: steps done in this call; stopped: a callback asked to stop;
     last: the last StepResult (None if no step ran); seconds: wall time of the call.
@@ -92,7 +91,6 @@ class Trainer:
         self.last_eval_step: int | None = None
         self.diverged: TrainingDiverged | None = None
         self._train_names: set[str] = set()  # training metric names seen (see eval_key)
-        self.steps_per_second = 0.0  # measured by the last run_for() chunk
 
     def eval_key(self, name: str) -> str:
         """History name of the evaluation metric ``name``: itself, or ``eval_<name>`` if a
@@ -159,29 +157,3 @@ class Trainer:
             if callback is not None and callback(last):
                 return RunResult(i + 1, True, last, time.perf_counter() - t0)
         return RunResult(steps, False, last, time.perf_counter() - t0)
-
-    def run_for(self, seconds: float, max_steps: int | None = None,
-                callback: Callable[[StepResult], bool | None] | None = None) -> RunResult:
-        """Train for about ``seconds`` of wall time (at least one step, at most ``max_steps``).
-
-        For the GUI worker: train a chunk, then drain commands and emit a Snapshot.
-        ``callback`` as in :meth:`run`. Raises TrainingDiverged like :meth:`step`.
-        """
-        if not (isinstance(seconds, (int, float)) and seconds >= 0):
-            raise ValueError(f"seconds must be a non-negative number, got {seconds!r}")
-        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0):
-            raise ValueError(f"max_steps must be a non-negative integer or None, got {max_steps!r}")
-        t0 = time.perf_counter()
-        deadline = t0 + seconds
-        n, last = 0, None
-        while max_steps is None or n < max_steps:
-            last = self.step()
-            n += 1
-            if callback is not None and callback(last):
-                return RunResult(n, True, last, time.perf_counter() - t0)
-            if time.perf_counter() >= deadline:
-                break
-        dt = time.perf_counter() - t0
-        if n and dt > 0:
-            self.steps_per_second = n / dt
-        return RunResult(n, False, last, dt)

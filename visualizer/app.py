@@ -1,4 +1,5 @@
-"""The QApplication and the GUI's ``main`` (``rnnlab``, ``rnnlab gui``, ``rnnlab screenshot``).
+"""The QApplication, the GUI's ``main`` (``rnnlab``, ``rnnlab gui``, ``rnnlab screenshot``) and the
+screenshot harness. Imports the window lazily (the window never imports this module).
 
 Nothing Qt is created at import time: ``main()`` builds the application.
 """
@@ -7,10 +8,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pyqtgraph as pg
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.runtime import limit_blas_threads
 
@@ -104,8 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv or ["gui"])
     if args.command == "screenshot":
-        from visualizer.main_window import screenshot
-
         try:
             w, h = (int(x) for x in args.size.lower().split("x"))
         except ValueError:
@@ -137,6 +138,51 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     window.show()
     return app.exec()
+
+
+def screenshot(experiment: str | type, out: str | Path, preset: str | None = None, steps: int = 200,
+               seed: int = 0, size: tuple[int, int] = (1600, 1000), timeout: float = 120.0) -> Path:
+    """Open the window offscreen-capable, train ``steps`` steps through the worker, save a PNG of the window."""
+    from visualizer.main_window import MainWindow
+
+    app = application()
+    window = MainWindow(experiment, preset=preset, seed=seed)
+    window.resize(*size)
+    window.show()
+    try:
+        s = window.session
+        deadline = time.monotonic() + timeout
+        _wait(app, lambda: s.state in ("idle", "paused") or window.message_bar.kind == "error", deadline)
+        if window.message_bar.kind == "error":
+            raise ValueError(window.message_bar.label.text().lstrip("⚠ "))
+        if steps > 0:
+            s.set_speed_cap(None)  # as fast as possible (the window's default speed is a cap)
+            s.step_n(steps)
+            _wait(app, lambda: s.step >= steps or window.message_bar.kind == "error", deadline)
+        frames = s.frames
+        s.refresh()
+        _wait(app, lambda: s.frames > frames, deadline)
+        for _ in range(5):  # let panels lay out and paint
+            app.processEvents()
+            time.sleep(0.02)
+        window._update_stats()
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(out)):
+            raise OSError(f"could not write {out}")
+        return out
+    finally:
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+
+
+def _wait(app: QtWidgets.QApplication, done: Any, deadline: float) -> None:
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out waiting for the training worker")
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.005)
 
 
 if __name__ == "__main__":

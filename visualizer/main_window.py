@@ -6,7 +6,7 @@ Layout::
     │ toolbar: ▶ Play  Step  [100] Step N  ⟲ Reset  Speed [max]           │
     ├──────────────┬──────────────────────────────────────────────────────┤
     │ Settings     │ message bar (errors, hints; non-modal)                │
-    │ experiment ▾ │ ┌ panel docks (per experiment.panels, 2 columns) ──┐ │
+    │ experiment ▾ │ ┌ panel docks (one per view type, 2 columns) ──────┐ │
     │ preset ▾     │ │ loss            │ hidden                           │ │
     │ seed [0]     │ │ binary / text   │ inspector                        │ │
     │ live params  │ └──────────────────────────────────────────────────┘ │
@@ -23,17 +23,18 @@ Errors go to the non-modal message bar.
 """
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from core.csvlog import write_metrics_csv
+from core.data.text import check_corpus
 from core.experiments import registry
-from visualizer.panels import panel_class
-from visualizer.session import ExperimentInfo, TrainingSession
+from core.run import RunSpec
+from visualizer.panels import panels_for
+from visualizer.session import TrainingSession
 from visualizer.widgets.param_form import ParamForm
 from visualizer.widgets.transport import Transport
 
@@ -75,25 +76,16 @@ class MessageBar(QtWidgets.QFrame):
         return self.label.text() if self.isVisible() else ""
 
 
-def _experiment_class(experiment: str | type | None) -> type:
-    if experiment is None:
-        return registry.get(registry.DEFAULT_EXPERIMENT)
-    if isinstance(experiment, str):
-        return registry.get(experiment)
-    return experiment
-
-
 class MainWindow(QtWidgets.QMainWindow):
     """``MainWindow(experiment=None (binary addition) | id | Experiment class, preset=None, seed=0)``."""
 
     def __init__(self, experiment: str | type | None = None, preset: str | None = None, seed: int = 0,
                  parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
-        cls = _experiment_class(experiment)
-        info = ExperimentInfo(cls, cls.preset_config(preset), int(seed), preset or cls.default_preset)
-        self.setWindowTitle(f"RNN Lab — {cls.title}")
+        spec = RunSpec.create(experiment, preset, seed)
+        self.setWindowTitle(f"RNN Lab — {spec.cls.title}")
         self.resize(1500, 950)
-        self.session = TrainingSession(info, parent=self, start=False)
+        self.session = TrainingSession(spec, parent=self, start=False)
         self._cls: type | None = None
         self.panels: dict[str, QtWidgets.QWidget] = {}
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
@@ -135,7 +127,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.state_changed.connect(self._on_state)
         s.live_param_changed.connect(self._on_live_param)
         s.snapshot_ready.connect(self._on_snapshot)  # the step counter follows every frame
-        self._install_experiment(info)  # panels exist before the first snapshot arrives
+        self._install_experiment(spec)  # panels exist before the first snapshot arrives
         s.start()
         self._stats_timer = QtCore.QTimer(self)
         self._stats_timer.setInterval(STATUS_INTERVAL_MS)
@@ -244,22 +236,22 @@ class MainWindow(QtWidgets.QMainWindow):
         return a
 
     # -- experiment / panels ------------------------------------------------------------
-    def _install_experiment(self, info: ExperimentInfo) -> None:
-        """Show ``info``: rebuild panels and form when the experiment class changed, else refresh values."""
-        cls = info.cls
+    def _install_experiment(self, spec: RunSpec) -> None:
+        """Show ``spec``: rebuild panels and form when the experiment class changed, else refresh values."""
+        cls = spec.cls
         if cls is not self._cls:
             self._cls = cls
             self._build_panels(cls)
-            self._build_form(cls, info.config)
+            self._build_form(cls, spec.config)
             self.setWindowTitle(f"RNN Lab — {cls.title}")
             self.description.setText(getattr(cls, "description", ""))
             self.corpus_action.setEnabled(any(p.name == "corpus" for p in cls.hyperparams))
         else:
-            self.form.set_values(info.config)
-        self._sync_pickers(info)
+            self.form.set_values(spec.config)
+        self._sync_pickers(spec)
 
-    def _sync_pickers(self, info: ExperimentInfo) -> None:
-        cls = info.cls
+    def _sync_pickers(self, spec: RunSpec) -> None:
+        cls = spec.cls
         i = self.experiment_combo.findData(cls.id)
         if i < 0:
             self.experiment_combo.addItem(cls.title, cls.id)
@@ -270,13 +262,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self.preset_combo.addItem(name, name)
             self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description,
                                           QtCore.Qt.ItemDataRole.ToolTipRole)
-        if info.preset is None:
+        if spec.preset is None:
             self.preset_combo.addItem("(checkpoint)", None)
             self.preset_combo.setCurrentIndex(self.preset_combo.count() - 1)
         else:
-            self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(info.preset)))
+            self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(spec.preset)))
         self.seed_spin.blockSignals(True)
-        self.seed_spin.setValue(int(info.seed))
+        self.seed_spin.setValue(int(spec.seed))
         self.seed_spin.blockSignals(False)
         self._update_apply()
 
@@ -294,12 +286,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.docks.clear()
         self.panels.clear()
         self.view_menu.clear()
-        names = list(cls.panels)
+        classes = {c.key: c for c in panels_for(cls.view_types)}
+        names = list(classes)
         left_names, right_names, heights = dock_columns(names)
         for col, column in enumerate((left_names, right_names)):
             previous: QtWidgets.QDockWidget | None = None
             for name in column:
-                panel = self._make_panel(name)
+                panel = self._make_panel(classes[name])
                 if panel.minimumHeight() > MAX_PANEL_MIN_HEIGHT:  # the heatmap needs the height more
                     panel.setMinimumHeight(MAX_PANEL_MIN_HEIGHT)
                 title = str(getattr(panel, "title", name)).replace("&", "&&")  # no mnemonics in titles
@@ -352,7 +345,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._user_arranged = True
 
     def _dock_columns(self) -> tuple[list[str], list[str]]:
-        left, right, _ = dock_columns(list(self._cls.panels) if self._cls is not None else [])
+        left, right, _ = dock_columns(list(self.docks))
         return left, right
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
@@ -365,10 +358,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self._user_arranged = True  # a press on the panel area itself is on a dock separator
         return super().eventFilter(obj, event)
 
-    def _make_panel(self, name: str) -> QtWidgets.QWidget:
+    def _make_panel(self, cls: type) -> QtWidgets.QWidget:
         try:
-            return panel_class(name)(self.session)
-        except Exception as exc:  # a panel module missing or broken: keep the app usable
+            return cls(self.session)
+        except Exception as exc:  # a broken panel: keep the app usable
+            name = cls.key
             label = QtWidgets.QLabel(f"The {name!r} panel is not available:\n{type(exc).__name__}: {exc}")
             label.setWordWrap(True)
             label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
@@ -390,25 +384,32 @@ class MainWindow(QtWidgets.QMainWindow):
     def switch_experiment(self, experiment: str | type, preset: str | None = None) -> None:
         """Rebuild on another experiment (or preset) with the seed field's seed."""
         try:
-            cls = _experiment_class(experiment)
-            info = ExperimentInfo(cls, cls.preset_config(preset), self.seed_spin.value(), preset or cls.default_preset)
-        except Exception as exc:  # e.g. a module that does not import yet
+            spec = RunSpec.create(experiment, preset, self.seed_spin.value())
+        except Exception as exc:  # e.g. a module that does not import
             self._on_error(f"Cannot open {experiment}: {exc}")
             return
-        self.session.reset(info)
+        self.session.restart(spec)
+
+    def form_spec(self) -> RunSpec:
+        """The run the settings describe: the form's values (pending structural edits included), the seed.
+        Raises ConfigError naming a bad field."""
+        return self.session.spec.replace(values=self.form.values(), seed=self.seed_spin.value())
 
     def apply_and_restart(self) -> None:
         """Rebuild the model with the form's values (pending structural edits included) and the seed."""
-        info = self.session.info
-        self.session.reset(ExperimentInfo(info.cls, self.form.values(), self.seed_spin.value(), info.preset))
+        try:
+            spec = self.form_spec()
+        except ValueError as exc:
+            self._on_error(str(exc))
+            return
+        self.session.restart(spec)
 
     def reset(self) -> None:
         """Restart the run from scratch: applied settings, the seed field's seed."""
-        info = self.session.info
-        self.session.reset(ExperimentInfo(info.cls, dict(info.config), self.seed_spin.value(), info.preset))
+        self.session.restart(self.session.spec.replace(seed=self.seed_spin.value()))
 
     def _update_apply(self) -> None:
-        pending = bool(self.form and self.form.pending()) or self.seed_spin.value() != self.session.info.seed
+        pending = bool(self.form and self.form.pending()) or self.seed_spin.value() != self.session.spec.seed
         self.apply_button.setProperty("pending", pending)
         self.apply_button.style().unpolish(self.apply_button)
         self.apply_button.style().polish(self.apply_button)
@@ -422,17 +423,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_corpus(self, path: str | Path) -> bool:
         """Use a text file as the corpus (restarts). Bad files are reported; nothing changes then."""
-        info = self.session.info
-        if not any(p.name == "corpus" for p in info.cls.hyperparams):
-            self._on_error(f"{info.cls.title} does not train on a text corpus; open a language model first.")
+        spec = self.session.spec
+        if not any(p.name == "corpus" for p in spec.cls.hyperparams):
+            self._on_error(f"{spec.cls.title} does not train on a text corpus; open a language model first.")
             return False
-        path = Path(path)
-        problem = _corpus_problem(path)
-        if problem:
-            self._on_error(f"corpus: {problem}")
+        try:
+            check_corpus(path)
+        except ValueError as exc:
+            self._on_error(str(exc))
             return False
-        config = {**info.config, "corpus": str(path)}
-        self.session.reset(ExperimentInfo(info.cls, config, self.seed_spin.value(), info.preset))
+        self.session.restart(spec.replace(values={"corpus": str(path)}, seed=self.seed_spin.value()))
         return True
 
     def export_png(self, path: str | Path) -> None:
@@ -452,7 +452,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._on_message(f"Saved metrics to {path}")
 
     def _ask_save(self) -> None:
-        name = f"{self.session.info.id}-step{self.session.step}.npz"
+        name = f"{self.session.spec.id}-step{self.session.step}.npz"
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save checkpoint", name, CHECKPOINT_FILTER)
         if path:
             self.save_checkpoint(path)
@@ -484,8 +484,8 @@ class MainWindow(QtWidgets.QMainWindow):
             "Ctrl+S / Ctrl+O save / load a checkpoint", "info")
 
     # -- session signals -------------------------------------------------------------------------
-    def _on_experiment(self, info: ExperimentInfo) -> None:
-        self._install_experiment(info)
+    def _on_experiment(self, spec: RunSpec) -> None:
+        self._install_experiment(spec)
         if self.message_bar.kind != "error":
             self.message_bar.hide()
 
@@ -495,7 +495,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_error(self, message: str) -> None:
         self.message_bar.show_message(message, "error")
-        self._sync_pickers(self.session.info)  # a failed switch leaves the pickers on the running experiment
+        self._sync_pickers(self.session.spec)  # a failed switch leaves the pickers on the running experiment
 
     def _on_message(self, message: str) -> None:
         self.statusBar().showMessage(message, 6000)
@@ -546,80 +546,3 @@ def dock_columns(names: list[str]) -> tuple[list[str], list[str], dict[str, floa
     if "worked" in left and len(left) == 1:
         heights = {"hidden": 1.0, "inspector": 1.0}
     return left, right, {n: heights.get(n, 1.1) for n in names}
-
-
-def _corpus_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be a corpus (missing, empty, binary, not UTF-8), or None."""
-    if not path.is_file():
-        return f"{str(path)!r} is not a file"
-    raw = path.read_bytes()
-    if not raw.strip():
-        return f"{str(path)!r} is empty; expected a UTF-8 text file"
-    if b"\x00" in raw[:65536]:
-        return f"{str(path)!r} looks binary (contains NUL bytes); expected a UTF-8 text file"
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"{str(path)!r} is not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
-    return None
-
-
-def write_metrics_csv(path: str | Path, history: Any) -> None:
-    """``step`` column + one column per metric; empty cells where a metric has no point at that step."""
-    names = history.names()
-    columns = {n: history.arrays(n) for n in names}
-    steps = np.unique(np.concatenate([s for s, _ in columns.values()])) if names else np.empty(0)
-    table = np.full((steps.size, len(names)), np.nan)
-    for j, n in enumerate(names):
-        s, v = columns[n]
-        table[np.searchsorted(steps, s), j] = v
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["step", *names])
-        for step, row in zip(steps, table):
-            w.writerow([f"{step:g}", *("" if np.isnan(x) else repr(float(x)) for x in row)])
-
-
-def screenshot(experiment: str | type, out: str | Path, preset: str | None = None, steps: int = 200,
-               seed: int = 0, size: tuple[int, int] = (1600, 1000), timeout: float = 120.0) -> Path:
-    """Open the window offscreen-capable, train ``steps`` steps through the worker, save a PNG of the window."""
-    from visualizer.app import application
-
-    app = application()
-    window = MainWindow(experiment, preset=preset, seed=seed)
-    window.resize(*size)
-    window.show()
-    try:
-        s = window.session
-        deadline = time.monotonic() + timeout
-        _wait(app, lambda: s.state in ("idle", "paused") or window.message_bar.kind == "error", deadline)
-        if window.message_bar.kind == "error":
-            raise ValueError(window.message_bar.label.text().lstrip("⚠ "))
-        if steps > 0:
-            s.set_speed_cap(None)  # as fast as possible (the window's default speed is a cap)
-            s.step_n(steps)
-            _wait(app, lambda: s.step >= steps or window.message_bar.kind == "error", deadline)
-        frames = s.frames
-        s.refresh_extras()
-        _wait(app, lambda: s.frames > frames, deadline)
-        for _ in range(5):  # let panels lay out and paint
-            app.processEvents()
-            time.sleep(0.02)
-        window._update_stats()
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not window.grab().save(str(out)):
-            raise OSError(f"could not write {out}")
-        return out
-    finally:
-        window.close()
-        window.deleteLater()
-        app.processEvents()
-
-
-def _wait(app: QtWidgets.QApplication, done: Any, deadline: float) -> None:
-    while not done():
-        if time.monotonic() > deadline:
-            raise TimeoutError("timed out waiting for the training worker")
-        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
-        time.sleep(0.005)

@@ -1,85 +1,87 @@
 """The hub: ``TrainingSession`` owns the worker thread and re-emits its signals.
 
 Panels and controls talk only to the session (see visualizer/panels/base.py for
-the contract). The session keeps the GUI-side metric history (appended from
-snapshots), the latest probe/extras, and the one selected timestep.
+the contract). They change the run with typed commands (``session.send(Step(10))``
+or the shorthands ``play()``, ``set_live(name, value)``, ...); the session keeps
+the GUI-side metric history (appended from snapshots), the latest probe and views,
+the run's spec and the one selected timestep.
 """
 from __future__ import annotations
 
-import itertools
 import time
-from typing import Any, Callable
+from typing import Any
 
+import numpy as np
 from PySide6 import QtCore
 
 from core.history import MetricHistory
 from core.probe import Probe, Snapshot
-from visualizer.worker import ExperimentInfo, TrainingWorker
+from core.run import (Command, Load, Pause, Play, Refresh, Restart, RunSpec, Save, SetLive, SetProbe,
+                      SetSpeed, Step)
+from core.views import View
+from visualizer.worker import TrainingWorker
 
-__all__ = ["ExperimentInfo", "TrainingSession"]
-
+__all__ = ["RunSpec", "TrainingSession"]
 
 
 def _merge(snaps: list[Snapshot]) -> Snapshot:
-    """Several snapshots that arrived together, as one (metrics concatenated, latest probe/extras)."""
+    """Several snapshots that arrived together, as one (metrics concatenated, latest probe, newest views)."""
     if len(snaps) == 1:
         return snaps[0]
-    import numpy as np
-
     metrics: dict[str, tuple[list, list]] = {}
+    views: dict[type, View] = {}
     for s in snaps:
         for k, (st, v) in s.metrics.items():
             a, b = metrics.setdefault(k, ([], []))
             a.append(st)
             b.append(v)
+        views.update((type(v), v) for v in s.views)
     probe = next((s.probe for s in reversed(snaps) if s.probe is not None), None)
-    extras = next((s.extras for s in reversed(snaps) if s.extras), {})
     last = snaps[-1]
     return Snapshot(last.seq, last.step, {k: (np.concatenate(a), np.concatenate(b)) for k, (a, b) in metrics.items()},
-                    probe, extras, last.steps_per_second)
+                    probe, tuple(views.values()), last.steps_per_second)
 
 
 class TrainingSession(QtCore.QObject):
     """Owns a TrainingWorker in a QThread; the GUI's one source of truth about the run."""
 
     snapshot_ready = QtCore.Signal(object)  # Snapshot
-    experiment_changed = QtCore.Signal(object)  # ExperimentInfo
+    experiment_changed = QtCore.Signal(object)  # RunSpec: a new model (restart, rebuild, load)
     timestep_changed = QtCore.Signal(int)
     live_param_changed = QtCore.Signal(str, object, int)  # name, value, step
     metrics_reset = QtCore.Signal()
     state_changed = QtCore.Signal(str)  # idle | running | paused | stopped
     errored = QtCore.Signal(str)
     message = QtCore.Signal(str)  # non-error information (saved, loaded)
-    query_result = QtCore.Signal(int, object)  # token, result
 
-    def __init__(self, info: ExperimentInfo, parent: QtCore.QObject | None = None, start: bool = True):
+    def __init__(self, spec: RunSpec, parent: QtCore.QObject | None = None, start: bool = True):
         super().__init__(parent)
-        self.info = info
+        self.spec = spec
         self.history = MetricHistory()
         self.timestep = 0
         self.latest_probe: Probe | None = None
-        self.latest_extras: dict[str, Any] = {}
+        self.latest_views: dict[type, View] = {}
         self.state = "idle"
         self.step = 0
         self.steps_per_second = 0.0
         self.frames = 0  # snapshots delivered to the panels (for the frame-rate readout)
-        self.heavy_frames = 0  # ... of which carried a probe and/or extras (heatmaps, samples redraw)
+        self.heavy_frames = 0  # ... of which carried a probe and/or views (heatmaps, samples redraw)
         self.speed_cap: float | None = None
         self._last_seq = 0
         self._queue: list[Snapshot] = []
-        self._tokens = itertools.count(1)
-        self._callbacks: dict[int, Callable[[Any], None]] = {}
         self._thread: QtCore.QThread | None = None
         self._worker: TrainingWorker | None = None
+        self._early: list[Command] = []  # commands sent before the worker exists
         if start:
             self.start()
 
     # -- lifecycle ------------------------------------------------------------
     def start(self) -> None:
-        """Start the worker thread (builds the experiment there)."""
+        """Start the worker thread (builds the model there)."""
         if self._thread is not None:
             return
-        self._worker = worker = TrainingWorker(self.info)
+        self._worker = worker = TrainingWorker(self.spec, self._early)
+        self._early = []
         self._thread = thread = QtCore.QThread()
         thread.setObjectName("rnnlab-training")
         worker.moveToThread(thread)
@@ -88,12 +90,9 @@ class TrainingSession(QtCore.QObject):
         worker.snapshot.connect(self._on_worker_snapshot)
         worker.state_changed.connect(self._on_worker_state)
         worker.errored.connect(self.errored)
-        worker.experiment_changed.connect(self._on_worker_experiment)
+        worker.replaced.connect(self._on_worker_replaced)
         worker.live_applied.connect(self._on_worker_live)
         worker.message.connect(self.message)
-        worker.query_result.connect(self._on_worker_query)
-        if self.speed_cap is not None:  # chosen before the worker existed (the transport's default)
-            worker.post("speed", self.speed_cap)
         thread.start()
 
     def shutdown(self, timeout: float = 1.0) -> bool:
@@ -113,15 +112,18 @@ class TrainingSession(QtCore.QObject):
         return self._thread is not None and self._thread.isRunning()
 
     # -- commands (all asynchronous; applied between training steps) ------------
-    def _post(self, name: str, *args: Any) -> None:
+    def send(self, command: Command) -> None:
+        """Queue a typed command for the run (core.run); its effects come back as signals."""
         if self._worker is not None:
-            self._worker.post(name, *args)
+            self._worker.post(command)
+        else:
+            self._early.append(command)
 
     def play(self) -> None:
-        self._post("play")
+        self.send(Play())
 
     def pause(self) -> None:
-        self._post("pause")
+        self.send(Pause())
 
     def toggle(self) -> None:
         """Play when paused/idle, pause when running."""
@@ -129,64 +131,35 @@ class TrainingSession(QtCore.QObject):
 
     def step_n(self, n: int = 1) -> None:
         """Train exactly ``n`` steps, then pause."""
-        self._post("step", int(n))
+        self.send(Step(int(n)))
 
     def set_speed_cap(self, steps_per_second: float | None) -> None:
         """Limit training speed (None: as fast as possible)."""
         self.speed_cap = steps_per_second
-        self._post("speed", steps_per_second)
+        self.send(SetSpeed(steps_per_second))
 
     def set_live(self, name: str, value: Any) -> None:
         """Apply a live hyperparameter; ``live_param_changed`` follows (or ``errored``)."""
-        self._post("live", name, value)
+        self.send(SetLive(name, value))
 
-    def reset(self, info: ExperimentInfo | None = None) -> None:
-        """Rebuild the run (same info: a fresh model with the same seed)."""
-        self._post("reset", info or self.info)
+    def restart(self, spec: RunSpec | None = None) -> None:
+        """Rebuild the run from ``spec`` (None: the current spec — a fresh model with the same seed)."""
+        self.send(Restart(spec or self.spec))
 
-    def set_probe_example(self, **kwargs: Any) -> None:
-        self._post("probe_example", kwargs)
+    def set_probe_example(self, **options: Any) -> None:
+        self.send(SetProbe.of(**options))
 
-    def refresh_extras(self) -> None:
-        """Ask the worker for a fresh probe and extras now."""
-        self._post("refresh")
+    def refresh(self) -> None:
+        """Ask for a fresh probe and fresh views now."""
+        self.send(Refresh())
 
     def save(self, path: str) -> None:
         """Save a checkpoint (core.checkpoint); ``message`` or ``errored`` follows."""
-        self._post("save", str(path))
+        self.send(Save(str(path)))
 
     def load(self, path: str) -> None:
         """Load a checkpoint; on failure ``errored`` and nothing changes."""
-        self._post("load", str(path))
-
-    def query(self, fn: Callable[[Any], Any], callback: Callable[[Any], None] | None = None) -> int:
-        """Run ``fn(experiment)`` in the worker between steps; its result comes back via
-        ``query_result(token, result)`` (and ``callback(result)``). Returns the token."""
-        token = next(self._tokens)
-        if callback is not None:
-            self._callbacks[token] = callback
-        self._post("query", token, fn)
-        return token
-
-    def query_sync(self, fn: Callable[[Any], Any], timeout: float = 5.0) -> Any:
-        """``query`` and wait (running the Qt event loop) for the result. Re-raises errors from ``fn``."""
-        box: list[Any] = []
-        loop = QtCore.QEventLoop()
-
-        def done(result: Any) -> None:
-            box.append(result)
-            loop.quit()
-
-        self.query(fn, done)
-        QtCore.QTimer.singleShot(int(timeout * 1000), loop.quit)
-        deadline = time.monotonic() + timeout
-        while not box and time.monotonic() < deadline:
-            loop.exec()
-        if not box:
-            raise TimeoutError(f"the training worker did not answer within {timeout} s")
-        if isinstance(box[0], Exception):
-            raise box[0]
-        return box[0]
+        self.send(Load(str(path)))
 
     # -- timestep ------------------------------------------------------------
     def set_timestep(self, t: int) -> None:
@@ -214,9 +187,9 @@ class TrainingSession(QtCore.QObject):
             cpu0 = time.thread_time()
             self._flush()  # else a newer snapshot is already on its way: draw once, with both
             if worker is not None:
-                # tell the worker once the repaint this caused has run (paint events come first)
-                # (a lambda, not the bound slot: it must run here, the worker thread has no event loop)
-                # two zero-timer hops: the scene updates (queued) and the window repaint run first
+                # tell the worker once the repaint this caused has run: two zero-timer hops (the scene
+                # updates, queued, and the window repaint run first); a lambda, since the worker thread
+                # has no event loop to run a slot
                 QtCore.QTimer.singleShot(0, lambda: QtCore.QTimer.singleShot(0, lambda: self._ack(worker, cpu0)))
 
     @staticmethod
@@ -239,10 +212,9 @@ class TrainingSession(QtCore.QObject):
             self.latest_probe = snap.probe
             if snap.probe.num_steps and self.timestep >= snap.probe.num_steps:
                 self.set_timestep(snap.probe.num_steps - 1)
-        if snap.extras:
-            self.latest_extras = dict(snap.extras)
+        self.latest_views.update((type(v), v) for v in snap.views)
         self.frames += 1
-        if snap.probe is not None or snap.extras:
+        if snap.probe is not None or snap.views:
             self.heavy_frames += 1
         self.snapshot_ready.emit(snap)
 
@@ -252,24 +224,17 @@ class TrainingSession(QtCore.QObject):
         self.state_changed.emit(state)
 
     @QtCore.Slot(object, object)
-    def _on_worker_experiment(self, info: ExperimentInfo, history: Any) -> None:
-        self._flush()  # deliver what belongs to the old run first
-        self.info = info
+    def _on_worker_replaced(self, spec: RunSpec, history: Any) -> None:
+        self._flush()  # deliver what belongs to the old model first
+        self.spec = spec
         self.history = history if history is not None else MetricHistory()
         self.latest_probe = None
-        self.latest_extras = {}
+        self.latest_views = {}
         self.step = 0
         self.metrics_reset.emit()
-        self.experiment_changed.emit(info)
+        self.experiment_changed.emit(spec)
 
     @QtCore.Slot(str, object, int)
     def _on_worker_live(self, name: str, value: Any, step: int) -> None:
-        self.info = ExperimentInfo(self.info.cls, {**self.info.config, name: value}, self.info.seed, self.info.preset)
+        self.spec = RunSpec(self.spec.cls, {**self.spec.config, name: value}, self.spec.seed, self.spec.preset)
         self.live_param_changed.emit(name, value, step)
-
-    @QtCore.Slot(int, object)
-    def _on_worker_query(self, token: int, result: Any) -> None:
-        cb = self._callbacks.pop(token, None)
-        self.query_result.emit(token, result)
-        if cb is not None:
-            cb(result)

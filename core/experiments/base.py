@@ -11,8 +11,10 @@ Subclasses declare, as class attributes:
 * ``id``, ``title``, ``description``
 * ``hyperparams``: tuple[Param, ...] — the one declaration of hyperparameters
 * ``presets``: dict name -> Preset; must contain ``default_preset``
-* ``panels``: which GUI panels this experiment feeds, in display order, from
-  {"loss", "hidden", "inspector", "binary", "sine", "text", "digits", "worked"}
+* ``view_types``: the kinds of view it shows, in display order (core.views; the GUI
+  opens one panel per kind, core names no panel)
+* ``metrics``: one core.views.Metric per metric it records (group, direction, unit,
+  baseline); undeclared names are drawn as diagnostics
 * ``eval_every``: default number of training steps between evaluations
 * ``target``: the goal metric (e.g. accuracy >= 1.0) used by benchmarks/tests
 """
@@ -26,6 +28,7 @@ import numpy as np
 
 from core.config import ConfigError, Param, resolve
 from core.probe import Probe
+from core.views import LayerStates, Metric, MetricCurves, Outputs, View
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ class Experiment(ABC):
     hyperparams: ClassVar[tuple[Param, ...]]
     presets: ClassVar[dict[str, Preset]]
     default_preset: ClassVar[str] = "default"
-    panels: ClassVar[tuple[str, ...]] = ("loss", "hidden", "inspector")
+    view_types: ClassVar[tuple[type[View], ...]] = (MetricCurves, LayerStates, Outputs)
+    metrics: ClassVar[tuple[Metric, ...]] = ()
     eval_every: ClassVar[int] = 100
     target: ClassVar[Target | None] = None
     is_language_model: ClassVar[bool] = False
@@ -115,9 +119,10 @@ class Experiment(ABC):
     def probe(self) -> Probe:
         """The model's trace on the fixed probe example (arrays copied)."""
 
-    def extras(self) -> dict[str, Any]:
-        """Experiment-specific display data (samples, predicted series). May be slow-ish (≤ ~50 ms)."""
-        return {}
+    def views(self) -> tuple[View, ...]:
+        """Views computed on their own, slower schedule (samples, forecasts, marked units): typed,
+        frozen, arrays copied. May be slow-ish (≤ ~50 ms)."""
+        return ()
 
     def set_probe_example(self, **kwargs: Any) -> None:
         """Change the probe example (e.g. binary addition: a=, b=; random=True)."""

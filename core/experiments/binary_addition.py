@@ -38,6 +38,7 @@ from core.nn.dense import Dense, sigmoid
 from core.nn.module import prefixed
 from core.nn.recurrent import make_recurrent
 from core.probe import Probe, frozen_array
+from core import views as V
 
 
 class BinaryAddition(NeuralExperiment):
@@ -68,7 +69,10 @@ class BinaryAddition(NeuralExperiment):
                         {"batch_size": 1, "optimizer": "sgd", "learning_rate": 0.1, "loss": "mse",
                          "init": "uniform", "bias": False}, steps=10_000),
     }
-    panels = ("loss", "hidden", "binary", "inspector")
+    view_types = (V.MetricCurves, V.LayerStates, V.MarkedUnit, V.BitSum, V.Outputs)
+    metrics = (V.loss("loss"), V.loss("val_loss"), V.accuracy("accuracy"), V.accuracy("bit_accuracy"),
+               V.accuracy("train_accuracy"), V.accuracy("train_bit_accuracy"),
+               V.diagnostic("carry_corr", "higher"))
     eval_every = 25
     target = Target("accuracy", 1.0, "max")
 
@@ -98,7 +102,7 @@ class BinaryAddition(NeuralExperiment):
         self._probe_rng = np.random.default_rng(self.seed + 1)  # for set_probe_example(random=True)
         hi = data.max_operand(self.bits)
         self.probe_a, self.probe_b = (89 * hi) // 128, (57 * hi) // 128  # 89 + 57 for 8 bits: many carries
-        self._extras_cache: tuple[int, dict[str, Any]] | None = None
+        self._views_cache: tuple[int, tuple[V.View, ...]] | None = None
 
     # -- model --------------------------------------------------------------------
     def _forward(self, x: np.ndarray):
@@ -180,23 +184,22 @@ class BinaryAddition(NeuralExperiment):
             target_labels=tuple(str(v) for v in truth),
             prediction_labels=tuple(str(v) for v in pred),
             correct=frozen_array(pred == truth),
-            extras={"a": a, "b": b, "true_sum": a + b, "pred_sum": pred_sum,
-                    "carry": frozen_array(data.carries(np.array([a]), np.array([b]), T)[:, 0]),
-                    "a_bits": frozen_array(ab[:, 0]), "b_bits": frozen_array(ab[:, 1]),
-                    "sum_bits": frozen_array(truth), "pred_bits": frozen_array(pred),
-                    "lsb_first": True},
+            views=(V.BitSum(a, b, a + b, pred_sum,
+                            carry=frozen_array(data.carries(np.array([a]), np.array([b]), T)[:, 0]),
+                            a_bits=frozen_array(ab[:, 0]), b_bits=frozen_array(ab[:, 1]),
+                            sum_bits=frozen_array(truth), pred_bits=frozen_array(pred)),),
         )
 
-    def extras(self) -> dict[str, Any]:
+    def views(self) -> tuple[V.View, ...]:
         """The most carry-like hidden unit over all evaluation pairs (cached per training step)."""
-        if self._extras_cache is None or self._extras_cache[0] != self.step:
+        if self._views_cache is None or self._views_cache[0] != self.step:
             unit, r = carry_correlation(self)
-            self._extras_cache = (self.step, {"carry_unit": unit, "carry_corr": r})
-        return dict(self._extras_cache[1])
+            self._views_cache = (self.step, (V.MarkedUnit(0, unit, r, "tracks the carry"),))
+        return self._views_cache[1]
 
     def load_extra_state(self, state: Mapping[str, np.ndarray]) -> None:
         super().load_extra_state(state)
-        self._extras_cache = None
+        self._views_cache = None
 
 
 def _is_bias(name: str, arr: np.ndarray) -> bool:
@@ -232,7 +235,7 @@ def carry_correlation(source: BinaryAddition | Probe) -> tuple[int, float]:
     """
     if isinstance(source, Probe):
         h = np.asarray(source.layers[0].states["h"])[:, None, :]  # (T, 1, H)
-        return _carry_corr(h, np.asarray(source.extras["carry"])[:, None])
+        return _carry_corr(h, np.asarray(source.view(V.BitSum).carry)[:, None])
     _, _, h, _ = source._forward(source.eval_x)  # (T, N, H)
     return _carry_corr(h, data.carries(source.eval_a, source.eval_b, source.bits))
 

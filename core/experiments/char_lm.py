@@ -63,9 +63,10 @@ from core.nn.module import prefixed
 from core.nn.parallel import ChunkRunner, chunk_rngs, join_state, split_state, sum_grads
 from core.nn.recurrent import make_recurrent
 from core.probe import Probe, frozen_array
+from core import views as V
 from core.sampling import sample_indices
 
-SAMPLE_SEED = 1234  # extras() samples with this fixed seed: they change only when the model does
+SAMPLE_SEED = 1234  # views() samples with this fixed seed: they change only when the model does
 SMOOTHING = 0.999  # min-char-rnn's smooth_loss decay
 
 
@@ -109,6 +110,9 @@ def _unflatten_state(template: Any, flat: Mapping[str, np.ndarray], prefix: str 
         return a.astype(template.dtype, copy=True)
     parts = [_unflatten_state(t, flat, f"{prefix}.{i}") for i, t in enumerate(template)]
     return tuple(parts) if isinstance(template, tuple) else parts
+
+
+LM_VIEWS = (V.MetricCurves, V.TextSamples, V.ProbeText, V.LayerStates, V.Outputs)
 
 
 class StreamLM(NeuralExperiment):
@@ -306,7 +310,7 @@ class StreamLM(NeuralExperiment):
             target_labels=tuple(self._label(t) for t in w[1:]),
             prediction_labels=tuple(self._label(t) for t in pred),
             correct=frozen_array(pred == w[1:]),
-            extras={"text": self._decode(w[:-1]), "loss": float(_mean_nll(logits, y))},
+            views=(V.ProbeText(self._decode(w[:-1]), float(_mean_nll(logits, y))),),
         )
 
     # -- sampling ------------------------------------------------------------------------
@@ -347,16 +351,15 @@ class StreamLM(NeuralExperiment):
             return ""
         return self._decode(self._sample_rows(prime, [t], int(length), rng)[0])
 
-    def extras(self) -> dict[str, Any]:
-        """{"samples": {temperature: text}, "argmax": text, "prime": prime}, from a fixed seed.
-
-        Samples continue the prime (which is not repeated in them)."""
+    def views(self) -> tuple[V.View, ...]:
+        """Samples at the ``temperatures`` and an argmax line, from a fixed seed (they change only
+        when the model does). Samples continue the prime (which is not repeated in them)."""
         temps = list(self.config["temperatures"])
         prime = self.config["prime"] or self._decode(self._encode_prime(""))
         rows = self._sample_rows(prime, temps + [0.0], self.config["sample_length"],
                                  np.random.default_rng(SAMPLE_SEED))
-        return {"samples": {t: self._decode(r) for t, r in zip(temps, rows)},
-                "argmax": self._decode(rows[-1]), "prime": prime}
+        return (V.TextSamples(tuple((float(t), self._decode(r)) for t, r in zip(temps, rows)),
+                              self._decode(rows[-1]), prime),)
 
     def set_live(self, name: str, value: Any) -> None:
         if name == "prime":
@@ -396,7 +399,12 @@ class CharLM(StreamLM):
     title = "Character language model"
     description = ("Predicts the next character of a text (Python's own documentation by default, or any "
                    "UTF-8 file) with an RNN, LSTM or GRU, and writes new text at several temperatures.")
-    panels = ("loss", "text", "hidden", "inspector")
+    view_types = LM_VIEWS
+    metrics = (V.loss("loss", "nats/char"), V.loss("val_loss", "nats/char"),
+               V.Metric("val_perplexity", "quality", "lower"),
+               V.Metric("bigram_val_loss", "loss", "lower", "nats/char", baseline_of="val_loss",
+                        title="bigram model (val)"),
+               V.diagnostic("smooth_loss", "lower"))
     eval_every = 100
     target = Target("val_loss", 1.5, "min")
 

@@ -30,6 +30,7 @@ from core.experiments.mlp_digits import CLASSES, _probe_index, data_dir_param
 from core.nn.dense import Dense, softmax
 from core.nn.module import prefixed
 from core.nn.recurrent import make_recurrent
+from core import views as V
 from core.probe import Probe, frozen_array
 
 
@@ -56,7 +57,8 @@ class DigitsRNN(NeuralExperiment):
                        {"hidden_size": 128, "batch_size": 128, "learning_rate": 0.001, "clip": 0.0},
                        steps=10_000),
     }
-    panels = ("loss", "digits", "hidden", "inspector")
+    view_types = (V.MetricCurves, V.DigitRead, V.LayerStates, V.Outputs)
+    metrics = (V.loss("loss"), V.loss("val_loss"), V.accuracy("accuracy"), V.accuracy("train_accuracy"))
     eval_every = 50
     target = Target("accuracy", 0.97, "max")
 
@@ -124,8 +126,7 @@ class DigitsRNN(NeuralExperiment):
             target_labels=tuple([""] * (T - 1) + [str(label)]),
             prediction_labels=tuple(str(p) for p in preds),
             correct=frozen_array(preds == label),
-            extras={"image": frozen_array(self.data.x_test[i]), "label": label, "prediction": int(preds[-1]),
-                    "index": i},
+            views=(V.DigitRead(frozen_array(self.data.x_test[i]), label, int(preds[-1]), i),),
         )
 
     def extra_state(self) -> dict[str, np.ndarray]:

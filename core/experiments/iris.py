@@ -17,6 +17,7 @@ from core.config import ConfigError, Param
 from core.data.iris import load_iris_split
 from core.experiments.base import Preset, Target
 from core.experiments.common import NeuralExperiment, build_optimizer
+from core import views as V
 from core.losses import softmax_cross_entropy
 from core.nn.dense import Dense
 from core.probe import Probe, frozen_array
@@ -44,7 +45,8 @@ class Iris(NeuralExperiment):
         "minibatch": Preset("minibatch", "Mini-batches of 16 with momentum SGD, lr 0.05.",
                             {"batch_size": 16, "optimizer": "momentum", "learning_rate": 0.05}, steps=300),
     }
-    panels = ("loss", "inspector")
+    view_types = (V.MetricCurves, V.Outputs)
+    metrics = (V.loss("loss"), V.loss("val_loss"), V.accuracy("accuracy"), V.accuracy("train_accuracy"))
     eval_every = 10
     target = Target("accuracy", 0.95, "max")
 
@@ -115,14 +117,6 @@ class Iris(NeuralExperiment):
             target_labels=(names[true],),
             prediction_labels=(names[pred],),
             correct=frozen_array([pred == true]),
-            extras={
-                "feature_names": self.data.feature_names,
-                "features_cm": frozen_array(self.data.raw_test[i]),  # (4,)
-                "features": frozen_array(x[0]),  # (4,) standardized
-                "W": frozen_array(self.params["W"]),  # (4, 3)
-                "b": frozen_array(self.params["b"]),  # (3,)
-                "index": i,
-            },
         )
 
 

@@ -39,6 +39,7 @@ from core.experiments.base import Preset, Target
 from core.experiments.common import NeuralExperiment, build_optimizer
 from core.nn.dense import DENSE_INITS, Dense, sigmoid, sigmoid_backward
 from core.nn.module import prefixed
+from core import views as V
 from core.probe import LayerTrace, Probe, frozen_array
 
 CLASSES = tuple(str(i) for i in range(10))
@@ -70,7 +71,8 @@ class MLPDigits(NeuralExperiment):
                        "30 epochs (4,320 steps on the 8x8 digits).",
                        {"init": "seed", "learning_rate": 3.0, "batch_size": 10}, steps=4320),
     }
-    panels = ("loss", "digits", "inspector")
+    view_types = (V.MetricCurves, V.DigitRead, V.Outputs)
+    metrics = (V.loss("loss"), V.loss("val_loss"), V.accuracy("accuracy"), V.accuracy("train_accuracy"))
     eval_every = 100
     target = Target("accuracy", 0.95, "max")
 
@@ -132,8 +134,7 @@ class MLPDigits(NeuralExperiment):
             outputs=frozen_array(a2), output_labels=CLASSES,
             target_labels=(str(label),), prediction_labels=(str(pred),),
             correct=frozen_array([pred == label]),
-            extras={"image": frozen_array(self.data.x_test[i]), "label": label, "prediction": pred,
-                    "index": i, "sizes": self.sizes},
+            views=(V.DigitRead(frozen_array(self.data.x_test[i]), label, pred, i),),
         )
 
     def extra_state(self) -> dict[str, np.ndarray]:

@@ -44,11 +44,13 @@ from core.config import (Param, batch_size, cell, clip, hidden_size, learning_ra
                          optimizer)
 from core.data.sine import SIGNALS, make_sine_data
 from core.experiments.base import Preset, Target
+from core.views import Metric
 from core.experiments.common import NeuralExperiment, build_optimizer, layer_traces
 from core.nn.dense import Dense
 from core.nn.module import prefixed
 from core.nn.recurrent import make_recurrent
 from core.probe import Probe, frozen_array
+from core import views as V
 
 
 class Sine(NeuralExperiment):
@@ -89,7 +91,9 @@ class Sine(NeuralExperiment):
                         "lr_schedule": "constant", "clip": 0.0, "forget_bias": 1.0}, steps=3000,
                        target=Target("rmse", 0.01, "min")),
     }
-    panels = ("loss", "sine", "hidden", "inspector")
+    view_types = (V.MetricCurves, V.SeriesForecast, V.SeriesWindow, V.LayerStates, V.Outputs)
+    metrics = (V.loss("loss"), V.loss("val_loss"), Metric("rmse", "quality", "lower"),
+               V.diagnostic("forecast_rmse", "lower"))
     eval_every = 100
     target = Target("rmse", 0.001, "min")
 
@@ -108,7 +112,7 @@ class Sine(NeuralExperiment):
         self.params = {**prefixed("rnn", self.rnn.params), **prefixed("out", self.out.params)}
         self.optimizer = build_optimizer(c)
         self._set_lr()
-        self._extras_cache: tuple[int, dict[str, Any]] | None = None
+        self._views_cache: tuple[int, V.SeriesForecast] | None = None
 
     # -- model ------------------------------------------------------------------------
     def _seq(self, windows: np.ndarray) -> np.ndarray:
@@ -136,7 +140,7 @@ class Sine(NeuralExperiment):
 
     def _apply_live(self, name: str, value: Any) -> None:
         super()._apply_live(name, value)
-        self._extras_cache = None
+        self._views_cache = None
         if name in ("learning_rate", "lr_schedule", "decay_steps", "optimizer"):
             self._set_lr()
 
@@ -155,8 +159,8 @@ class Sine(NeuralExperiment):
         return {"loss": loss}
 
     def evaluate(self) -> dict[str, float]:
-        ex = self.extras()
-        return {"rmse": ex["rmse"], "val_loss": ex["rmse"] ** 2, "forecast_rmse": ex["forecast_rmse"]}
+        f = self.series_forecast()
+        return {"rmse": f.rmse, "val_loss": f.rmse ** 2, "forecast_rmse": f.forecast_rmse}
 
     def forecast(self, steps: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Free-running forecast after the training points: t (S,), forecast (S,), clean truth (S,).
@@ -198,28 +202,31 @@ class Sine(NeuralExperiment):
             outputs=frozen_array(per_step), output_labels=("next value",),
             target_labels=targets, prediction_labels=tuple(f"{v:.3f}" for v in per_step[:, 0]),
             correct=None,
-            extras={"window": frozen_array(xw[0]), "target": target, "prediction": float(pred[0]),
-                    "t": float(self.test_t[0])},
+            views=(V.SeriesWindow(frozen_array(xw[0]), float(self.test_t[0]), target, float(pred[0])),),
+            output_range=(float(np.min(self.test_y)), float(np.max(self.test_y))),
         )
 
-    def extras(self) -> dict[str, Any]:
+    def series_forecast(self) -> V.SeriesForecast:
         """Test-range predictions and the free-running forecast (computed once per training step;
         ``evaluate`` reads the same numbers)."""
-        if self._extras_cache is not None and self._extras_cache[0] == self.step:
-            return self._extras_cache[1]
+        if self._views_cache is not None and self._views_cache[0] == self.step:
+            return self._views_cache[1]
         pred = self.predict(self.test_x)  # (1000,)
         ft, forecast, ftruth = self.forecast()
         err = pred.astype(np.float64) - self.test_y
-        out = {"x": frozen_array(self.test_t), "true": frozen_array(self.test_y), "pred": frozen_array(pred),
-               "forecast_x": frozen_array(ft), "forecast": frozen_array(forecast),
-               "rmse": float(np.sqrt(np.mean(err * err))),
-               "forecast_rmse": float(np.sqrt(np.mean((forecast - ftruth) ** 2)))}
-        self._extras_cache = (self.step, out)
+        out = V.SeriesForecast(x=frozen_array(self.test_t), true=frozen_array(self.test_y), pred=frozen_array(pred),
+                               forecast_x=frozen_array(ft), forecast=frozen_array(forecast),
+                               rmse=float(np.sqrt(np.mean(err * err))),
+                               forecast_rmse=float(np.sqrt(np.mean((forecast - ftruth) ** 2))))
+        self._views_cache = (self.step, out)
         return out
+
+    def views(self) -> tuple[V.View, ...]:
+        return (self.series_forecast(),)
 
     def load_extra_state(self, state: Mapping[str, np.ndarray]) -> None:
         super().load_extra_state(state)
-        self._extras_cache = None  # new parameters: recompute predictions
+        self._views_cache = None  # new parameters: recompute predictions
 
 
 def _add_forget_bias(params: dict[str, np.ndarray], H: int, value: float) -> None:

@@ -43,7 +43,8 @@ from core import config as C
 from core.config import ConfigError, Param
 from core.data.words import EOS, WordVocab, default_word_data, load_ptb, tokenize
 from core.experiments.base import Preset, Target
-from core.experiments.char_lm import StreamLM, _dropout_param, sampling_params
+from core import views as V
+from core.experiments.char_lm import LM_VIEWS, StreamLM, _dropout_param, sampling_params
 
 
 class WordLM(StreamLM):
@@ -51,7 +52,13 @@ class WordLM(StreamLM):
     title = "Word language model (PTB)"
     description = ("Predicts the next word with a stacked LSTM, the Penn Treebank setup of Zaremba et al. "
                    "(PTB files from a folder, or Python's documentation as words).")
-    panels = ("loss", "text", "hidden", "inspector")
+    view_types = LM_VIEWS
+    metrics = (V.loss("loss", "nats/word"), V.loss("val_loss", "nats/word"),
+               V.Metric("val_perplexity", "quality", "lower"),
+               V.Metric("unigram_val_loss", "loss", "lower", "nats/word", baseline_of="val_loss",
+                        title="unigram model (val)"),
+               V.Metric("unigram_val_perplexity", "quality", "lower", baseline_of="val_perplexity",
+                        title="unigram perplexity"))
     eval_every = 100
     probe_len = 30
     eval_stream_len = 200

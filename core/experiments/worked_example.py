@@ -28,7 +28,9 @@ from core.losses import mse
 from core.nn.dense import Dense
 from core.nn.module import prefixed
 from core.nn.rnn import RNN
+from core import views as V
 from core.probe import Probe, frozen_array
+from core.views import Metric
 
 # The seed's fixed weights (row-vector convention: h @ Whh).
 WXH = [[0.5, 0.6]]
@@ -62,7 +64,8 @@ class WorkedExample(NeuralExperiment):
         "default": Preset("default", "The seed's weights and inputs 1, 2; SGD fits the outputs to 0.5, -0.5.",
                           {}, steps=200),
     }
-    panels = ("worked", "hidden", "inspector")
+    view_types = (V.WorkedNumbers, V.LayerStates, V.Outputs)
+    metrics = (V.loss("loss"), Metric("mse", "quality", "lower"))
     eval_every = 10
     target = Target("mse", 1e-3, "min")
 
@@ -122,20 +125,29 @@ class WorkedExample(NeuralExperiment):
             target_labels=tuple(f"{v:g}" for v in ts),
             prediction_labels=tuple(f"{v:.4f}" for v in ys),
             correct=None,
-            extras={
-                "pre": frozen_array(st["pre"]),  # (T, H)
-                "h": frozen_array(st["h"]),  # (T, H)
-                "y": frozen_array(ys),  # (T,)
-                "x": frozen_array(xs),  # (T,)
-                "targets": frozen_array(ts),  # (T,)
-                "loss": float(loss),
-                "Wxh": frozen_array(self.rnn.params["Wxh"]),  # (1, H)
-                "Whh": frozen_array(self.rnn.params["Whh"]),  # (H, H)
-                "bh": frozen_array(self.rnn.params["bh"]),  # (H,)
-                "Why": frozen_array(self.out.params["W"]),  # (H, 1)
-                "by": frozen_array(self.out.params["b"]),  # (1,)
-            },
+            views=(V.WorkedNumbers(
+                x=frozen_array(self.x[:, 0, :]), pre=frozen_array(st["pre"]), h=frozen_array(st["h"]),
+                y=frozen_array(y[:, 0, :]), targets=frozen_array(self.t[:, 0, :]), loss=float(loss),
+                weights=(("Wxh", frozen_array(self.rnn.params["Wxh"])), ("Whh", frozen_array(self.rnn.params["Whh"])),
+                         ("bh", frozen_array(self.rnn.params["bh"])), ("Why", frozen_array(self.out.params["W"])),
+                         ("by", frozen_array(self.out.params["b"]))),
+                reference=tuple(frozen_array(a) for a in seed_forward(xs))),),
         )
+
+
+def seed_forward(x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seed's forward pass with its fixed weights on inputs ``x`` (T,): pre (T, H), h (T, H), y (T, 1)."""
+    Wxh, Whh, bh = np.asarray(WXH), np.asarray(WHH), np.asarray(BH)  # (1, H) (H, H) (H,)
+    Why, by = np.asarray(WHY), np.asarray(BY)  # (H, 1) (1,)
+    h = np.zeros(Whh.shape[0])  # (H,)
+    pre, hs = [], []
+    for xt in np.asarray(x, dtype=np.float64).reshape(-1):  # the recurrence, as in the seed
+        p = xt * Wxh[0] + h @ Whh + bh  # (H,)
+        h = np.tanh(p)
+        pre.append(p)
+        hs.append(h)
+    H = np.asarray(hs).reshape(-1, Whh.shape[0])  # (T, H)
+    return np.asarray(pre).reshape(H.shape), H, H @ Why + by
 
 
 EXPERIMENT = WorkedExample

@@ -58,7 +58,8 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     from PySide6 import QtCore
 
     from visualizer.app import application, limit_blas_threads
-    from visualizer.main_window import MainWindow, _wait
+    from visualizer.app import _wait
+    from visualizer.main_window import MainWindow
 
     app = application()
     if blas_threads is not None:

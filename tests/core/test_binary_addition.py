@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from core import views as V
 from core.config import ConfigError
 from core.data import binary as data
 from core.experiments.binary_addition import BinaryAddition, carry_correlation
@@ -41,7 +42,8 @@ def test_bits_lsb_first_and_carries():
 def test_registry_and_declarations():
     cls = get("binary-addition")
     assert cls is BinaryAddition
-    assert set(cls.panels) <= {"loss", "hidden", "inspector", "binary", "sine", "text", "digits", "worked"}
+    assert V.BitSum in cls.view_types and V.MarkedUnit in cls.view_types
+    assert {m.name for m in cls.metrics} >= {"loss", "accuracy", "carry_corr"}
     assert {"default", "trask"} <= set(cls.presets)
     assert cls.presets["trask"].steps == 10_000
     assert all(p.help for p in cls.hyperparams)
@@ -113,19 +115,20 @@ def test_probe_carries_the_example():
     p = exp.probe()
     assert p.input_labels[:3] == ("1+1", "1+0", "0+0")
     assert p.inputs.shape == (8, 2) and p.outputs.shape == (8, 1)
-    assert p.extras["a"] == 3 and p.extras["b"] == 1 and p.extras["true_sum"] == 4
-    np.testing.assert_array_equal(p.extras["carry"], [1, 1, 0, 0, 0, 0, 0, 0])
+    board = p.view(V.BitSum)
+    assert board.a == 3 and board.b == 1 and board.true_sum == 4
+    np.testing.assert_array_equal(board.carry, [1, 1, 0, 0, 0, 0, 0, 0])
     assert p.layers[0].states["h"].shape == (8, 16) and p.layers[0].activation == "sigmoid"
     assert p.layers[0].grad_norm.shape == (8,)
     assert p.target_labels == tuple("00100000")
-    assert 0 <= p.extras["pred_sum"] < 256
+    assert 0 <= p.view(V.BitSum).pred_sum < 256
     assert isinstance(carry_correlation(p)[1], float)
     # probing neither consumes the training rng nor changes parameters
     state = exp.rng.bit_generator.state
     w = exp.params["rnn.Whh"].copy()
     exp.probe()
     exp.evaluate()
-    exp.extras()
+    exp.views()
     assert exp.rng.bit_generator.state == state
     np.testing.assert_array_equal(w, exp.params["rnn.Whh"])
 
@@ -138,7 +141,7 @@ def test_probe_example_validation():
         exp.set_probe_example(a=1, b=-1)
     exp.set_probe_example(random=True)
     p = exp.probe()
-    assert 0 <= p.extras["a"] < 8 and 0 <= p.extras["b"] < 8 and p.num_steps == 4
+    assert 0 <= p.view(V.BitSum).a < 8 and 0 <= p.view(V.BitSum).b < 8 and p.num_steps == 4
 
 
 def test_config_validation():

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from core import views as V
 from core.config import ConfigError
 from core.data import DataError
 from core.experiments import registry
@@ -30,7 +31,7 @@ def test_registered_with_presets_and_panels():
     cls = registry.get("char-lm")
     assert cls is CharLM and cls.is_language_model
     assert set(cls.presets) >= {"default", "min-char-rnn", "lstm"}
-    assert cls.panels == ("loss", "text", "hidden", "inspector")
+    assert cls.view_types == (V.MetricCurves, V.TextSamples, V.ProbeText, V.LayerStates, V.Outputs)
     assert cls.target.metric == "val_loss" and cls.target.value == 1.5 and cls.target.mode == "min"
     for p in cls.hyperparams:
         assert p.help
@@ -120,16 +121,16 @@ def test_resume_rejects_a_bad_carried_state(tmp_path):
         CharLM(small(tmp_path), seed=0).load_state_dict(state)
 
 
-def test_probe_evaluate_extras_do_not_touch_training(tmp_path):
+def test_probe_evaluate_views_do_not_touch_training(tmp_path):
     exp = CharLM(small(tmp_path, cell="lstm", num_layers=2, dropout=0.2), seed=0)
     _run(exp, 3)
     before = exp.rng.bit_generator.state
     params = {k: v.copy() for k, v in exp.params.items()}
     probe = exp.probe()
-    ev1, ex1 = exp.evaluate(), exp.extras()
+    ev1, ex1 = exp.evaluate(), exp.views()
     assert exp.rng.bit_generator.state == before
     assert all(np.array_equal(params[k], v) for k, v in exp.params.items())
-    assert exp.evaluate() == ev1 and exp.extras() == ex1  # fixed sampling seed
+    assert exp.evaluate() == ev1 and exp.views() == ex1  # fixed sampling seed
 
     T = probe.num_steps
     assert T == 40 and probe.outputs.shape == (T, exp.vocab_size)
@@ -144,9 +145,9 @@ def test_probe_evaluate_extras_do_not_touch_training(tmp_path):
     pred = probe.outputs.argmax(axis=1)
     np.testing.assert_array_equal(probe.correct, [probe.output_labels[i] == t for i, t in zip(pred, probe.target_labels)])
 
-    assert set(ex1) == {"samples", "argmax", "prime"}
-    assert set(ex1["samples"]) == {0.5, 1.0}
-    assert all(len(s) == 20 for s in ex1["samples"].values()) and len(ex1["argmax"]) == 20
+    (samples,) = ex1
+    assert [t for t, _ in samples.samples] == [0.5, 1.0]
+    assert all(len(s) == 20 for _, s in samples.samples) and len(samples.argmax) == 20
 
 
 def test_sample_is_reproducible_and_checks_the_prime(tmp_path):
@@ -164,7 +165,7 @@ def test_sample_is_reproducible_and_checks_the_prime(tmp_path):
         exp.set_live("prime", "Q?")
     assert exp.config["prime"] == ""  # unchanged
     exp.set_live("prime", "lazy ")
-    assert exp.extras()["prime"] == "lazy "
+    assert exp.views()[0].prime == "lazy "
     with pytest.raises(ValueError, match="prime"):
         CharLM(small(tmp_path, prime="Xylophone"), seed=0)
 
@@ -202,8 +203,8 @@ def test_default_corpus_prime_and_labels():
     exp = CharLM({"hidden_size": 8, "embedding_size": 4, "batch_size": 4, "val_tokens": 100,
                   "sample_length": 5, "temperatures": (1.0,)}, seed=0)
     assert exp.vocab_size > 60 and "\n" in exp.vocab.index
-    ex = exp.extras()
-    assert ex["prime"] == "The " and len(ex["samples"][1.0]) == 5
+    (ex,) = exp.views()
+    assert ex.prime == "The " and ex.samples[0][0] == 1.0 and len(ex.samples[0][1]) == 5
     ev = exp.evaluate()
     assert ev["val_loss"] == pytest.approx(math.log(exp.vocab_size), rel=0.1)
     assert 1.5 < ev["bigram_val_loss"] < 3.5

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from core import views as V
 from core.config import ConfigError
 from core.data import DataError
 from core.experiments.digits_rnn import DigitsRNN
@@ -50,7 +51,7 @@ def test_declarations(cls):
     assert cls.target.metric == "accuracy"
     assert cls.param("data_dir").type == "path" and not cls.param("data_dir").live
     assert cls.param("learning_rate").live and not cls.param("hidden_size").live
-    assert set(cls.panels) <= {"loss", "hidden", "inspector", "binary", "sine", "text", "digits", "worked"}
+    assert V.DigitRead in cls.view_types
     assert all(p.help for p in cls.hyperparams)
 
 
@@ -75,8 +76,8 @@ def test_mlp_learns_and_epochs_shuffle():
     assert p.num_steps == 1 and p.inputs.shape == (1, 64) and p.outputs.shape == (1, 10)
     assert p.layers[0].cell == "dense" and p.layers[0].activation == "sigmoid"
     assert p.layers[0].states["h"].shape == (1, 30)
-    assert p.extras["image"].shape == (8, 8) and p.output_labels == tuple("0123456789")
-    assert p.target_labels == (str(p.extras["label"]),)
+    assert p.view(V.DigitRead).image.shape == (8, 8) and p.output_labels == tuple("0123456789")
+    assert p.target_labels == (str(p.view(V.DigitRead).label),)
 
 
 def test_mlp_gradient_is_nielsens_backprop():
@@ -117,7 +118,7 @@ def test_digits_rnn_learns_and_probes_every_row():
     np.testing.assert_allclose(p.outputs.sum(axis=1), 1.0, rtol=1e-5)  # class probabilities after each row
     assert p.layers[0].states["h"].shape == (8, 32) and {"c", "i", "f", "g", "o"} <= set(p.layers[0].states)
     assert p.layers[0].grad_norm.shape == (8,)
-    np.testing.assert_array_equal(p.extras["image"], exp.data.x_test[5])
+    np.testing.assert_array_equal(p.view(V.DigitRead).image, exp.data.x_test[5])
     assert p.target_labels[-1] == str(exp.data.y_test[5]) and p.correct.shape == (8,)
 
 
@@ -164,7 +165,7 @@ def test_mnist_folder(tmp_path, cls):
     for _ in range(3):
         exp.train_step()
     assert 0.0 <= exp.evaluate()["accuracy"] <= 1.0
-    assert exp.probe().extras["image"].shape == (6, 6)
+    assert exp.probe().view(V.DigitRead).image.shape == (6, 6)
 
 
 @pytest.mark.parametrize("cls", [MLPDigits, DigitsRNN])

@@ -43,11 +43,10 @@ def test_probe_shows_features_and_class_probabilities_without_touching_training(
     assert p.outputs.shape == (1, 3) and abs(p.outputs.sum() - 1) < 1e-12
     assert p.output_labels == ("setosa", "versicolor", "virginica")
     assert p.correct.shape == (1,) and p.prediction_labels[0] in p.output_labels
-    assert p.extras["features_cm"].shape == (4,) and len(p.extras["feature_names"]) == 4
     assert not p.outputs.flags.writeable
     assert exp.rng.bit_generator.state == rng_before
     exp.set_probe_example(index=29)
-    assert exp.probe().extras["index"] == 29
+    np.testing.assert_array_equal(exp.probe().inputs[0], exp.data.x_test[29])
     for bad in (30, -1, 2.5, True):
         with pytest.raises(ConfigError, match=r"index: expected an integer in \[0, 29\]"):
             exp.set_probe_example(index=bad)

@@ -70,10 +70,10 @@ def test_default_learns_quickly():
         exp.train_step()
     after = exp.evaluate()
     assert before > 0.2 and after["rmse"] < 0.05 and after["rmse"] < before / 10
-    ex = exp.extras()
-    assert ex["x"].shape == ex["true"].shape == ex["pred"].shape == (1000,)
-    assert ex["forecast"].shape == ex["forecast_x"].shape == (100,)
-    assert ex["rmse"] == pytest.approx(after["rmse"], rel=1e-6)
+    (ex,) = exp.views()
+    assert ex.x.shape == ex.true.shape == ex.pred.shape == (1000,)
+    assert ex.forecast.shape == ex.forecast_x.shape == (100,)
+    assert ex.rmse == pytest.approx(after["rmse"], rel=1e-6)
     assert np.isfinite(after["forecast_rmse"])
 
 
@@ -92,7 +92,7 @@ def test_evaluation_and_probe_do_not_change_training():
     w = exp.params["out.W"].copy()
     exp.evaluate()
     exp.probe()
-    exp.extras()
+    exp.views()
     assert exp.rng.bit_generator.state == state
     np.testing.assert_array_equal(w, exp.params["out.W"])
 

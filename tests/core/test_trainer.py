@@ -101,16 +101,3 @@ def test_trainer_continues_an_existing_history():
     np.testing.assert_array_equal(h.arrays("loss")[0], [0, 1, 2, 3])
 
 
-def test_run_for_runs_at_least_one_step_and_respects_max_steps():
-    exp = Iris(seed=0)
-    tr = Trainer(exp)
-    r = tr.run_for(0.0)
-    assert r.steps == 1 and exp.step == 1 and r.last.step == 1
-    r = tr.run_for(60.0, max_steps=4)
-    assert r.steps == 4 and exp.step == 5 and not r.stopped
-    assert tr.steps_per_second > 0
-    r = tr.run_for(60.0, max_steps=100, callback=lambda res: res.step == 8)
-    assert r.stopped and exp.step == 8
-    assert tr.run_for(1.0, max_steps=0).steps == 0
-    with pytest.raises(ValueError, match="seconds"):
-        tr.run_for(-1)

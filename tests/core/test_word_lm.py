@@ -93,13 +93,13 @@ def test_probe_sampling_and_prime_errors(tmp_path):
         exp.train_step()
     before = exp.rng.bit_generator.state
     probe = exp.probe()
-    ex = exp.extras()
+    (ex,) = exp.views()
     assert exp.rng.bit_generator.state == before
     assert probe.num_steps == 30 and probe.outputs.shape == (30, exp.vocab_size)
     assert probe.input_labels[:3] == ("the", "cat", "sat") and probe.output_labels[1] == EOS
     np.testing.assert_allclose(probe.outputs.sum(axis=1), 1.0, rtol=1e-4)
-    assert set(ex) == {"samples", "argmax", "prime"} and ex["prime"] == "the cat"
-    assert all(len(s.split()) <= 8 for s in ex["samples"].values())
+    assert ex.prime == "the cat" and isinstance(ex.argmax, str)
+    assert all(len(s.split()) <= 8 for _, s in ex.samples)
     s = exp.sample("a dog", 1.0, 12, np.random.default_rng(0))
     assert s == exp.sample("a dog", 1.0, 12, np.random.default_rng(0))
     with pytest.raises(ValueError, match="'zebra'"):

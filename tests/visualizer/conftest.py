@@ -51,13 +51,13 @@ def no_thread_left_running(request: pytest.FixtureRequest):
 @pytest.fixture
 def make_session(qtbot):
     """Factory for TrainingSessions on the fake (or a given) experiment, shut down after the test."""
-    from fakes import fake_info
+    from fakes import fake_spec
     from visualizer.session import TrainingSession
 
     sessions = []
 
     def make(info=None, start=True, **config):
-        s = TrainingSession(info or fake_info(**config), start=start)
+        s = TrainingSession(info or fake_spec(**config), start=start)
         sessions.append(s)
         return s
 

@@ -7,6 +7,7 @@ step), so worker tests finish quickly.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -15,6 +16,16 @@ from core.config import ConfigError, Param
 from core.experiments.base import Experiment, Preset
 from core.experiments.common import TrainingDiverged
 from core.probe import LayerTrace, Probe, frozen_array
+from core.run import RunSpec
+from core.views import MetricCurves, View, Metric
+
+
+@dataclass(frozen=True)
+class FakeNote(View):
+    """The fake experiment's own view: which probe example, at which step (what tests observe)."""
+
+    step: int
+    example: int
 
 
 class FakeExperiment(Experiment):
@@ -38,7 +49,10 @@ class FakeExperiment(Experiment):
         "default": Preset("default", "Small and fast.", {}, steps=100),
         "big": Preset("big", "Wider hidden layer.", {"hidden_size": 8, "learning_rate": 0.05}, steps=200),
     }
-    panels = ("loss",)
+    view_types = (MetricCurves,)
+    metrics = (Metric("loss", "loss"), Metric("val_loss", "loss"), Metric("accuracy", "quality", "higher"),
+               Metric("val_perplexity", "quality", "lower"), Metric("smooth_loss", "diagnostic"),
+               Metric("bigram_val_loss", "loss", baseline_of="val_loss"))
     eval_every = 10
 
     def __init__(self, config: Mapping[str, Any] | None = None, seed: int = 0):
@@ -88,11 +102,11 @@ class FakeExperiment(Experiment):
             layers=layers,
             outputs=frozen_array(out / out.sum(axis=1, keepdims=True)),
             output_labels=("0", "1"),
-            extras={"example": self.example},
+            views=(FakeNote(self.step, self.example),),
         )
 
-    def extras(self) -> dict[str, Any]:
-        return {"step": self.step, "example": self.example}
+    def views(self) -> tuple[View, ...]:
+        return (FakeNote(self.step, self.example),)
 
     def set_probe_example(self, **kwargs: Any) -> None:
         self.example = int(kwargs.get("example", self.example + 1))
@@ -111,8 +125,6 @@ class FakeExperiment(Experiment):
         self.weights["W"] = w.copy()
 
 
-def fake_info(**config: Any):
-    """An ExperimentInfo for the fake experiment."""
-    from visualizer.worker import ExperimentInfo
-
-    return ExperimentInfo(FakeExperiment, FakeExperiment.preset_config(None) | config, seed=0, preset="default")
+def fake_spec(**config: Any) -> RunSpec:
+    """A RunSpec for the fake experiment."""
+    return RunSpec.create(FakeExperiment, values=config)

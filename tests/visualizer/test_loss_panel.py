@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 
 from core.probe import Snapshot
-from fakes import fake_info
+from fakes import fake_spec
 from visualizer.panels.loss import MAX_DRAW_POINTS, LossPanel, decimate, ema, metric_group
 from visualizer.session import TrainingSession
 
 
 @pytest.fixture
 def hub(app_setup):
-    return TrainingSession(fake_info(), start=False)  # a real hub without a worker: snapshots fed by hand
+    return TrainingSession(fake_spec(), start=False)  # a real hub without a worker: snapshots fed by hand
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_live_changes_are_marked_and_reset_clears(panel, hub):
     assert len(panel.markers) == 1
     assert panel.markers[0].value() == 2
     assert panel.markers[0].label.textItem.toPlainText() == "learning_rate=0.03"
-    hub._on_worker_experiment(hub.info, None)  # a new run: empty history, metrics_reset
+    hub._on_worker_replaced(hub.spec, None)  # a new run: empty history, metrics_reset
     assert panel.markers == [] and panel.drawn_points() == {}
 
 

@@ -32,9 +32,9 @@ def make_window(qtbot, app_setup):
 def test_default_window_is_binary_addition_ready_to_play(make_window, qtbot):
     w = make_window(None)
     assert w.windowTitle().startswith("RNN Lab")
-    assert w.session.info.id == "binary-addition"
+    assert w.session.spec.id == "binary-addition"
     assert w.experiment_combo.currentData() == "binary-addition"
-    assert set(w.docks) == set(w.session.info.cls.panels)
+    assert set(w.docks) == set(w.session.spec.cls.panels)
     assert w.session.state == "idle"
     qtbot.waitUntil(lambda: w.session.latest_probe is not None, timeout=5000)
 
@@ -68,7 +68,7 @@ def test_live_change_in_the_form_reaches_the_model_and_is_marked(make_window, qt
     field.slider.setValue(0)
     field.slider.setSliderDown(False)
     field.slider.sliderReleased.emit()
-    qtbot.waitUntil(lambda: w.session.info.config["learning_rate"] == 1e-5, timeout=3000)
+    qtbot.waitUntil(lambda: w.session.spec.config["learning_rate"] == 1e-5, timeout=3000)
 
 
 def test_structural_change_waits_for_apply_then_rebuilds(make_window, qtbot):
@@ -100,7 +100,7 @@ def test_seed_field_and_reset(make_window, qtbot):
     w.seed_spin.setValue(7)
     assert w.apply_button.property("pending")
     w.transport.reset_action.trigger()
-    qtbot.waitUntil(lambda: w.session.info.seed == 7, timeout=3000)
+    qtbot.waitUntil(lambda: w.session.spec.seed == 7, timeout=3000)
     assert w.session.query_sync(lambda e: e.seed) == 7
 
 
@@ -128,9 +128,9 @@ def test_switching_experiment_rebuilds_panels(make_window, qtbot):
     i = w.experiment_combo.findData("worked-example")
     w.experiment_combo.setCurrentIndex(i)
     w.experiment_combo.activated.emit(i)
-    qtbot.waitUntil(lambda: w.session.info.id == "worked-example", timeout=10000)
-    assert list(w.docks) == list(w.session.info.cls.panels)
-    assert w.windowTitle() == f"RNN Lab — {w.session.info.cls.title}"
+    qtbot.waitUntil(lambda: w.session.spec.id == "worked-example", timeout=10000)
+    assert list(w.docks) == list(w.session.spec.cls.panels)
+    assert w.windowTitle() == f"RNN Lab — {w.session.spec.cls.title}"
     assert "learning_rate" in w.form.fields and "hidden_size" not in w.form.fields
     view_actions = [a.text() for a in w.view_menu.actions() if a.text()]
     assert "Settings" in view_actions
@@ -192,7 +192,7 @@ def test_corpus_errors_change_nothing(make_window, qtbot, tmp_path):
     good = tmp_path / "good.txt"
     good.write_text("hello world\n" * 10, encoding="utf-8")
     assert w.open_corpus(good)
-    qtbot.waitUntil(lambda: w.session.info.config["corpus"] == str(good), timeout=5000)
+    qtbot.waitUntil(lambda: w.session.spec.config["corpus"] == str(good), timeout=5000)
     assert w.form.fields["corpus"].raw() == str(good)
 
 
@@ -214,7 +214,7 @@ def test_export_png_and_csv(make_window, qtbot, tmp_path):
 def test_worker_error_shows_in_the_message_bar_and_app_survives(make_window, qtbot):
     w = make_window()
     w.form.set_value("diverge_at", 15)
-    qtbot.waitUntil(lambda: w.session.info.config["diverge_at"] == 15, timeout=3000)
+    qtbot.waitUntil(lambda: w.session.spec.config["diverge_at"] == 15, timeout=3000)
     w.transport.play_action.trigger()
     qtbot.waitUntil(lambda: "step 15" in w.message_bar.text(), timeout=5000)
     assert "learning_rate" in w.message_bar.text()

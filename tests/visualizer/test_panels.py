@@ -32,7 +32,7 @@ class Hub(QtCore.QObject):
         super().__init__()
         self.timestep = 0
         self.latest_probe = None
-        self.latest_extras = {}
+        self.latest_views = {}
         self.info = info
         self.history = None
         self.calls = []
@@ -52,8 +52,8 @@ class Hub(QtCore.QObject):
     def set_probe_example(self, **kw):
         self.calls.append(("set_probe_example", kw))
 
-    def refresh_extras(self):
-        self.calls.append(("refresh_extras",))
+    def refresh(self):
+        self.calls.append(("refresh",))
 
     def send(self, probe=None, extras=None, step=None):
         self._seq += 1
@@ -414,7 +414,7 @@ def test_binary_buttons_send_typed_and_random_pairs(qtbot, hub, binary_exp):
     assert hub.commands("set_probe_example")[-1] == ("set_probe_example", {"a": 12, "b": 100})
     qtbot.mouseClick(panel.random_button, QtCore.Qt.MouseButton.LeftButton)
     assert hub.commands("set_probe_example")[-1] == ("set_probe_example", {"random": True})
-    assert len(hub.commands("refresh_extras")) == 2
+    assert len(hub.commands("refresh")) == 2
 
 
 def test_binary_column_click_selects_timestep(qtbot, hub, binary_exp):
@@ -603,11 +603,11 @@ def test_text_controls_call_set_live_then_refresh(qtbot, hub):
     assert [c for c in hub.calls if c[0] == "set_live"] == [
         ("set_live", "temperatures", (0.3, 0.9)), ("set_live", "prime", "Once"),
         ("set_live", "sample_length", 80), ("set_live", "temperatures", (1.5,))]
-    assert len(hub.commands("refresh_extras")) == 4
-    assert hub.calls[-1] == ("refresh_extras",)
+    assert len(hub.commands("refresh")) == 4
+    assert hub.calls[-1] == ("refresh",)
     assert panel.temps_edit.text() == "1.5"
     qtbot.mouseClick(panel.regen_button, QtCore.Qt.MouseButton.LeftButton)
-    assert len(hub.commands("refresh_extras")) == 5
+    assert len(hub.commands("refresh")) == 5
 
 
 def test_text_rejects_bad_temperatures(qtbot, hub):
@@ -630,10 +630,10 @@ def test_text_refreshes_every_n_steps_while_visible(qtbot, hub):
     panel.every_spin.setValue(100)
     for step in (40, 90, 120, 150, 230):
         hub.send(None, None, step=step)
-    assert len(hub.commands("refresh_extras")) == 2  # at 120 and 230
+    assert len(hub.commands("refresh")) == 2  # at 120 and 230
     panel.every_spin.setValue(0)  # never
     hub.send(None, None, step=1000)
-    assert len(hub.commands("refresh_extras")) == 2
+    assert len(hub.commands("refresh")) == 2
 
 
 def test_text_probe_line_highlights_selected_character(qtbot, hub):

@@ -37,7 +37,7 @@ def test_rnnlab_without_arguments_opens_binary_addition(qapp, app_setup, monkeyp
 
     def fake_exec(*args):  # instead of blocking in the event loop: look at the window, close it
         (window,) = [w for w in QtWidgets.QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        seen.append((window.windowTitle(), window.session.info.id, window.session.state))
+        seen.append((window.windowTitle(), window.session.spec.id, window.session.state))
         window.close()
         return 0
 
@@ -84,10 +84,10 @@ def test_every_experiment_view_draws_its_panels(experiment, qtbot, app_setup):
         qtbot.waitUntil(lambda: s.step >= 3 or w.message_bar.kind == "error", timeout=60000)
         assert w.message_bar.kind != "error", w.message_bar.text()
         frames = s.frames
-        s.refresh_extras()
+        s.refresh()
         qtbot.waitUntil(lambda: s.frames > frames, timeout=30000)
         qtbot.wait(50)
-        blank_hub = TrainingSession(s.info, start=False)
+        blank_hub = TrainingSession(s.spec, start=False)
         for name, panel in w.panels.items():
             assert hasattr(panel, "session"), f"{name}: placeholder instead of a panel: {panel.text()}"
             blank = panel_class(name)(blank_hub)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.probe import Snapshot
-from fakes import fake_info
+from fakes import fake_spec
 from visualizer.session import TrainingSession, _merge
 
 
@@ -14,7 +14,7 @@ def _snap(seq, steps, probe=None, extras=None):
 
 
 def test_history_and_stale_snapshots(qtbot):
-    session = TrainingSession(fake_info(), start=False)  # no worker: feed snapshots by hand
+    session = TrainingSession(fake_spec(), start=False)  # no worker: feed snapshots by hand
     seen = []
     session.snapshot_ready.connect(seen.append)
     session._on_worker_snapshot(_snap(1, [1, 2, 3]))
@@ -53,7 +53,7 @@ def test_timestep_follows_a_shorter_probe(qtbot, make_session):
     s = make_session(seq_len=8)
     qtbot.waitUntil(lambda: s.latest_probe is not None, timeout=3000)
     s.set_timestep(7)
-    s.reset(fake_info(seq_len=3))
+    s.restart(fake_spec(seq_len=3))
     qtbot.waitUntil(lambda: s.latest_probe is not None and s.latest_probe.num_steps == 3, timeout=3000)
     assert s.timestep == 2
 

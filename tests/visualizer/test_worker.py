@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakes import FakeExperiment, fake_info
+from fakes import FakeExperiment, fake_spec
 
 
 def _wait_state(qtbot, session, state, timeout=3000):
@@ -14,7 +14,7 @@ def test_start_play_pause_step_stop(qtbot, make_session):
     s = make_session(start=False)
     with qtbot.waitSignals([s.experiment_changed, s.snapshot_ready, s.state_changed], order="strict", timeout=3000):
         s.start()
-    assert s.state == "idle" and s.info.cls is FakeExperiment
+    assert s.state == "idle" and s.spec.cls is FakeExperiment
 
     with qtbot.waitSignals([s.state_changed, s.snapshot_ready], order="strict", timeout=3000,
                            check_params_cbs=[lambda st: st == "running", None]):
@@ -75,7 +75,7 @@ def test_live_change_reaches_the_model(qtbot, make_session):
     name, value, step = blocker.args
     assert (name, value) == ("learning_rate", 0.03) and step >= 0
     assert s.query_sync(lambda e: (e.lr, e.config["learning_rate"])) == (0.03, 0.03)
-    assert s.info.config["learning_rate"] == 0.03
+    assert s.spec.config["learning_rate"] == 0.03
     s.pause()
 
 
@@ -121,9 +121,9 @@ def test_reset_with_new_structure_rebuilds(qtbot, make_session):
     _wait_state(qtbot, s, "idle")
     s.step_n(20)
     qtbot.waitUntil(lambda: s.step == 20, timeout=3000)
-    info = fake_info(hidden_size=9)
+    info = fake_spec(hidden_size=9)
     with qtbot.waitSignals([s.metrics_reset, s.experiment_changed, s.snapshot_ready], order="strict", timeout=3000):
-        s.reset(info)
+        s.restart(info)
     qtbot.waitUntil(lambda: s.latest_probe is not None, timeout=2000)
     assert s.latest_probe.layers[0].states["h"].shape == (6, 9)
     assert s.step == 0 and len(s.history) == 0
@@ -138,10 +138,10 @@ def test_failed_rebuild_changes_nothing(qtbot, make_session, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("  \n")
     with qtbot.waitSignal(s.errored, timeout=3000) as blocker:
-        s.reset(fake_info(corpus=str(empty)))
+        s.restart(fake_spec(corpus=str(empty)))
     assert "empty" in blocker.args[0]
     assert s.query_sync(lambda e: (e.step, e.config["corpus"])) == (5, "")
-    assert s.info.config["corpus"] == ""
+    assert s.spec.config["corpus"] == ""
 
 
 def test_probe_example_and_refresh(qtbot, make_session):
@@ -151,8 +151,8 @@ def test_probe_example_and_refresh(qtbot, make_session):
                           check_params_cb=lambda snap: snap.probe is not None and snap.probe.extras["example"] == 5):
         s.set_probe_example(example=5)
     with qtbot.waitSignal(s.snapshot_ready, timeout=3000, check_params_cb=lambda snap: bool(snap.extras)):
-        s.refresh_extras()
-    assert s.latest_extras["example"] == 5
+        s.refresh()
+    assert s.latest_views["example"] == 5
 
 
 def test_stop_while_training_is_quick(qtbot, make_session):

@@ -17,10 +17,9 @@ column to select it), wrong predicted bits are red, and the carry row shows the
 true carry arriving in each column. Two spin boxes set the probe's a and b;
 "New random pair" asks for a random one (``session.set_probe_example``).
 
-Data: ``probe.extras`` of core/experiments/binary_addition.py: ``a``, ``b``,
-``true_sum``, ``pred_sum``, ``carry`` (T,) carry *out of* step t, and the LSB-first
-bit arrays ``a_bits``, ``b_bits``, ``sum_bits``, ``pred_bits``; ``probe.outputs``
-(T, 1) holds p(sum bit = 1).
+Data: the probe's ``core.views.BitSum`` (a, b, their sums, the carry *out of*
+step t and the LSB-first bit arrays); ``probe.outputs`` (T, 1) holds
+p(sum bit = 1).
 """
 from __future__ import annotations
 
@@ -30,6 +29,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from core.probe import Probe
+from core.views import BitSum
 from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font
 
 BIT_PT = 20
@@ -51,7 +51,9 @@ class _Cell(QtWidgets.QLabel):
 
 
 class BinaryPanel(ContentPanel):
+    key = "binary"
     title = "Binary addition"
+    draws = (BitSum,)
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
@@ -113,11 +115,11 @@ class BinaryPanel(ContentPanel):
     # -- commands ----------------------------------------------------------------
     def use_typed_pair(self) -> None:
         self.session.set_probe_example(a=self.spin_a.value(), b=self.spin_b.value())
-        self.session.refresh_extras()
+        self.session.refresh()
 
     def random_pair(self) -> None:
         self.session.set_probe_example(random=True)
-        self.session.refresh_extras()
+        self.session.refresh()
 
     # -- grid ------------------------------------------------------------------------
     def _build_grid(self, T: int) -> None:
@@ -172,16 +174,15 @@ class BinaryPanel(ContentPanel):
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe
         self.redraws += 1
-        ex = probe.extras
+        v = probe.view(BitSum)
+        if v is None:
+            return
         T = probe.num_steps
         if T != self._T:
             self._build_grid(T)
         self.placeholder.setVisible(False)
-        a_bits = _bits(ex.get("a_bits"), np.asarray(probe.inputs)[:, 0] if T else [])
-        b_bits = _bits(ex.get("b_bits"), np.asarray(probe.inputs)[:, 1] if T else [])
-        sum_bits = _bits(ex.get("sum_bits"), [int(s or 0) for s in probe.target_labels])
-        pred_bits = _bits(ex.get("pred_bits"), [int(s or 0) for s in probe.prediction_labels])
-        carry_out = _bits(ex.get("carry"), np.zeros(T))
+        a_bits, b_bits = _bits(v.a_bits), _bits(v.b_bits)
+        sum_bits, pred_bits, carry_out = _bits(v.sum_bits), _bits(v.pred_bits), _bits(v.carry)
         carry_in = np.concatenate([[0], carry_out[:-1]]) if T else carry_out  # carry arriving at column t
         p1 = np.asarray(probe.outputs, dtype=float).reshape(T, -1)[:, 0] if T else np.zeros(0)
         for t in range(T):
@@ -191,10 +192,7 @@ class BinaryPanel(ContentPanel):
             self.cells["pred"][t].setText(str(pred_bits[t]))
             self.cells["carry"][t].setText("1" if carry_in[t] else "")
             self.cells["p"][t].setText(_prob(p1[t]))
-        a = int(ex.get("a", _value(a_bits)))
-        b = int(ex.get("b", _value(b_bits)))
-        true_sum = int(ex.get("true_sum", _value(sum_bits)))
-        pred_sum = int(ex.get("pred_sum", _value(pred_bits)))
+        a, b, true_sum, pred_sum = v.a, v.b, v.true_sum, v.pred_sum
         self.values["a"].setText(f"= {a}")
         self.values["b"].setText(f"= {b}")
         self.values["sum"].setText(f"= {true_sum}")
@@ -252,10 +250,5 @@ def _prob(p: float) -> str:
     return "1.0" if r >= 1 else ("0.0" if r <= 0 else f"{r:.2f}"[1:])
 
 
-def _bits(value: Any, fallback: Any) -> np.ndarray:
-    src = fallback if value is None else value
-    return np.asarray(src, dtype=float).round().astype(int)
-
-
-def _value(bits_lsb_first: np.ndarray) -> int:
-    return int(sum(int(v) << t for t, v in enumerate(bits_lsb_first)))
+def _bits(value: Any) -> np.ndarray:
+    return np.asarray(value, dtype=float).round().astype(int)

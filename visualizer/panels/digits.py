@@ -1,7 +1,7 @@
 """Digits: the image being read, row by row, and the class probabilities after each row.
 
-From the probe of core/experiments/digits_rnn.py (and mlp_digits): ``extras``
-``image`` (R, C), ``label``, ``prediction``; ``outputs`` (T, 10) the readout's
+From the probe's ``core.views.DigitRead`` (``image`` (R, C), ``label``,
+``prediction``) and its ``outputs`` (T, K): the readout's
 class probabilities after each timestep (T = R rows for the RNN, T = 1 for the
 MLP). The selected timestep's row is outlined on the image; the bars show the
 probabilities after that row (the true class in green, the prediction
@@ -20,6 +20,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from core.probe import Probe
+from core.views import DigitRead
 from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, RIGHT, WRONG, ColumnMarker, ContentPanel, clamp_t,
                                       colormap_for, font, label_stride, style_axis)
 
@@ -36,7 +37,9 @@ class _RowMarker(ColumnMarker):
 
 
 class DigitsPanel(ContentPanel):
+    key = "digits"
     title = "Digit"
+    draws = (DigitRead,)
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
@@ -122,7 +125,7 @@ class DigitsPanel(ContentPanel):
 
     def random_image(self) -> None:
         self.session.set_probe_example(random=True)
-        self.session.refresh_extras()
+        self.session.refresh()
 
     # -- hub ---------------------------------------------------------------------
     def _on_experiment(self, info: Any) -> None:
@@ -139,8 +142,8 @@ class DigitsPanel(ContentPanel):
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe
         self.redraws += 1
-        ex = probe.extras
-        img = np.asarray(ex.get("image", np.zeros((1, 1))), dtype=np.float32)
+        v = probe.view(DigitRead)
+        img = np.asarray(v.image if v is not None else np.zeros((1, 1)), dtype=np.float32)
         if img.ndim == 1:  # a flat image: square it if we can
             side = int(round(np.sqrt(img.size)))
             img = img.reshape(side, -1) if side * side == img.size else img[None, :]
@@ -172,8 +175,8 @@ class DigitsPanel(ContentPanel):
             self.heat_plot.setVisible(T > 1)
             self.bar_plot.getAxis("bottom").setTicks([[(k, c) for k, c in enumerate(self._classes)]])
             self.bar_plot.setXRange(-0.6, K - 0.4, padding=0)
-        label, pred = ex.get("label"), ex.get("prediction")
-        if label is not None and pred is not None:
+        if v is not None:
+            label, pred = v.label, v.prediction
             ok = int(label) == int(pred)
             text = f"true {label} · predicted {pred}  {'✔' if ok else '✘'}"
             if text != self.verdict.text():
@@ -196,7 +199,8 @@ class DigitsPanel(ContentPanel):
             self.row_marker.set_visible(False)
         self.heat_marker.set_row(t, 0, K)
         row = out[t]  # (K,)
-        label = p.extras.get("label")
+        v = p.view(DigitRead)
+        label = None if v is None else v.label
         pred = int(np.argmax(row))
         brushes = [pg.mkBrush(RIGHT if label is not None and k == int(label) else NEUTRAL) for k in range(K)]
         pens = [self._pens[k == pred] for k in range(K)]

@@ -15,13 +15,14 @@ the other content panels (inspector, binary, sine, text, digits, worked).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.probe import LayerTrace, Probe
+from core.views import LayerStates, MarkedUnit, View
 from visualizer.panels.base import Panel
 
 # -- shared look ---------------------------------------------------------------
@@ -37,11 +38,6 @@ LABEL_ROWS_H = 64          # height of the two label rows plus the timestep axis
 GRAD_H = 56                # height of the gradient-flow strip (px)
 GRAD_MIN_VIEW_H = 300      # below this plot-area height the strip collapses (the heatmap comes first)
 
-STATE_NAMES = {
-    "h": "hidden state h", "c": "cell state c", "i": "input gate i", "f": "forget gate f",
-    "g": "candidate g", "o": "output gate o", "r": "reset gate r", "z": "update gate z",
-    "n": "candidate n", "pre": "pre-activation",
-}
 
 
 def font(pt: int = FONT_PT, bold: bool = False, mono: bool = False) -> QtGui.QFont:
@@ -84,7 +80,7 @@ def fill_state_combo(combo: QtWidgets.QComboBox, layer: Any, key: str) -> str:
         combo.blockSignals(True)
         combo.clear()
         for k in keys:
-            combo.addItem(STATE_NAMES.get(k, k), k)
+            combo.addItem(layer.title(k), k)
         if key not in keys:
             key = "h" if "h" in keys else (keys[0] if keys else "h")
         if keys:
@@ -205,7 +201,9 @@ class LayerStateSelection:
 class HiddenStatePanel(LayerStateSelection, ContentPanel):
     """Units x timesteps heatmap of one layer's state on the probe example."""
 
+    key = "hidden"
     title = "Hidden state"
+    draws = (LayerStates, MarkedUnit)
     LABEL_ROWS = ("input", "predicted")
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
@@ -220,6 +218,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         self._stride = 1
         self._n_units = 0
         self._marked_unit: int | None = None  # e.g. binary addition's most carry-like unit
+        self._marked_layer = 0
         self._marked_text = ""
         self._info = ""
         self._input_title = "input"
@@ -346,12 +345,10 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         self._draw_state()
         self._on_timestep(self.current_t())
 
-    def _on_extras(self, extras: Mapping[str, Any]) -> None:
-        if "carry_unit" in extras:  # binary addition: the hidden unit that tracks the carry
-            self._marked_unit = int(extras["carry_unit"])
-            r = extras.get("carry_corr")
-            self._marked_text = (f"▶ unit {self._marked_unit} tracks the carry"
-                                 + (f" (|r| = {float(r):.2f})" if r is not None else ""))
+    def _on_view(self, view: View) -> None:
+        if isinstance(view, MarkedUnit):  # e.g. binary addition: the hidden unit that tracks the carry
+            self._marked_unit, self._marked_layer = int(view.unit), int(view.layer)
+            self._marked_text = f"▶ unit {view.unit} {view.label} (|r| = {float(view.score):.2f})"
             self._update_strides()
             self._update_info()
 
@@ -418,7 +415,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
             self.heat.setYRange(0, H, padding=0)
             self._update_strides()
         scale = f"{lo:g} … {hi:g}" if (lo, hi) in ((-1.0, 1.0), (0.0, 1.0)) else f"±{hi:.3g}"
-        self._info = f"{STATE_NAMES.get(self._key, self._key)} · {H} units × {T} steps · scale {scale}"
+        self._info = f"{layer.title(self._key)} · {H} units × {T} steps · scale {scale}"
         self._update_info()
         self._draw_grad()
 
@@ -454,7 +451,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         self.grad_check.setToolTip("Show ‖dL/dh_t‖ per timestep (log scale) under the heatmap" + tip)
 
     def _update_info(self) -> None:
-        extra = self._marked_text if self._layer_idx == 0 and self._marked_unit is not None else ""
+        extra = self._marked_text if self._layer_idx == self._marked_layer and self._marked_unit is not None else ""
         text = " · ".join(s for s in (self._info, extra) if s)
         if text != self.info_label.text():
             self.info_label.setText(text)
@@ -539,7 +536,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         k = label_stride(T, width, min_px=max(14.0, 8.5 * longest + 8))
         H = self._n_units
         height = max(self.heat.getViewBox().height(), 1.0)
-        m = self._marked_unit if self._layer_idx == 0 else None
+        m = self._marked_unit if self._layer_idx == self._marked_layer else None
         key = (T, round(width), k, longest, H, round(height), m)
         if key == self._stride_key:
             return

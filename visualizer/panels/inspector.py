@@ -26,6 +26,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.probe import Probe
+from core.views import Outputs
 from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RIGHT, WRONG, ContentPanel,
                                       LayerStateSelection, clamp_t, colormap_for, font, label_stride, style_axis,
                                       verdicts)
@@ -45,7 +46,9 @@ def show_token(s: str) -> str:
 
 
 class InspectorPanel(LayerStateSelection, ContentPanel):
+    key = "inspector"
     title = "Inspector"
+    draws = (Outputs,)
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
@@ -54,7 +57,6 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self._out_range: tuple[float, float] = (0.0, 1.0)
         self._reg_m = 0.0  # half-width of a regression output's axis
         self._has_layers = True
-        self._signal_range: tuple[float, ...] = ()  # (min, max) of extras["true"] (sine's test signal)
         self._cache: dict[str, Any] = {}  # last title/ticks/range set on each plot, to skip no-op updates
 
         top = self._build_selectors()
@@ -179,16 +181,6 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         if self.probe is not None and self._is_classifier():
             self._draw_output(self.current_t())  # the number of bars may change with the height
 
-    def _on_extras(self, extras: Any) -> None:
-        true = extras.get("true") if hasattr(extras, "get") else None
-        if true is not None and np.size(true):
-            rng = (float(np.min(true)), float(np.max(true)))
-            if rng != self._signal_range:
-                self._signal_range = rng
-                if self.probe is not None:
-                    self._prepare_output_axis()
-                    self._on_timestep(self.current_t())
-
     def _on_timestep(self, t: int) -> None:
         p = self.probe
         if p is None or p.num_steps == 0:
@@ -301,7 +293,8 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         x = np.asarray(p.inputs, dtype=float)
         if len(targets) < p.num_steps and x.ndim == 2 and x.shape[1] == out.shape[-1] == 1 and x.size:
             vals += [float(x.min()), float(x.max())]  # one target at the end (sine): the signal's range
-            vals += list(self._signal_range)  # the whole test signal, when the experiment's extras gave it
+        if p.output_range is not None:
+            vals += list(p.output_range)  # the experiment's declared range (sine: the whole test signal)
         vals = [v for v in vals if np.isfinite(v)] or [0.0, 1.0]
         lo, hi = float(min(vals)), float(max(vals))
         self._cache["out_kind"] = "value"

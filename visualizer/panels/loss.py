@@ -2,26 +2,27 @@
 
 Two plots sharing the step axis:
 
-* **losses** (top): ``loss``, ``val_loss`` and baselines (``bigram_val_loss``,
-  ``unigram_val_loss``, ...): every name containing "loss" except diagnostics;
-* **quality** (bottom): the headline metrics (accuracy, bit accuracy,
-  perplexity, rmse/mse), with a y label naming them. Diagnostic series
-  (``grad_norm``, ``smooth_loss``, ``carry_corr``, ``forecast_rmse``, ...) live
-  here too but are hidden by default: click a legend entry, or use the
-  "series" menu, to show or hide any curve.
+* **losses** (top): the metrics the experiment declares in group "loss"
+  (``loss``, ``val_loss``; baselines such as ``bigram_val_loss`` dashed);
+* **quality** (bottom): its headline metrics (group "quality": accuracy,
+  perplexity, RMSE), with a y label naming them. Diagnostic series (group
+  "diagnostic", and anything undeclared: ``grad_norm``, ``smooth_loss``,
+  ``carry_corr``, ...) live here too but are hidden by default: click a legend
+  entry, or use the "series" menu, to show or hide any curve.
+
+Groups, directions and units come from the experiment's ``metrics`` declaration
+(core.views.Metric), never from the metric's name.
 
 Each metric is drawn twice: the raw curve faintly, and an exponential moving
-average (the smoothing slider) on top. Drawing is incremental: every curve keeps
-its EMA state and a bounded set of bins (means of ``k`` consecutive points, ``k``
-doubling when the bins overflow), so a frame only folds in the points that are
-new since the last one and hands at most ``MAX_DRAW_POINTS`` points to
-``setData``. Metrics recorded only at evaluation points are drawn as lines with
-markers. Live hyperparameter changes are marked with labelled vertical lines.
+average (the smoothing slider) on top. The points are the session's metric
+history, which core bounds (``core.history.Series``: full resolution for recent
+points, older ones averaged); a frame folds only the new points into each curve
+(its EMA state is kept) and pyqtgraph draws what is in view, peak-downsampled to
+the plot's width. Metrics recorded only at evaluation points are drawn as lines
+with markers. Live hyperparameter changes are marked with labelled vertical lines.
 """
 from __future__ import annotations
 
-import functools
-import math
 from typing import Any
 
 import numpy as np
@@ -29,11 +30,10 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.probe import Snapshot
+from core.views import Metric, MetricCurves, describe, metric_table
 from visualizer.panels.base import Panel
 
-MAX_DRAW_POINTS = 1200  # per curve (bins + first point + the newest raw points)
-MAX_BINS = 500  # bins per curve before they merge in pairs (about the plot's width in pixels)
-TAIL_POINTS = 64  # newest points drawn individually at the end of a curve (at most)
+GAP_POINTS = 64  # points used to measure a curve's typical spacing
 MAX_MARKER_POINTS = 150  # sparse (evaluation) curves get symbols while they have at most this many points
 MAX_MARKERS = 40
 COLORS = ("#ff9f1c", "#2ec4b6", "#f15bb5", "#9bde7e", "#a0c4ff", "#ffd166", "#e76f51", "#cdb4db")
@@ -41,39 +41,20 @@ METRIC_COLORS = ("#9bde7e", "#f15bb5", "#a0c4ff", "#ffd166", "#2ec4b6", "#e76f51
 MARKER_COLOR = "#ffe066"
 _BLOCK = 64
 
-# Diagnostic series: useful when debugging, distracting by default (other scales, other meanings).
-DIAGNOSTICS = ("grad_norm", "smooth_loss", "carry_corr", "forecast_rmse", "update_ratio", "lr", "learning_rate")
-QUALITY_WORDS = ("accuracy", "perplexity", "rmse", "mse", "error", "f1")
-
-
-def is_loss_like(name: str) -> bool:
-    return "loss" in name.lower()
-
-
-def metric_group(name: str) -> str:
-    """``"loss"`` (top plot), ``"quality"`` (headline metrics, bottom plot) or ``"diagnostic"``
-    (bottom plot, hidden until the user shows it)."""
-    n = name.lower()
-    if n in DIAGNOSTICS or any(n.endswith("_" + d) or n.startswith(d) for d in DIAGNOSTICS):
-        return "diagnostic"
-    if is_loss_like(n):
-        return "loss"
-    if any(w in n for w in QUALITY_WORDS):
-        return "quality"
-    return "diagnostic"
-
-
-def quality_label(names: list[str]) -> str:
-    """The quality plot's y label for the visible series ``names``."""
-    if not names:
+def quality_label(metrics: list[Metric]) -> str:
+    """The quality plot's y label for the visible series: the metric (and unit), a shared kind, or
+    "metric value"."""
+    if not metrics:
         return "metric"
+    if len(metrics) == 1:
+        m = metrics[0]
+        return m.label + (f" ({m.unit})" if m.unit else "")
     for word in ("accuracy", "perplexity", "rmse", "mse"):
-        if all(word in n for n in names):
+        if all(word in m.name for m in metrics):
             return word
-    return "metric value" if len(names) > 1 else names[0].replace("_", " ")
+    return "metric value"
 
 
-@functools.lru_cache(maxsize=16)
 def _ema_weights(alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """(L, L) lower-triangular block weights and (L,) carry decay for ``ema`` (cached: frames reuse them)."""
     k = np.arange(_BLOCK)
@@ -107,19 +88,6 @@ def ema(values: np.ndarray, alpha: float, init: float | None = None) -> np.ndarr
     return out.ravel()[:n]
 
 
-def decimate(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_DRAW_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_points`` points: block means of consecutive points (the last point kept exactly)."""
-    n = steps.size
-    if n <= max_points:
-        return steps, values
-    k = math.ceil((n - 1) / (max_points - 1))  # points per block
-    starts = np.arange(0, n - 1, k)  # blocks over all but the last point
-    counts = np.diff(np.append(starts, n - 1))
-    s = np.append(np.add.reduceat(steps[:-1], starts) / counts, steps[-1])
-    v = np.append(np.add.reduceat(values[:-1], starts) / counts, values[-1])
-    return s, v
-
-
 class _LogAxis(pg.AxisItem):
     """A y axis whose log-scale ticks are 1, 2, 5 x 10^k (pyqtgraph labels all of 1..9, which overlap)."""
 
@@ -146,76 +114,32 @@ def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
     # tick labels) whenever a curve changes; the crosshair readout gives exact values instead
 
 
-class _Bins:
-    """Bounded running summary of a curve: the first point, bins (sums of ~``k`` consecutive points)
-    and the newest points not yet binned (at least one, so the curve ends exactly on the last point).
-
-    Columns: step, raw value, smoothed value. Appending folds in only the new points;
-    when the bins exceed ``MAX_BINS`` they merge in pairs and ``k`` doubles.
-    """
-
-    def __init__(self) -> None:
-        self.k = 1
-        self.first: np.ndarray | None = None  # (3,)
-        self.sums = np.empty((0, 3))  # (nb, 3) column sums per bin
-        self.counts = np.empty(0)  # (nb,)
-        self.tail = np.empty((0, 3))  # (m, 3) newest points, m < k + 1
-
-    def append(self, cols: np.ndarray) -> None:
-        """Fold in new points ``cols`` (n, 3)."""
-        if cols.shape[0] == 0:
-            return
-        if self.first is None:
-            self.first, cols = cols[0].copy(), cols[1:]
-        tail = np.concatenate([self.tail, cols])  # (m, 3)
-        nfull = max(tail.shape[0] - 1, 0) // self.k  # keep at least the last point unbinned
-        if nfull:
-            blocks = tail[:nfull * self.k].reshape(nfull, self.k, 3)  # (nf, k, 3)
-            self.sums = np.concatenate([self.sums, blocks.sum(axis=1)])
-            self.counts = np.concatenate([self.counts, np.full(nfull, float(self.k))])
-            tail = tail[nfull * self.k:]
-        self.tail = tail
-        while self.counts.size > MAX_BINS:
-            even = self.counts.size - self.counts.size % 2
-            merged_s = self.sums[:even].reshape(-1, 2, 3).sum(axis=1)
-            merged_c = self.counts[:even].reshape(-1, 2).sum(axis=1)
-            self.sums = np.concatenate([merged_s, self.sums[even:]])
-            self.counts = np.concatenate([merged_c, self.counts[even:]])
-            self.k *= 2
-
-    def points(self) -> np.ndarray:
-        """(n, 3) what to draw: first point, bin means, the newest points (at most TAIL_POINTS of them)."""
-        if self.first is None:
-            return np.empty((0, 3))
-        tail = self.tail
-        if tail.shape[0] > TAIL_POINTS:
-            s, _ = decimate(tail[:, 0], tail[:, 0], TAIL_POINTS)
-            tail = np.stack([s] + [decimate(tail[:, 0], tail[:, j], TAIL_POINTS)[1] for j in (1, 2)], axis=1)
-        return np.concatenate([self.first[None], self.sums / self.counts[:, None], tail])
-
-
 class _Curve:
-    """One metric: a faint raw curve and a smoothed one, kept incrementally (EMA state + bins)."""
+    """One metric: a faint raw curve and a smoothed one. ``x``/``raw``/``y`` mirror the session's bounded
+    history of the metric; new points are folded in (EMA state kept), and the whole is rebuilt from the
+    history when core has averaged older points (the history then holds far fewer points than here)."""
 
-    def __init__(self, plot: pg.PlotItem, name: str, color: str, group: str):
+    def __init__(self, plot: pg.PlotItem, metric: Metric, color: str):
         c = QtGui.QColor(color)
         faint = QtGui.QColor(c)
         faint.setAlpha(50)
         self.color = c
+        style = QtCore.Qt.PenStyle.DashLine if metric.baseline_of else QtCore.Qt.PenStyle.SolidLine
         self.raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1))
-        self.smooth = pg.PlotDataItem(pen=pg.mkPen(c, width=2), name=name)  # (wider pens paint much slower)
-        for item in (self.raw, self.smooth):
-            plot.addItem(item)  # point counts are bounded here: no clipToView/autoDownsample cost per paint
-        self.name = name
-        self.group = group
+        self.smooth = pg.PlotDataItem(pen=pg.mkPen(c, width=2, style=style), name=metric.label)
+        for item in (self.raw, self.smooth):  # (wider pens paint much slower)
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+            plot.addItem(item)
+        self.metric = metric
+        self.name = metric.name
+        self.group = metric.group
         self.plot = plot
         self.enabled = True  # shown by the user (diagnostics start hidden)
         self.alpha = 0.0  # per-step smoothing the state below was computed with
         self.spacing: float | None = None  # typical steps between points (eval metrics: > 1)
-        self.last: float | None = None  # EMA state: the last smoothed value
-        self.last_step: float | None = None
-        self.bins = _Bins()
         self.x = np.empty(0)
+        self.raw_y = np.empty(0)
         self.y = np.empty(0)  # smoothed (or raw when smoothing is off), as drawn
 
     @property
@@ -224,32 +148,31 @@ class _Curve:
         return self.alpha ** max(self.spacing or 1.0, 1.0) if self.alpha > 0 else 0.0
 
     def set(self, steps: np.ndarray, values: np.ndarray, alpha: float) -> None:
-        """Rebuild from a whole history (new curve, smoothing changed, shown again)."""
+        """Rebuild from a whole history (new curve, smoothing changed, shown again, history averaged)."""
         self.alpha = alpha
         self.spacing = None
-        self.last = self.last_step = None
-        self.bins = _Bins()
+        self.x = self.raw_y = self.y = np.empty(0)
         self.extend(steps, values)
 
     def extend(self, steps: np.ndarray, values: np.ndarray) -> None:
-        """Fold in new points (steps after the last one) and redraw: O(new points + drawn points)."""
+        """Fold in new points (steps after the last one) and redraw."""
         s = np.asarray(steps, dtype=np.float64)
         v = np.asarray(values, dtype=np.float64)
         if s.size == 0:
             return
         if self.spacing is None:
-            gaps = np.diff(s[-TAIL_POINTS:] if self.last_step is None else np.append(self.last_step, s[:TAIL_POINTS]))
+            gaps = np.diff(np.append(self.x[-1:], s[:GAP_POINTS]))
             if gaps.size:
                 self.spacing = float(np.median(gaps))
-        sm = ema(v, self.point_alpha, self.last) if self.alpha > 0 else v
-        self.last, self.last_step = float(sm[-1]), float(s[-1])
-        self.bins.append(np.stack([s, v, sm], axis=1))  # (n, 3)
+        sm = ema(v, self.point_alpha, float(self.y[-1]) if self.y.size else None) if self.alpha > 0 else v
+        self.x = np.concatenate([self.x, s])
+        self.raw_y = np.concatenate([self.raw_y, v])
+        self.y = np.concatenate([self.y, sm])
         if self.enabled:  # a hidden series only keeps its state; it is drawn when shown
             self.draw()
 
     def draw(self) -> None:
-        pts = self.bins.points()  # (n, 3)
-        x, raw, sm = pts[:, 0], pts[:, 1], pts[:, 2]
+        x = self.x
         sparse = (self.spacing or 1.0) > 1.5 and x.size <= MAX_MARKER_POINTS
         if sparse != (self.smooth.opts.get("symbol") is not None):
             if sparse:
@@ -260,15 +183,11 @@ class _Curve:
             else:
                 self.smooth.setSymbol(None)
         if self.alpha > 0:
-            self.raw.setData(x, raw)
+            self.raw.setData(x, self.raw_y)
             self.raw.setVisible(self.enabled)
-            self.smooth.setData(x, sm)
-            self.y = sm
         else:
             self.raw.hide()
-            self.smooth.setData(x, raw)
-            self.y = raw
-        self.x = x
+        self.smooth.setData(x, self.y)
 
     def set_enabled(self, on: bool) -> None:
         self.enabled = bool(on)
@@ -283,11 +202,15 @@ class _Curve:
 
 
 class LossPanel(Panel):
+    key = "loss"
     title = "Loss & metrics"
+    draws = (MetricCurves,)
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
         self._curves: dict[str, _Curve] = {}
+        self._metrics = metric_table(getattr(getattr(session, "spec", None), "cls", None).metrics
+                                     if hasattr(getattr(session, "spec", None), "cls") else ())
         self._needs_redraw = False
         self.markers: list[pg.InfiniteLine] = []
         self._marker_data: list[tuple[str, int]] = []
@@ -393,7 +316,10 @@ class LossPanel(Panel):
                 if name in history:
                     self._new_curve(name, *history.arrays(name))
             elif steps.size:
-                curve.extend(steps, values)
+                if curve.x.size > 2 * len(history.series(name)):  # core averaged older points: follow it
+                    curve.set(*history.arrays(name), self.alpha)
+                else:
+                    curve.extend(steps, values)
         self._autoscale()
 
     def showEvent(self, event: Any) -> None:  # noqa: N802
@@ -401,7 +327,8 @@ class LossPanel(Panel):
         if self._needs_redraw:
             self.redraw()
 
-    def _on_experiment(self, info: Any) -> None:
+    def _on_experiment(self, spec: Any) -> None:
+        self._metrics = metric_table(getattr(spec.cls, "metrics", ()))
         self._on_reset()
 
     def _on_reset(self) -> None:
@@ -462,7 +389,8 @@ class LossPanel(Panel):
     def _new_curve(self, name: str, steps: np.ndarray, values: np.ndarray) -> _Curve:
         """A curve on the loss plot (losses on the training loss's scale) or the metric plot
         (headline metrics; diagnostics too, hidden until the user shows them)."""
-        group = metric_group(name)
+        metric = describe(name, self._metrics)
+        group = metric.group
         ref = self._curves.get("loss")
         if group == "loss" and ref is not None and ref.y.size and values.size:
             ratio = abs(float(values[-1])) / max(abs(float(ref.y[-1])), 1e-12)
@@ -471,11 +399,13 @@ class LossPanel(Panel):
         plot = self.loss_plot if group == "loss" else self.metric_plot
         palette = COLORS if plot is self.loss_plot else METRIC_COLORS
         k = sum(c.plot is plot for c in self._curves.values())  # colours per plot
-        curve = self._curves[name] = _Curve(plot, name, palette[k % len(palette)], group)
+        if group != metric.group:
+            metric = Metric(metric.name, group, metric.direction, metric.unit, metric.baseline_of, metric.title)
+        curve = self._curves[name] = _Curve(plot, metric, palette[k % len(palette)])
         curve.set(steps, values, self.alpha)
         legend = self.legends[plot]
         self._connect_legend(legend, name, curve)
-        action = QtGui.QAction(name, self.series_menu)
+        action = QtGui.QAction(metric.label, self.series_menu)
         action.setCheckable(True)
         action.setChecked(group != "diagnostic")
         action.toggled.connect(lambda on, n=name: self.set_series_visible(n, on))
@@ -503,7 +433,7 @@ class LossPanel(Panel):
         legend = self.legends[curve.plot]
         if on:
             if not any(s.item is curve.smooth for s, _ in legend.items):
-                legend.addItem(curve.smooth, name)
+                legend.addItem(curve.smooth, curve.metric.label)
                 self._connect_legend(legend, name, curve)
         else:
             legend.removeItem(curve.smooth)  # the legend lists what is drawn; the menu lists everything
@@ -527,10 +457,11 @@ class LossPanel(Panel):
         self.set_series_visible(name, curve.smooth.isVisible())
 
     def _update_metric_label(self) -> None:
-        names = [n for n, c in self._curves.items() if c.plot is self.metric_plot and c.enabled]
-        self.metric_plot.setLabel("left", quality_label(names), **{"font-size": "12pt"})
+        shown = [c.metric for c in self._curves.values() if c.plot is self.metric_plot and c.enabled]
+        names = [m.name for m in shown]
+        self.metric_plot.setLabel("left", quality_label(shown), **{"font-size": "12pt"})
         # rising curves (accuracies) leave the bottom right free, falling ones (perplexity, rmse) the top right
-        rising = any("accuracy" in n for n in names)
+        rising = any(m.direction == "higher" for m in shown)
         legend = self.legends[self.metric_plot]
         legend.setOffset((-10, -10) if rising else (-10, 10))
         legend.setColumnCount(2 if len(names) > 2 else 1)  # flat and wide: covers less of a short plot
@@ -554,12 +485,11 @@ class LossPanel(Panel):
             (_, _), (v_lo, v_hi) = plot.getViewBox().viewRange()
             if force or lo < v_lo or hi > v_hi or (hi - lo) < 0.5 * (v_hi - v_lo):
                 # refit: the raw curves count too, without their extreme 1% spikes
-                raws = [np.percentile(c.raw.yData, [1, 99]) for c in curves
-                        if c.raw.isVisible() and c.raw.yData is not None and c.raw.yData.size]
+                raws = [np.percentile(c.raw_y, [1, 99]) for c in curves if c.raw.isVisible() and c.raw_y.size]
                 ext = self._y_extent(raws, log) if raws else None
                 if ext is not None:
                     lo, hi = min(lo, ext[0]), max(hi, ext[1])
-                if not log and all("accuracy" in c.name for c in curves) and lo >= 0 and hi <= 1:
+                if not log and all(c.metric.direction == "higher" for c in curves) and lo >= 0 and hi <= 1:
                     lo, hi = 0.0, 1.0  # accuracies: the whole 0..1 scale, fixed (progress reads at a glance)
                 # headroom, so that the axes change only now and then; a flat curve gets +-5% (or +-0.05)
                 pad = (hi - lo) * 0.08 if hi - lo > 1e-6 * max(abs(hi), 1.0) else max(abs(hi) * 0.05, 0.05)
@@ -615,7 +545,7 @@ class LossPanel(Panel):
             if i > 0 and abs(c.x[i - 1] - step) < abs(c.x[i] - step):
                 i -= 1
             color = c.smooth.opts["pen"].color().name()
-            parts.append(f"<span style='color:{color}'>{name} {c.y[i]:.4g}</span>")
+            parts.append(f"<span style='color:{color}'>{c.metric.label} {c.y[i]:.4g}</span>")
         for line in self._cursor_lines:
             line.setPos(step)
             line.show()

@@ -1,22 +1,21 @@
 """Sine: the true series, the one-step predictions on the test range, and a free-running forecast.
 
-From ``Experiment.extras()`` of core/experiments/sine.py: ``x`` (N,) times of
-the test points, ``true`` (N,), ``pred`` (N,) one-step predictions, ``forecast_x``
-(F,), ``forecast`` (F,) predictions fed back as inputs, ``rmse`` and
-``forecast_rmse``. The probe (``probe.extras``: ``window`` (W,), ``t`` the time of
-the predicted point, ``target``, ``prediction``) is the window the hidden-state
-panel shows: it is shaded, its points are drawn, and the selected timestep's
-input point is ringed.
+Draws ``core.views.SeriesForecast`` (the test range: true series, one-step
+predictions, a free-running forecast fed its own predictions, and their RMSEs)
+and the probe's ``SeriesWindow`` (the window the hidden-state panel shows, the
+time of the predicted point, target and prediction): the window is shaded, its
+points are drawn, and the selected timestep's input point is ringed.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from core.probe import Probe
+from core.views import SeriesForecast, SeriesWindow, View
 from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, ContentPanel, clamp_t, font, style_axis
 
 TRUE_PEN = pg.mkPen("#9e9e9e", width=4)
@@ -25,12 +24,15 @@ FORECAST_PEN = pg.mkPen("#ff9800", width=2, style=QtCore.Qt.PenStyle.DashLine)
 
 
 class SinePanel(ContentPanel):
+    key = "sine"
     title = "Sine prediction"
+    draws = (SeriesForecast, SeriesWindow)
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
         self._dx = 0.01
         self._window_x = np.zeros(0)
+        self._window = np.zeros(0)
         self._rmse_text = ""
         self._range: tuple | None = None
 
@@ -91,45 +93,36 @@ class SinePanel(ContentPanel):
         self._range = None
         self.plot.setTitle("")
 
-    def _on_extras(self, extras: Mapping[str, Any]) -> None:
-        if "x" not in extras or "true" not in extras:
+    def _on_view(self, f: View) -> None:
+        if not isinstance(f, SeriesForecast):
             return
         self.redraws += 1
-        x = np.asarray(extras["x"], dtype=float)
+        x = np.asarray(f.x, dtype=float)
         if x.size > 1:
             self._dx = float(x[1] - x[0])
-        self.true_curve.setData(x, np.asarray(extras["true"], dtype=float))
-        if "pred" in extras:
-            self.pred_curve.setData(x, np.asarray(extras["pred"], dtype=float))
-        if "forecast" in extras and "forecast_x" in extras:
-            self.forecast_curve.setData(np.asarray(extras["forecast_x"], dtype=float),
-                                        np.asarray(extras["forecast"], dtype=float))
-        parts = []
-        if "rmse" in extras:
-            parts.append(f"one-step RMSE {float(extras['rmse']):.3g}")
-        if "forecast_rmse" in extras:
-            parts.append(f"forecast {float(extras['forecast_rmse']):.3g}")
-        self._rmse_text = " · ".join(parts)
+        self.true_curve.setData(x, np.asarray(f.true, dtype=float))
+        self.pred_curve.setData(x, np.asarray(f.pred, dtype=float))
+        self.forecast_curve.setData(np.asarray(f.forecast_x, dtype=float), np.asarray(f.forecast, dtype=float))
+        self._rmse_text = f"one-step RMSE {f.rmse:.3g} · forecast {f.forecast_rmse:.3g}"
         self.plot.setTitle(self._rmse_text, size=f"{FONT_PT + 1}pt")
         self._fit_view()
 
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe
         self.redraws += 1
-        ex = probe.extras
-        window = np.asarray(ex.get("window", np.asarray(probe.inputs)[:, 0]), dtype=float).reshape(-1)  # (W,)
-        t_pred = float(ex.get("t", len(window) * self._dx))
-        W = window.shape[0]
+        v = probe.view(SeriesWindow)
+        if v is None:
+            return
+        window = np.asarray(v.window, dtype=float).reshape(-1)  # (W,)
+        self._window = window
+        t_pred, W = float(v.t), window.shape[0]
         self._window_x = t_pred - self._dx * (W - np.arange(W))  # times of the window's values
         self.window_points.setData(self._window_x, window)
-        if "prediction" in ex:
-            self.probe_pred.setData([t_pred], [float(ex["prediction"])])
+        self.probe_pred.setData([t_pred], [float(v.prediction)])
         self.region.setRegion((self._window_x[0] - 0.5 * self._dx, t_pred + 0.5 * self._dx))
         self.region.setVisible(True)
-        tgt, pred = ex.get("target"), ex.get("prediction")
-        if tgt is not None and pred is not None:
-            self.status.setText(f"Probe: {W} values → next value predicted {float(pred):.4f}, "
-                                f"true {float(tgt):.4f} (error {float(pred) - float(tgt):+.4f})")
+        self.status.setText(f"Probe: {W} values → next value predicted {v.prediction:.4f}, "
+                            f"true {v.target:.4f} (error {v.prediction - v.target:+.4f})")
         self._on_timestep(self.current_t())
         if not self.show_all.isChecked():
             self._fit_view()
@@ -141,7 +134,7 @@ class SinePanel(ContentPanel):
         W = self._window_x.size
         if p.num_steps == W:  # one value per timestep: ring the value read at step t
             t = clamp_t(t, W)
-            y = float(np.asarray(p.extras.get("window", np.asarray(p.inputs)[:, 0])).reshape(-1)[t])
+            y = float(self._window[t])
             self.cursor.setData([self._window_x[t]], [y])
         else:  # the whole window is one timestep
             self.cursor.setData([], [])

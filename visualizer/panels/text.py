@@ -1,11 +1,11 @@
 """Text: samples of a language model at several temperatures, side by side.
 
-From ``Experiment.extras()`` of core/experiments/char_lm.py (and word_lm):
-``{"samples": {temperature: text}, "argmax": text, "prime": prime}`` — each
-sample continues the prime (the prime itself is not repeated). The controls
-are the experiment's live sampling parameters: ``temperatures`` (a list, or one
-value from the slider), ``prime`` and ``sample_length``; changing one calls
-``session.set_live(name, value)`` and then ``session.refresh_extras()``.
+Draws ``core.views.TextSamples`` (a continuation of the prime per temperature,
+and an argmax line; the prime itself is not repeated) and the probe's
+``ProbeText``. The controls are editors generated from the experiment's own live
+sampling ``Param``s (``temperatures`` — a list, or one value from the slider —
+``prime`` and ``sample_length``; the same parser and ranges as the settings
+form); changing one sends ``SetLive(name, value)`` and asks for fresh samples.
 "Refresh every N steps" asks for new samples while training runs (0 = only on
 Regenerate).
 
@@ -20,34 +20,22 @@ from typing import Any, Mapping
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.probe import Probe, Snapshot
-from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font, verdicts
+import dataclasses
 
-DEFAULT_TEMPERATURES = (0.2, 0.6, 1.2)
+from core.config import ConfigError, Param
+from core.probe import Probe, Snapshot
+from core.views import ProbeText, TextSamples, View
+from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font, verdicts
+from visualizer.widgets.param_form import make_field
+
+# Used when the experiment declares no sampling parameters of its own.
+DEFAULT_PARAMS = (
+    Param("temperatures", "floats", (0.2, 0.6, 1.2), "Temperatures of the sample lines.", 0.01, 5.0, live=True),
+    Param("prime", "str", "", "Text the samples start from.", live=True),
+    Param("sample_length", "int", 200, "Length of each sample line.", 1, 2000, live=True),
+)
 PROBE_CHUNK = 64  # characters per probe line before it wraps
 PROBE_LINES = 2  # probe lines shown: the one holding the selected timestep and the next
-
-
-def parse_temperatures(text: str) -> tuple[float, ...]:
-    """``"0.2, 0.6 1.2"`` -> (0.2, 0.6, 1.2). Raises ValueError naming the bad entry and what is accepted."""
-    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip()]
-    if not parts:
-        raise ValueError("temperatures: empty; expected numbers > 0 such as 0.2, 0.6, 1.2")
-    out = []
-    for p in parts:
-        try:
-            v = float(p)
-        except ValueError:
-            raise ValueError(f"temperatures: {p.strip()!r} is not a number; expected numbers > 0 "
-                             f"such as 0.2, 0.6, 1.2") from None
-        if not v > 0:
-            raise ValueError(f"temperatures: {v:g} is not > 0; expected numbers > 0 such as 0.2, 0.6, 1.2")
-        out.append(v)
-    return tuple(out)
-
-
-def _fmt_temps(temps: tuple[float, ...]) -> str:
-    return ", ".join(f"{t:g}" for t in temps)
 
 
 def whitespace_heavy(text: str) -> bool:
@@ -110,7 +98,9 @@ class _SampleBox(QtWidgets.QGroupBox):
 
 
 class TextPanel(ContentPanel):
+    key = "text"
     title = "Generated text"
+    draws = (TextSamples, ProbeText)
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
@@ -119,30 +109,28 @@ class TextPanel(ContentPanel):
         self._step = 0
         self._words = False  # the probe is made of words (word-lm), not characters
 
-        # -- controls
-        self.temps_edit = QtWidgets.QLineEdit(_fmt_temps(DEFAULT_TEMPERATURES))
-        self.temps_edit.setToolTip("Temperatures of the sample columns, comma-separated (low = safe, high = wild)")
-        self.temps_edit.editingFinished.connect(self._on_temps_edited)
-        self.temp_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.temp_slider.setRange(5, 200)  # temperature x 100
-        self.temp_slider.setValue(60)
-        self.temp_slider.setMinimumWidth(70)
-        self.temp_slider.setToolTip("One temperature: drag and release to sample at just this temperature")
-        self.temp_slider.valueChanged.connect(self._on_slider_moved)
-        self.temp_slider.sliderReleased.connect(self._on_slider_released)
-        self.temp_value = QtWidgets.QLabel("0.60")
-        self.temp_value.setMinimumWidth(40)
-        self.prime_edit = QtWidgets.QLineEdit("")
+        # -- controls: editors generated from the experiment's sampling Params (as in the settings form)
+        cls = getattr(getattr(session, "spec", None), "cls", None)
+        declared = {p.name: p for p in getattr(cls, "hyperparams", ())}
+        params = {p.name: declared.get(p.name, p) for p in DEFAULT_PARAMS}
+        self.temps_field = make_field(params["temperatures"])
+        self.temps_edit = self.temps_field.edit
+        self.temps_field.committed.connect(self._on_temps_edited)
+        t = params["temperatures"]  # one temperature on a log slider, over the same range
+        self.temp_field = make_field(dataclasses.replace(t, type="float", default=t.default[0], log=True,
+                                                         help="One temperature: drag and release to sample "
+                                                              "at just this temperature"))
+        self.temp_slider, self.temp_value = self.temp_field.slider, self.temp_field.edit
+        self.temp_field.set_value(0.6)
+        self.temp_field.committed.connect(self._on_slider_released)
+        self.prime_field = make_field(params["prime"])
+        self.prime_edit = self.prime_field.edit
         self.prime_edit.setPlaceholderText("(start of a line)")
-        self.prime_edit.setToolTip("The text the samples continue")
-        self.prime_edit.editingFinished.connect(self._on_prime_edited)
-        self.length_spin = QtWidgets.QSpinBox()
-        self.length_spin.setRange(1, 2000)
-        self.length_spin.setValue(200)
-        self.length_spin.setKeyboardTracking(False)  # typed numbers count on Enter, not per digit
+        self.prime_field.committed.connect(self._on_prime_edited)
+        self.length_field = make_field(params["sample_length"])
+        self.length_spin = self.length_field.spin
         self.length_spin.setPrefix("length ")
-        self.length_spin.setToolTip("Characters (or words) per sample")
-        self.length_spin.valueChanged.connect(self._on_length_changed)
+        self.length_field.committed.connect(self._on_length_changed)
         self.every_spin = QtWidgets.QSpinBox()
         self.every_spin.setRange(0, 99_999)
         self.every_spin.setValue(200)
@@ -160,9 +148,9 @@ class TextPanel(ContentPanel):
 
         row1 = QtWidgets.QHBoxLayout()
         row2 = QtWidgets.QHBoxLayout()
-        for lay, items in ((row1, (("Temperatures T:", self.temps_edit), ("or", self.temp_slider),
-                                   (None, self.temp_value), (None, self.regen_button))),
-                           (row2, (("Prime:", self.prime_edit), (None, self.length_spin),
+        for lay, items in ((row1, (("Temperatures T:", self.temps_field), ("or", self.temp_field),
+                                   (None, self.regen_button))),
+                           (row2, (("Prime:", self.prime_field), (None, self.length_field),
                                    (None, self.every_spin)))):
             for text, w in items:
                 if text:
@@ -171,7 +159,7 @@ class TextPanel(ContentPanel):
                     lay.addWidget(lab)
                 if w is not None:
                     w.setFont(font())
-                    lay.addWidget(w, 1 if isinstance(w, QtWidgets.QLineEdit) else 0)
+                    lay.addWidget(w, 1 if w in (self.temps_field, self.prime_field) else 0)
 
         # -- probe line and samples
         self.probe_label = QtWidgets.QLabel("")
@@ -201,67 +189,64 @@ class TextPanel(ContentPanel):
         lay.addLayout(self.samples_row, 3)
         lay.addWidget(self.argmax_box, 1)
         self.setMinimumSize(480, 360)
-        self._take_config(getattr(getattr(session, "info", None), "config", None))
-        self._ensure_boxes(parse_temperatures(self.temps_edit.text()))
+        self._take_config(getattr(getattr(session, "spec", None), "config", None))
+        self._ensure_boxes(self._temperatures())
+        session.live_param_changed.connect(lambda name, value, _step: self._take_config({name: value}))
 
     # -- controls -> session -----------------------------------------------------
     def _set_error(self, message: str) -> None:
         self.error_label.setText(message)
         self.error_label.setVisible(bool(message))
 
-    def _send(self, name: str, value: Any) -> None:
-        self._set_error("")
+    def _send(self, name: str, field: Any, value: Any = None) -> None:
+        """Validate ``field`` by its Param (errors shown under the controls) and send the value."""
         try:
-            self.session.set_live(name, value)
-        except ValueError as e:  # the hub may validate at once; the worker reports later errors itself
+            value = field.value() if value is None else field.param.validate(value)
+        except ConfigError as e:
             self._set_error(str(e))
+            field.set_error(str(e))
             return
-        self.session.refresh_extras()
-        self._last_refresh_step = self._step
+        field.set_error(None)
+        self._set_error("")
+        self.session.set_live(name, value)
+        self.regenerate()
+
+    def _temperatures(self) -> tuple[float, ...]:
+        try:
+            return tuple(self.temps_field.value())
+        except ConfigError:
+            return tuple(DEFAULT_PARAMS[0].default)
 
     def _on_temps_edited(self) -> None:
-        try:
-            temps = parse_temperatures(self.temps_edit.text())
-        except ValueError as e:
-            self._set_error(str(e))
-            return
-        self._send("temperatures", temps)
-
-    def _on_slider_moved(self, value: int) -> None:
-        self.temp_value.setText(f"{value / 100:.2f}")
-        if not self.temp_slider.isSliderDown():  # keyboard / click on the groove: apply at once
-            self._on_slider_released()
+        self._send("temperatures", self.temps_field)
 
     def _on_slider_released(self) -> None:
-        temps = (self.temp_slider.value() / 100,)
-        self.temps_edit.setText(_fmt_temps(temps))
-        self._send("temperatures", temps)
+        try:
+            t = self.temp_field.value()
+        except ConfigError as e:
+            self._set_error(str(e))
+            return
+        self.temps_field.set_value((t,))
+        self._send("temperatures", self.temps_field)
 
     def _on_prime_edited(self) -> None:
-        self._send("prime", self.prime_edit.text())
+        self._send("prime", self.prime_field)
 
-    def _on_length_changed(self, value: int) -> None:
-        self._send("sample_length", int(value))
+    def _on_length_changed(self) -> None:
+        self._send("sample_length", self.length_field)
 
     def regenerate(self) -> None:
-        self.session.refresh_extras()
+        self.session.refresh()
         self._last_refresh_step = self._step
 
     # -- hub -> panel ----------------------------------------------------------------
     def _take_config(self, config: Mapping[str, Any] | None) -> None:
         if not config:
             return
-        widgets = (self.temps_edit, self.prime_edit, self.length_spin, self.temp_slider)
-        for w in widgets:
-            w.blockSignals(True)
-        if "temperatures" in config:
-            self.temps_edit.setText(_fmt_temps(tuple(float(t) for t in config["temperatures"])))
-        if "prime" in config:
-            self.prime_edit.setText(str(config["prime"]))
-        if "sample_length" in config:
-            self.length_spin.setValue(int(config["sample_length"]))
-        for w in widgets:
-            w.blockSignals(False)
+        for name, field in (("temperatures", self.temps_field), ("prime", self.prime_field),
+                            ("sample_length", self.length_field)):
+            if name in config:
+                field.set_value(config[name])  # no signal: nothing is sent back
 
     def _on_experiment(self, info: Any) -> None:
         self.probe = None
@@ -277,7 +262,7 @@ class TextPanel(ContentPanel):
         n = self.every_spin.value()
         if n > 0 and self.isVisible() and snapshot.step - self._last_refresh_step >= n:
             self._last_refresh_step = snapshot.step
-            self.session.refresh_extras()
+            self.session.refresh()
 
     def _ensure_boxes(self, temps: tuple[float, ...]) -> None:
         if tuple(self.boxes) == tuple(temps):
@@ -292,20 +277,17 @@ class TextPanel(ContentPanel):
             self.samples_row.addWidget(box, 1)
             self.boxes[t] = box
 
-    def _on_extras(self, extras: Mapping[str, Any]) -> None:
-        samples = extras.get("samples")
-        if not isinstance(samples, Mapping):
+    def _on_view(self, view: View) -> None:
+        if not isinstance(view, TextSamples):
             return
         self.redraws += 1
-        temps = tuple(float(t) for t in samples)
-        self._ensure_boxes(temps)
-        prime = str(extras.get("prime", ""))
+        self._ensure_boxes(tuple(t for t, _ in view.samples))
+        prime = view.prime
         if self._words and prime and not prime[-1].isspace():
             prime += " "  # word models: the continuation is the next word, not the same one
-        for t, text in samples.items():
-            self.boxes[float(t)].set_text(prime, str(text))
-        if "argmax" in extras:
-            self.argmax_box.set_text(prime, str(extras["argmax"]))
+        for t, text in view.samples:
+            self.boxes[t].set_text(prime, text)
+        self.argmax_box.set_text(prime, view.argmax)
 
     def sample_texts(self) -> dict[float, str]:
         """Temperature -> the sample text shown, for tests."""
@@ -331,7 +313,8 @@ class TextPanel(ContentPanel):
         """Two monospace lines per chunk: the probe tokens (token t highlighted) and, under each token,
         the model's guess for the next one (green right, red wrong). Characters sit side by side;
         words (word-lm) are padded to a common width and separated by a space so the rows line up."""
-        text = p.extras.get("text")
+        v = p.view(ProbeText)
+        text = None if v is None else v.text
         toks = list(text) if isinstance(text, str) and len(text) == p.num_steps else list(p.input_labels)
         toks = [_visible(c) if len(c) == 1 else (c or " ") for c in toks]
         preds = [_visible(g) if len(g) == 1 else (g or " ") for g in p.prediction_labels]

@@ -1,8 +1,8 @@
 """Worked example: the 2-step RNN of the seed, every number with 8 decimals.
 
-From ``probe.extras`` of core/experiments/worked_example.py: ``x`` (T,),
-``pre`` (T, H), ``h`` (T, H), ``y`` (T,), ``targets`` (T,), ``loss`` and the
-weights ``Wxh`` (1, H), ``Whh`` (H, H), ``bh`` (H,), ``Why`` (H, 1), ``by`` (1,).
+Draws the probe's ``core.views.WorkedNumbers``: x (T, D), pre and h (T, H),
+y and targets (T, K), the loss, the weights, and the reference pass (the
+tutorial's numbers with its fixed weights, computed in core).
 
 Three parts: the equations; a table with one column per timestep (rows x, pre, h, y,
 target; the selected timestep highlighted — click a column to select it) and, in
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.experiments import worked_example as seed
 from core.probe import Probe
+from core.views import WorkedNumbers
 from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, ContentPanel, clamp_t, font
 
 DEC = 8
@@ -32,22 +32,6 @@ WEIGHTS = (("Wxh", "W<sub>xh</sub>"), ("Whh", "W<sub>hh</sub>"), ("bh", "b<sub>h
 
 SEED_GREY = "#9e9e9e"
 MATCH_TOL = 5e-9  # "equal to 8 decimals"
-
-
-def seed_forward(x: Any) -> dict[str, np.ndarray]:
-    """The seed's forward pass with its fixed weights on inputs ``x`` (T,): pre, h (T, H) and y (T,)."""
-    Wxh, Whh, bh = np.asarray(seed.WXH), np.asarray(seed.WHH), np.asarray(seed.BH)  # (1, H) (H, H) (H,)
-    Why, by = np.asarray(seed.WHY), np.asarray(seed.BY)  # (H, 1) (1,)
-    x = np.asarray(x, dtype=float).reshape(-1)  # (T,)
-    h = np.zeros(Whh.shape[0])  # (H,)
-    pre, hs = [], []
-    for xt in x:  # two steps: the recurrence, as in the seed
-        p = xt * Wxh[0] + h @ Whh + bh  # (H,)
-        h = np.tanh(p)
-        pre.append(p)
-        hs.append(h)
-    H = np.asarray(hs)  # (T, H)
-    return {"pre": np.asarray(pre), "h": H, "y": (H @ Why + by)[:, 0]}
 
 
 def num(v: float) -> str:
@@ -69,7 +53,9 @@ WEIGHT_ROWS = (("Wxh", "by"), ("Whh", "Why"), ("bh",))  # at most 3 numbers wide
 
 
 class WorkedPanel(ContentPanel):
+    key = "worked"
     title = "Worked example"
+    draws = (WorkedNumbers,)
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
@@ -141,26 +127,25 @@ class WorkedPanel(ContentPanel):
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe
         self.redraws += 1
-        ex = probe.extras
-        if "pre" not in ex or "h" not in ex:
+        v = probe.view(WorkedNumbers)
+        if v is None:
             return
-        pre, h = np.asarray(ex["pre"], dtype=float), np.asarray(ex["h"], dtype=float)  # (T, H)
+        pre, h = np.asarray(v.pre, dtype=float), np.asarray(v.h, dtype=float)  # (T, H)
         T, H = h.shape
-        x = np.asarray(ex.get("x", np.asarray(probe.inputs)[:, 0]), dtype=float).reshape(T, -1)  # (T, D)
-        y = np.asarray(ex.get("y", np.asarray(probe.outputs)[:, 0]), dtype=float).reshape(T, -1)  # (T, K)
-        tgt = np.asarray(ex["targets"], dtype=float).reshape(T, -1) if "targets" in ex else None
+        x = np.asarray(v.x, dtype=float).reshape(T, -1)  # (T, D)
+        y = np.asarray(v.y, dtype=float).reshape(T, -1)  # (T, K)
+        tgt = None if v.targets is None else np.asarray(v.targets, dtype=float).reshape(T, -1)
         names = _names("x", x.shape[1]) + _names("pre", H) + _names("h", H) + _names("y", y.shape[1])
         blocks = [x, pre, h, y]
         if tgt is not None:
             names += _names("target", tgt.shape[1])
             blocks.append(tgt)
         values = np.concatenate(blocks, axis=1)  # (T, quantities)
-        # the seed's numbers for the same inputs (only for the seed's shapes: 1 input, 2 units, 1 output)
+        # the reference pass (the seed's weights) on the same inputs, when the experiment gives it
         ref = None
-        if x.shape[1] == 1 and y.shape[1] == 1 and H == np.asarray(seed.WHH).shape[0]:
-            s = seed_forward(x[:, 0])
-            ref_blocks = [x, s["pre"], s["h"], s["y"][:, None]] + ([tgt] if tgt is not None else [])
-            ref = np.concatenate(ref_blocks, axis=1)  # (T, quantities)
+        if v.reference is not None:
+            r_pre, r_h, r_y = (np.asarray(a, dtype=float).reshape(T, -1) for a in v.reference)
+            ref = np.concatenate([x, r_pre, r_h, r_y] + ([tgt] if tgt is not None else []), axis=1)
         # rows = quantities, columns = timesteps (as in the heatmap), then the seed's columns in grey
         self._T = T
         n_cols = T + (T if ref is not None else 0)
@@ -193,17 +178,16 @@ class WorkedPanel(ContentPanel):
         self.table.resizeColumnsToContents()
         header_h = self.table.horizontalHeader().height()
         self.table.setFixedHeight(header_h + sum(self.table.rowHeight(r) for r in range(len(names))) + 4)
-        parts = []
+        weights = dict(v.weights)
+        cells = {}
         for key, name in WEIGHTS:
-            if key in ex:
-                shape = "×".join(map(str, np.shape(ex[key])))
-                parts.append(f"<td valign='top' style='padding-right:14px'><b>{name}</b> ({shape})"
-                             f"{matrix_html(ex[key])}</td>")
-        cells = dict(zip([k for k, _ in WEIGHTS if k in ex], parts))
+            if key in weights:
+                shape = "×".join(map(str, np.shape(weights[key])))
+                cells[key] = (f"<td valign='top' style='padding-right:14px'><b>{name}</b> ({shape})"
+                              f"{matrix_html(weights[key])}</td>")
         rows = ["<tr>" + "".join(cells[k] for k in keys if k in cells) + "</tr>" for keys in WEIGHT_ROWS]
         self.weights_label.setText("<table>" + "".join(rows) + "</table>")
-        if "loss" in ex:
-            self.loss_label.setText(f"loss (mean squared error) = {num(ex['loss'])}   ·   step {probe.step}")
+        self.loss_label.setText(f"loss (mean squared error) = {num(v.loss)}   ·   step {probe.step}")
         self._on_timestep(self.current_t())
 
     def _set_cell(self, row: int, col: int, text: str) -> None:
@@ -216,7 +200,7 @@ class WorkedPanel(ContentPanel):
 
     def _on_timestep(self, t: int) -> None:
         p = self.probe
-        if p is None or "h" not in p.extras:
+        if p is None or p.view(WorkedNumbers) is None:
             return
         T = self._T
         t = clamp_t(t, T)
@@ -231,17 +215,17 @@ class WorkedPanel(ContentPanel):
     @staticmethod
     def step_html(p: Probe, t: int) -> str:
         """The selected step as a calculation with the actual numbers."""
-        ex = p.extras
-        h = np.asarray(ex["h"], dtype=float)
-        x = np.asarray(ex.get("x", np.asarray(p.inputs)[:, 0]), dtype=float).reshape(len(h), -1)
+        v = p.view(WorkedNumbers)
+        h = np.asarray(v.h, dtype=float)
+        x = np.asarray(v.x, dtype=float).reshape(len(h), -1)
         h_prev = h[t - 1] if t > 0 else np.zeros(h.shape[1])
-        y = np.asarray(ex.get("y", np.asarray(p.outputs)[:, 0]), dtype=float).reshape(len(h), -1)
+        y = np.asarray(v.y, dtype=float).reshape(len(h), -1)
         pad = "&nbsp;" * (len(f"pre{t}") + 1)
         lines = [
             f"<b>t = {t}</b>: x<sub>{t}</sub> = {vec(x[t])}, h<sub>{t - 1}</sub> = {vec(h_prev)}",
             f"pre<sub>{t}</sub> = x<sub>{t}</sub>·W<sub>xh</sub> + h<sub>{t - 1}</sub>·W<sub>hh</sub>"
             f" + b<sub>h</sub>",
-            f"{pad}= {vec(ex['pre'][t])}",
+            f"{pad}= {vec(v.pre[t])}",
             f"h<sub>{t}</sub> &nbsp;&nbsp;= tanh(pre<sub>{t}</sub>) = {vec(h[t])}",
             f"y<sub>{t}</sub> &nbsp;&nbsp;= h<sub>{t}</sub>·W<sub>hy</sub> + b<sub>y</sub> = {vec(y[t])}",
         ]

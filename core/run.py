@@ -1,0 +1,449 @@
+"""The Qt-free run loop: typed commands in; metric points, probes, views and events out.
+
+A :class:`Run` owns one experiment, its :class:`core.trainer.Trainer` (and so its
+bounded metric history), its state (idle / running / paused), the speed cap and
+what the user asked to see next. It knows nothing about threads or Qt: the GUI's
+worker (``visualizer.worker``) drives it from a QThread, a test drives it directly::
+
+    run = Run(RunSpec.create("binary-addition", seed=3))
+    run.apply(SetLive("learning_rate", 0.03))    # -> [LiveApplied(...)]
+    run.apply(Step(10))
+    while run.training:
+        run.advance(0.015)                        # trains as many steps as fit (and the cap allows)
+    snap = run.frame(probe=True, views=True)      # Snapshot: new metric points, Probe, views
+
+Commands are frozen dataclasses, dispatched by type (:meth:`Run.apply`); every
+effect the GUI must hear about comes back as a typed :class:`Event`. A bad
+command (a value out of range, an unreadable checkpoint) changes nothing and
+returns a :class:`Failed` event whose message names the field, value and range.
+"""
+from __future__ import annotations
+
+import time
+import types
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from core.config import ConfigError, resolve
+from core.experiments import registry
+from core.experiments.base import Experiment
+from core.experiments.common import TrainingDiverged
+from core.history import MetricHistory
+from core.probe import Snapshot
+from core.trainer import Trainer
+
+IDLE_WAIT = 0.1  # seconds a driver may block waiting for commands when nothing trains
+
+
+# -- what a run is ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run is: experiment class, validated hyperparameters, seed, and the preset it came
+    from (None: from a checkpoint). Build one with :meth:`create`; ``config`` is read-only."""
+
+    cls: type[Experiment]
+    config: Mapping[str, Any]
+    seed: int = 0
+    preset: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "config", types.MappingProxyType(dict(self.config)))
+
+    @classmethod
+    def create(cls, experiment: str | type[Experiment] | None = None, preset: str | None = None,
+               seed: int = 0, values: Mapping[str, Any] | None = None) -> "RunSpec":
+        """The spec of ``experiment`` (id or class; None: the default experiment): the preset's
+        values (None: the default preset) overridden by ``values``, all validated.
+
+        Raises ConfigError naming the field, value and range (or the unknown experiment/preset).
+        """
+        exp = registry.get(experiment or registry.DEFAULT_EXPERIMENT) if not isinstance(experiment, type) \
+            else experiment
+        config = exp.preset_config(preset)
+        if values:
+            config = resolve(exp.hyperparams, {**config, **values})
+        return cls(exp, config, check_seed(seed), preset or exp.default_preset)
+
+    @property
+    def id(self) -> str:
+        return self.cls.id
+
+    def replace(self, *, values: Mapping[str, Any] | None = None, seed: int | None = None,
+                preset: str | None | type[Ellipsis] = ...) -> "RunSpec":
+        """A copy with some hyperparameters, the seed or the preset changed (validated)."""
+        config = resolve(self.cls.hyperparams, {**self.config, **(values or {})})
+        return RunSpec(self.cls, config, self.seed if seed is None else check_seed(seed),
+                       self.preset if preset is ... else preset)
+
+    def build(self) -> Experiment:
+        return self.cls(dict(self.config), self.seed)
+
+
+def check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed: {seed!r} is not an integer in [0, {2**32 - 1}]")
+    return int(seed)
+
+
+# -- commands ----------------------------------------------------------------------------------
+class Command:
+    """Base of the commands a :class:`Run` applies between training steps."""
+
+
+@dataclass(frozen=True)
+class Play(Command):
+    """Train until paused."""
+
+
+@dataclass(frozen=True)
+class Pause(Command):
+    """Stop after the current step."""
+
+
+@dataclass(frozen=True)
+class Step(Command):
+    """Train exactly ``n`` steps, then pause."""
+
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class SetSpeed(Command):
+    """Cap training at ``cap`` steps per second (None: as fast as possible)."""
+
+    cap: float | None
+
+
+@dataclass(frozen=True)
+class SetLive(Command):
+    """Change a live hyperparameter of the running model (validated by its Param)."""
+
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Restart(Command):
+    """Replace the model by a fresh one built from ``spec`` (same spec: the same run again)."""
+
+    spec: RunSpec
+
+
+@dataclass(frozen=True)
+class Save(Command):
+    """Write a checkpoint (core.checkpoint) to ``path``."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Load(Command):
+    """Replace the run by the one in checkpoint ``path`` (nothing changes if it cannot be read)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class SetProbe(Command):
+    """Change the probe example (``Experiment.set_probe_example(**options)``), e.g. ``a=3, b=5``
+    or ``random=True``. Build with ``SetProbe.of(a=3, b=5)``."""
+
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, **options: Any) -> "SetProbe":
+        return cls(tuple(sorted(options.items())))
+
+
+@dataclass(frozen=True)
+class Refresh(Command):
+    """Compute the probe and the views afresh for the next frame."""
+
+
+# -- events --------------------------------------------------------------------------------------
+class Event:
+    """Base of what a :class:`Run` reports."""
+
+
+@dataclass(frozen=True)
+class StateChanged(Event):
+    state: str  # "idle" | "running" | "paused"
+
+
+@dataclass(frozen=True)
+class LiveApplied(Event):
+    name: str
+    value: Any
+    step: int
+
+
+@dataclass(frozen=True)
+class Replaced(Event):
+    """The run now trains a new model (restart, rebuild, load). ``history``: a copy of its metric
+    history (a loaded checkpoint's), or None (empty)."""
+
+    spec: RunSpec
+    history: MetricHistory | None = None
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Information for the status bar (saved, loaded)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    """Something the user should read: a rejected command, a diverged or failed step."""
+
+    text: str
+
+
+# -- the run -----------------------------------------------------------------------------------------
+class Run:
+    """One experiment being trained: commands in (:meth:`apply`), training in chunks
+    (:meth:`advance`), frames out (:meth:`frame`). Not thread-safe: one driver thread.
+
+    ``Run(spec)`` builds the model (raises ConfigError/ValueError/OSError when it cannot);
+    ``Run(spec, experiment=e, history=h)`` adopts a built one (e.g. from a checkpoint).
+    """
+
+    def __init__(self, spec: RunSpec, experiment: Experiment | None = None, history: MetricHistory | None = None,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.clock = clock
+        self.cap: float | None = None  # steps per second; None = as fast as possible
+        self.sps = 0.0  # measured training speed (steps/s, over ~0.5 s windows)
+        self._install(spec, experiment if experiment is not None else spec.build(), history)
+        self.state = "idle"
+        self._steps_done = 0  # steps trained by this run object (all models): the cap's clock counts them
+        self._cap_t0, self._cap_n0 = self.clock(), 0
+        self._sps_t, self._sps_n = self.clock(), 0
+        self._seq = 0
+
+    def _install(self, spec: RunSpec, experiment: Experiment, history: MetricHistory | None) -> None:
+        self.spec = RunSpec(spec.cls, dict(experiment.config), int(experiment.seed), spec.preset)
+        self.experiment = experiment
+        self.trainer = Trainer(experiment, history=history)
+        self._steps_left = 0
+        self._sent_step = float(experiment.step) if history is not None else -1.0  # metric points handed out
+        self._wanted = {"probe", "views"}  # shown afresh in the next frame
+        self.broken: set[str] = set()  # "probe"/"views" after they raised (until the next model)
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def history(self) -> MetricHistory:
+        return self.trainer.history
+
+    @property
+    def step(self) -> int:
+        return int(self.experiment.step)
+
+    @property
+    def training(self) -> bool:
+        """True while it should train (running, or steps of a Step command left)."""
+        return self.state == "running" and (self._playing or self._steps_left > 0)
+
+    @property
+    def cap_binding(self) -> bool:
+        """True when the speed cap, not the CPU, limits training (then drawing costs no training)."""
+        return self.cap is not None and self.sps >= 0.8 * self.cap
+
+    def wait_time(self) -> float:
+        """How long a driver may block (waiting for commands) before the next step is due."""
+        if not self.training:
+            return IDLE_WAIT
+        if self.cap is None:
+            return 0.0
+        due = self._cap_t0 + (self._steps_done - self._cap_n0 + 1) / self.cap
+        return min(max(0.0, due - self.clock()), IDLE_WAIT)
+
+    # -- commands ----------------------------------------------------------------------------------
+    def apply(self, command: Command) -> list[Event]:
+        """Apply ``command``; returns the events it caused. Errors change nothing and come back as
+        :class:`Failed` (``ValueError``/``OSError`` with their message; anything else named)."""
+        handler = self._HANDLERS.get(type(command))
+        if handler is None:
+            return [Failed(f"unknown command {command!r}")]
+        try:
+            return handler(self, command)
+        except (ValueError, OSError) as exc:
+            return [Failed(str(exc))]
+
+    _playing = False
+
+    def _play(self, _: Play) -> list[Event]:
+        self._playing, self._steps_left = True, 0
+        self._restart_cap_clock()
+        return self._set_state("running")
+
+    def _pause(self, _: Pause) -> list[Event]:
+        was = self.training
+        self._playing, self._steps_left = False, 0
+        if was:
+            self._wanted.update(("probe",))
+        return self._set_state("paused")
+
+    def _step(self, cmd: Step) -> list[Event]:
+        if self._playing and self.state == "running":
+            return []
+        n = cmd.n
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"step count: {n!r} is not a positive number of steps")
+        self._steps_left += n
+        self._restart_cap_clock()
+        return self._set_state("running")
+
+    def _speed(self, cmd: SetSpeed) -> list[Event]:
+        if cmd.cap is not None and not cmd.cap > 0:
+            raise ConfigError(f"speed cap: {cmd.cap!r} must be a positive number of steps per second (or max)")
+        self.cap = None if cmd.cap is None else float(cmd.cap)
+        self._restart_cap_clock()
+        return []
+
+    def _live(self, cmd: SetLive) -> list[Event]:
+        exp = self.experiment
+        exp.set_live(cmd.name, cmd.value)  # validates; ConfigError names the field
+        value = exp.config[cmd.name]
+        self.spec = RunSpec(self.spec.cls, {**self.spec.config, cmd.name: value}, self.spec.seed, self.spec.preset)
+        self._wanted.update(("probe", "views"))
+        return [LiveApplied(cmd.name, value, self.step)]
+
+    def _restart(self, cmd: Restart) -> list[Event]:
+        try:
+            experiment = cmd.spec.build()
+        except (ValueError, OSError) as exc:  # the old model stays
+            return [Failed(f"Could not build {cmd.spec.id}: {exc}")]
+        return self._replace(cmd.spec, experiment, None)
+
+    def _load(self, cmd: Load) -> list[Event]:
+        from core.checkpoint import load_checkpoint
+
+        experiment, history = load_checkpoint(cmd.path)  # raises CheckpointError (a ValueError): nothing changed
+        spec = RunSpec(type(experiment), dict(experiment.config), int(experiment.seed), None)
+        return self._replace(spec, experiment, history) + [Notice(f"Loaded checkpoint {cmd.path} "
+                                                                  f"(step {experiment.step:,})")]
+
+    def _replace(self, spec: RunSpec, experiment: Experiment, history: MetricHistory | None) -> list[Event]:
+        was = self.state
+        self._playing = False
+        self._install(spec, experiment, history)
+        copy = None if history is None else MetricHistory.from_arrays(history.to_arrays())
+        self.state = "paused" if was == "running" or experiment.step else "idle"
+        return [Replaced(self.spec, copy), StateChanged(self.state)]
+
+    def _save(self, cmd: Save) -> list[Event]:
+        from core.checkpoint import save_checkpoint
+
+        save_checkpoint(cmd.path, self.experiment, self.history)
+        return [Notice(f"Saved checkpoint at step {self.step:,} to {cmd.path}")]
+
+    def _probe_example(self, cmd: SetProbe) -> list[Event]:
+        self.experiment.set_probe_example(**dict(cmd.options))
+        self._wanted.add("probe")
+        return []
+
+    def _refresh(self, _: Refresh) -> list[Event]:
+        self._wanted.update(("probe", "views"))
+        return []
+
+    _HANDLERS: dict[type, Callable[["Run", Any], list[Event]]] = {
+        Play: _play, Pause: _pause, Step: _step, SetSpeed: _speed, SetLive: _live, Restart: _restart,
+        Load: _load, Save: _save, SetProbe: _probe_example, Refresh: _refresh,
+    }
+
+    def _set_state(self, state: str) -> list[Event]:
+        self.state = state
+        return [StateChanged(state)]
+
+    def _restart_cap_clock(self) -> None:
+        self._cap_t0, self._cap_n0 = self.clock(), self._steps_done
+
+    # -- training ---------------------------------------------------------------------------------
+    def advance(self, budget: float) -> list[Event]:
+        """Train for up to ``budget`` seconds (at least one step when one is due), within the speed
+        cap and a pending Step count. A step that raises (divergence, a data error, a bug) pauses
+        the run and comes back as :class:`Failed`; the model keeps its last good parameters."""
+        if not self.training:
+            return []
+        start = self.clock()
+        allowed = None
+        if self.cap is not None:
+            allowed = int((start - self._cap_t0) * self.cap) - (self._steps_done - self._cap_n0)
+            if allowed <= 0:
+                return []
+        deadline = start + budget
+        while True:
+            if not self._playing:
+                self._steps_left -= 1
+            try:
+                self.trainer.step()
+            except Exception as exc:  # noqa: BLE001 — reported to the user, the run pauses
+                return self._fail(exc)
+            self._steps_done += 1
+            self._sps_n += 1
+            if not self._playing and self._steps_left <= 0:  # a Step command finished
+                self._wanted.add("probe")
+                return self._set_state("paused")
+            if allowed is not None:
+                allowed -= 1
+                if allowed <= 0:
+                    return []
+            if self.clock() >= deadline:
+                return []
+
+    def _fail(self, exc: Exception) -> list[Event]:
+        self._playing, self._steps_left = False, 0
+        self._wanted.add("probe")
+        if isinstance(exc, (TrainingDiverged, ValueError)):
+            msg = f"Training paused: {exc}"
+        else:
+            msg = f"Training paused by an error at step {self.step + 1:,}: {type(exc).__name__}: {exc}"
+        return self._set_state("paused") + [Failed(msg)]
+
+    # -- frames -------------------------------------------------------------------------------------
+    def wants(self, what: str) -> bool:
+        """True when a command asked for a fresh ``"probe"`` or ``"views"``."""
+        return what in self._wanted
+
+    def frame(self, probe: bool = False, views: bool = False) -> tuple[Snapshot, list[Event]]:
+        """A Snapshot of what is new: metric points since the last frame, the probe and the views
+        when asked for (or wanted since a command). An experiment whose ``probe()``/``views()``
+        raises is reported once (:class:`Failed`) and not asked again until the next model."""
+        events: list[Event] = []
+        exp = self.experiment
+        p, vs = None, ()
+        self.probe_seconds = self.views_seconds = None  # what computing them cost (None: not computed)
+        if (probe or "probe" in self._wanted) and "probe" not in self.broken:
+            t0 = self.clock()
+            p = self._guarded("probe", exp.probe, events)
+            self.probe_seconds = self.clock() - t0
+        if (views or "views" in self._wanted) and "views" not in self.broken:
+            t0 = self.clock()
+            vs = tuple(self._guarded("views", exp.views, events) or ())
+            self.views_seconds = self.clock() - t0
+        self._wanted.clear()
+        now = self.clock()
+        if now - self._sps_t >= 0.5:
+            self.sps = self._sps_n / (now - self._sps_t)
+            self._sps_t, self._sps_n = now, 0
+        elif not self.training:
+            self._sps_t, self._sps_n = now, 0
+        points = self.history.since(self._sent_step)
+        self._sent_step = float(exp.step)
+        self._seq += 1
+        snap = Snapshot(self._seq, exp.step, points, p, vs, self.sps if self.training else 0.0)
+        return snap, events
+
+    def _guarded(self, what: str, fn: Callable[[], Any], events: list[Event]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 — a bug in an experiment must not stop training
+            self.broken.add(what)
+            events.append(Failed(f"The experiment's {what}() failed ({type(exc).__name__}: {exc}); panels will "
+                                 f"not show it until the next restart. Training continues."))
+            return None
+
+    def has_new_points(self) -> bool:
+        """True when metric points were recorded since the last frame."""
+        return self.step > self._sent_step

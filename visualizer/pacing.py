@@ -1,0 +1,85 @@
+"""When to send the GUI a frame: the frame-pacing policy, on its own (no Qt, no model).
+
+Two kinds of frame:
+
+* *light* — new metric points only (the loss curve, the step counter), 4–20 times a second;
+* *heavy* — also a fresh probe and/or views (heatmaps, inspector, samples), 2–8 times a second.
+
+Both rates adapt to what the GUI reports each kind costs it (:meth:`FramePacer.drawn`), so
+that at full speed drawing takes a bounded share (~11%) of the time: one process, one GIL —
+a millisecond the GUI spends in Python is a millisecond of training lost. An expensive probe
+or views computation is asked for less often (each at most ~1.5% of the time). When a speed
+cap holds training back, drawing costs no training and frames come at the fastest rates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LIGHT_INTERVAL = (1 / 20, 1 / 4)  # metric-only frames: 4..20 Hz
+HEAVY_INTERVAL = (1 / 8, 1 / 2)  # frames with a probe and/or views: 2..8 Hz
+LIGHT_FRACTION = 0.03  # share of the time the GUI may spend drawing light frames
+HEAVY_FRACTION = 0.05  # ... and heavy ones (with COST_FRACTION twice: ~11% in all, so training keeps ~89%)
+VIEWS_INTERVAL = 0.5  # views (samples, forecasts) at most twice a second
+COST_FRACTION = 0.015  # computing the probe, and the views, each take at most ~1.5% of the training time
+CAPPED_FRACTION = 0.5  # when a speed cap holds training back, drawing may use half the time
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to send a frame now, and whether it carries a fresh probe / fresh views."""
+
+    emit: bool
+    probe: bool = False
+    views: bool = False
+
+
+class FramePacer:
+    """Decides when frames go out; told what they cost (GUI drawing, probe, views)."""
+
+    def __init__(self) -> None:
+        self.gui_cost = {"light": 0.0, "heavy": 0.0}  # GUI CPU seconds per frame of each kind (smoothed)
+        self.last_kind = "heavy"
+        self._last_emit = -1e9
+        self._last_heavy = -1e9
+        self._last_probe = -1e9
+        self._last_views = -1e9
+        self._probe_step = -1
+        self.probe_cost = 0.0
+        self.views_cost = 0.0
+
+    def intervals(self, cap_binding: bool) -> tuple[float, float]:
+        """(light, heavy) frame intervals in seconds from the GUI's measured costs."""
+        if cap_binding:
+            return LIGHT_INTERVAL[0], HEAVY_INTERVAL[0]
+        light = min(max(LIGHT_INTERVAL[0], self.gui_cost["light"] / LIGHT_FRACTION), LIGHT_INTERVAL[1])
+        heavy = min(max(HEAVY_INTERVAL[0], self.gui_cost["heavy"] / HEAVY_FRACTION), HEAVY_INTERVAL[1])
+        return light, heavy
+
+    def decide(self, now: float, *, training: bool, new_points: bool, step: int, cap_binding: bool,
+               forced: bool = False) -> Decision:
+        """What to send at time ``now``. ``forced``: a command asked for a fresh probe/views."""
+        light, heavy = self.intervals(cap_binding)
+        probe = views = False
+        if (training or new_points) and now - self._last_heavy >= heavy:
+            frac = CAPPED_FRACTION if cap_binding else COST_FRACTION
+            probe = step != self._probe_step and now - self._last_probe >= self.probe_cost / frac
+            views = now - self._last_views >= max(VIEWS_INTERVAL, self.views_cost / frac)
+        emit = forced or probe or views or (new_points and now - self._last_emit >= light)
+        return Decision(emit, probe, views)
+
+    def sent(self, now: float, *, step: int, probe_seconds: float | None, views_seconds: float | None) -> None:
+        """A frame went out at ``now``; ``*_seconds``: what computing its probe / views cost (None: none)."""
+        heavy = probe_seconds is not None or views_seconds is not None
+        self.last_kind = "heavy" if heavy else "light"
+        self._last_emit = now
+        if heavy:
+            self._last_heavy = now
+        if probe_seconds is not None:
+            self.probe_cost, self._last_probe, self._probe_step = probe_seconds, now, step
+        if views_seconds is not None:
+            self.views_cost, self._last_views = views_seconds, now
+
+    def drawn(self, gui_cpu: float) -> None:
+        """The GUI reports the CPU seconds the last frame cost it."""
+        old = self.gui_cost[self.last_kind]
+        self.gui_cost[self.last_kind] = float(gui_cpu) if old == 0.0 else 0.5 * old + 0.5 * float(gui_cpu)
