@@ -21,14 +21,22 @@ API::
 
 Writing is atomic: the file is written to a temporary file in the same folder,
 fsynced and moved over ``path`` with ``os.replace``, so a crash mid-save never
-damages the previous checkpoint. Loading validates everything before changing
+damages the previous checkpoint; the file gets the usual mode (0666 minus the
+umask, 0644 usually), and temporary files left by a save that was killed are
+deleted by the next save into that folder. A model with NaN/inf parameters is
+never saved. Reading checks the file (a regular file, at most
+:data:`MAX_CHECKPOINT_BYTES`) and every member's size and .npy header before
+reading any array, and never unpickles. Loading validates everything before changing
 anything; any problem raises :class:`CheckpointError` (a ValueError) with one
 clear line.
 """
 from __future__ import annotations
 
+import glob
 import json
+import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -43,10 +51,12 @@ from core.history import MetricHistory
 
 FORMAT = "rnnlab-checkpoint"
 FORMAT_VERSION = 1
+MAX_CHECKPOINT_BYTES = 4 * 2**30
+"""Largest checkpoint read (4 GiB, file and uncompressed arrays alike)."""
 _REQUIRED = ("format", "format_version", "experiment", "config_json", "seed", "step", "rng_state_json")
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "load_into", "read_checkpoint",
-           "Checkpoint", "FORMAT_VERSION"]
+__all__ = ["CheckpointError", "save_checkpoint", "remove_stale_temps", "check_finite", "MAX_CHECKPOINT_BYTES", "load_checkpoint", "load_into", "read_checkpoint",
+           "Checkpoint", "FORMAT_VERSION", "build_from", "experiment_class", "stored_config"]
 
 
 class CheckpointError(ValueError):
@@ -61,13 +71,60 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _file_mode() -> int:
+    """0666 minus the process umask: what ``open()`` would give a new file (0644 with umask 022)."""
+    try:  # Linux: read it without changing it (os.umask is process-wide, threads may be creating files)
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Delete leftover ``.<name>.*.tmp`` files of saves into ``path`` that were killed mid-way.
+
+    Returns the paths removed. Called by :func:`save_checkpoint` before it writes.
+    """
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
+
+def check_finite(experiment: Experiment) -> None:
+    """Raise CheckpointError if a parameter of ``experiment`` holds NaN or inf values."""
+    for k, v in experiment.state_dict().items():
+        a = np.asarray(v)
+        if k.startswith("param.") and np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
+            bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+            raise CheckpointError(f"refusing to save a checkpoint: {k} has {bad} NaN/inf value(s) of {a.size} "
+                                  f"(the model diverged; lower learning_rate or use clip)")
+
+
 def save_checkpoint(path: str | os.PathLike, experiment: Experiment, history: MetricHistory | None = None) -> Path:
     """Write ``experiment`` (and ``history``) to ``path`` atomically; returns the path.
 
-    The parent folder is created if needed. Raises OSError if it cannot be written.
+    The parent folder is created if needed; leftovers of saves killed mid-way
+    (``.<name>.*.tmp`` beside ``path``) are deleted first. The file gets the
+    mode of any new file (0666 minus the umask: 0644 usually). Raises
+    CheckpointError (nothing written) if a parameter is NaN or inf, OSError if
+    it cannot be written.
     """
     path = Path(path)
+    check_finite(experiment)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     arrays: dict[str, np.ndarray] = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
@@ -83,6 +140,7 @@ def save_checkpoint(path: str | os.PathLike, experiment: Experiment, history: Me
         arrays.update(history.to_arrays("history/"))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode())  # mkstemp makes 0600
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -120,30 +178,83 @@ class Checkpoint:
         self.history = history
 
 
+def _member_sizes(zf: zipfile.ZipFile, where: str) -> None:
+    """Check every member of an .npz from its headers alone, before anything is read.
+
+    Each member must be a .npy array whose header (shape, dtype) accounts for its
+    uncompressed size (``ZipInfo.file_size``), with no Python objects (pickles),
+    and the members together must stay under :data:`MAX_CHECKPOINT_BYTES`.
+    Reading a member afterwards is bounded by its checked size.
+    """
+    total = 0
+    for info in zf.infolist():
+        total += info.file_size
+        if total > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(f"{where} is too large to load: its arrays hold more than "
+                                  f"{MAX_CHECKPOINT_BYTES / 2**30:g} GiB uncompressed (the limit)")
+        if not info.filename.endswith(".npy"):
+            raise CheckpointError(f"{where} is not an rnnlab checkpoint (member {info.filename!r} is not a .npy array)")
+        with zf.open(info) as m:
+            version = np.lib.format.read_magic(m)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(m, max_header_size=10_000)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(m, max_header_size=10_000)
+            header = m.tell()
+        if dtype.hasobject:
+            raise CheckpointError(f"{where}: member {info.filename!r} holds Python objects; "
+                                  f"checkpoints hold plain arrays only (pickles are never loaded)")
+        nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+        if header + nbytes != info.file_size:
+            raise CheckpointError(f"{where} is corrupt: member {info.filename!r} declares shape {shape} of {dtype} "
+                                  f"({nbytes:,} bytes), but holds {info.file_size - header:,} bytes")
+
+
 def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read and parse ``path`` without touching any model. Raises CheckpointError."""
+    """Read and parse ``path`` without touching any model. Raises CheckpointError.
+
+    Refuses anything but a regular file, files over :data:`MAX_CHECKPOINT_BYTES`,
+    members whose .npy headers do not match their sizes (checked before any
+    array is read) and parameters holding NaN or inf. Never unpickles.
+    """
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} is not a file")
+    where = repr(str(path))
     try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {where} does not exist") from None
     except OSError as e:
-        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {e.strerror or e}") from None
-    if magic != b"PK\x03\x04":
-        what = "empty" if not magic else "not an .npz archive"
-        raise CheckpointError(f"{str(path)!r} is not an rnnlab checkpoint ({what})")
+        raise CheckpointError(f"checkpoint {where} cannot be read: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO, device or socket"
+        raise CheckpointError(f"checkpoint {where} is not a file ({what}); expected an .npz file")
+    if st.st_size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"checkpoint {where} is too large: {st.st_size / 2**30:.2f} GiB, "
+                              f"the limit is {MAX_CHECKPOINT_BYTES / 2**30:g} GiB")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise CheckpointError(f"{str(path)!r} is not an rnnlab checkpoint (a single .npy array, not an .npz archive)")
-            arrays = {k: z[k] for k in z.files}  # reads every member: catches truncation here
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {where} cannot be read: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise CheckpointError(f"checkpoint {where} is not a regular file; expected an .npz file")
+            magic = f.read(4)
+            if magic != b"PK\x03\x04":
+                what = "empty" if not magic else "not an .npz archive"
+                raise CheckpointError(f"{where} is not an rnnlab checkpoint ({what})")
+            f.seek(0)
+            with zipfile.ZipFile(f) as zf:
+                _member_sizes(zf, where)
+                arrays = {}
+                for name in zf.namelist():
+                    with zf.open(name) as m:
+                        arrays[name[:-len(".npy")]] = np.lib.format.read_array(m, allow_pickle=False)
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError) as e:
-        raise CheckpointError(f"{str(path)!r} is not a readable rnnlab checkpoint (corrupt or truncated .npz: "
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError, RuntimeError,
+            NotImplementedError, SyntaxError, TypeError, OverflowError, MemoryError) as e:
+        raise CheckpointError(f"{where} is not a readable rnnlab checkpoint (corrupt or truncated .npz: "
                               f"{str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     missing = [k for k in _REQUIRED if k not in arrays]
     if missing:
@@ -166,6 +277,11 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not isinstance(config, dict) or not isinstance(rng_state, dict):
         raise CheckpointError(f"{str(path)!r}: malformed checkpoint metadata (config or RNG state is not a mapping)")
     state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
+    for k, v in state.items():
+        if k.startswith("param.") and np.issubdtype(v.dtype, np.inexact) and not np.isfinite(v).all():
+            bad = int(v.size - np.count_nonzero(np.isfinite(v)))
+            raise CheckpointError(f"checkpoint {where} cannot be used: {k} holds {bad} NaN/inf value(s) of "
+                                  f"{v.size} (saved from a diverged model)")
     try:
         history = MetricHistory.from_arrays(arrays, "history/")
     except ValueError as e:
@@ -237,13 +353,31 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[Experiment, MetricHistory]
     Raises CheckpointError for bad files; the experiment's own errors (e.g.
     core.data.DataError when its corpus is gone) propagate as ValueErrors.
     """
-    ck = read_checkpoint(path)
+    return build_from(read_checkpoint(path))
+
+
+def experiment_class(ck: Checkpoint) -> type:
+    """The registry class of ``ck``'s experiment; CheckpointError if unknown."""
     try:
-        cls = registry.get(ck.experiment_id)
+        return registry.get(ck.experiment_id)
     except ValueError:
         raise CheckpointError(f"checkpoint {str(ck.path)!r} is for unknown experiment {ck.experiment_id!r}") from None
-    known = {p.name for p in cls.hyperparams}
-    config = {k: v for k, v in ck.config.items() if k in known}  # tolerate params removed since
+
+
+def stored_config(ck: Checkpoint) -> dict:
+    """``ck``'s hyperparameters that its experiment still declares (params removed since are dropped)."""
+    known = {p.name for p in experiment_class(ck).hyperparams}
+    return {k: v for k, v in ck.config.items() if k in known}
+
+
+def build_from(ck: Checkpoint) -> tuple[Experiment, MetricHistory]:
+    """Rebuild the experiment of a parsed checkpoint and load its state: ``(experiment, history)``.
+
+    Its settings are checked against the memory available first (core.memory.check_memory)."""
+    from core.memory import check_memory
+
+    cls, config = experiment_class(ck), stored_config(ck)
+    check_memory(cls, config)
     experiment = cls(config, seed=ck.seed)
     _apply(ck, experiment)
     return experiment, ck.history

@@ -7,7 +7,10 @@ from __future__ import annotations
 import functools
 import gzip
 import importlib.util
+import math
 import os
+import stat
+import zlib
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -97,47 +100,81 @@ def _bundled_digits() -> np.ndarray:
     return raw
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file of unsigned bytes (raw or gzip-compressed), as uint8.
+MAX_IDX_BYTES = 256 * 2**20
+"""Largest IDX data read (256 MiB after decompression; MNIST's training images are 45 MiB)."""
 
-    Images (magic 0x00000803) -> (N, rows, cols); labels (magic 0x00000801) -> (N,).
-    Raises DataError naming the file when it is missing, not IDX (wrong magic
-    number), truncated or longer than its header says.
-    """
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
-            raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
-    if len(raw) < 4:
-        raise DataError(f"{path}: truncated: {len(raw)} bytes, too short for an IDX header")
-    magic = int.from_bytes(raw[:4], "big")
+
+def _idx_header(head: bytes, path: str) -> tuple[int, tuple[int, ...]]:
+    """(header length, dims) from the first bytes of an IDX file; DataError if malformed."""
+    if len(head) < 4:
+        raise DataError(f"{path}: truncated: {len(head)} bytes, too short for an IDX header")
+    magic = int.from_bytes(head[:4], "big")
     if magic not in _IDX_NDIM:
         raise DataError(f"{path}: wrong magic number 0x{magic:08x}; expected 0x{IDX_IMAGES:08x} (images) "
                         f"or 0x{IDX_LABELS:08x} (labels): not an MNIST IDX file")
     ndim = _IDX_NDIM[magic]
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated header: {len(raw)} bytes, expected at least {header}")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(head) < header:
+        raise DataError(f"{path}: truncated header: {len(head)} bytes, expected at least {header}")
+    dims = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     if ndim == 3 and (dims[1] == 0 or dims[2] == 0):
         raise DataError(f"{path}: bad image size {dims[1]}x{dims[2]}")
-    size = int(np.prod(dims))
-    have = len(raw) - header
-    if have < size:
+    size = math.prod(dims)  # Python ints: no overflow
+    if size > MAX_IDX_BYTES:
+        raise DataError(f"{path}: header says {'x'.join(map(str, dims))} = {size:,} bytes of data, "
+                        f"more than the {MAX_IDX_BYTES // 2**20} MiB limit")
+    return header, dims
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (raw or gzip-compressed), as uint8.
+
+    Images (magic 0x00000803) -> (N, rows, cols); labels (magic 0x00000801) -> (N,).
+    Raises DataError naming the file when it is missing, not a regular file, not
+    IDX (wrong magic number), truncated, longer than its header says, or when the
+    header announces more than :data:`MAX_IDX_BYTES` of data. The header is
+    checked before the data is read; gzip data is decompressed as a stream and
+    never beyond what the header announces (plus one byte to detect extra data).
+    """
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise DataError(f"{path}: not a regular file (a folder, FIFO or device); expected an IDX file")
+    if st.st_size > MAX_IDX_BYTES + 16:
+        raise DataError(f"{path}: {st.st_size:,} bytes, more than the {MAX_IDX_BYTES // 2**20} MiB limit")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise DataError(f"{path}: not a regular file (a folder, FIFO or device); expected an IDX file")
+            gz = f.read(2) == b"\x1f\x8b"  # gzip magic, whatever the file is called
+            f.seek(0)
+            stream = gzip.GzipFile(fileobj=f, mode="rb") if gz else f
+            head = stream.read(4)
+            if len(head) == 4 and int.from_bytes(head, "big") in _IDX_NDIM:
+                head += stream.read(4 * _IDX_NDIM[int.from_bytes(head, "big")])
+            header, dims = _idx_header(head, path)
+            size = math.prod(dims)
+            data = stream.read(size + 1)  # bounded: one byte more tells whether there is extra data
+    except (OSError, EOFError, zlib.error) as e:
+        if isinstance(e, OSError) and not gz:
+            raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+        raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
+    if len(data) < size:
         raise DataError(f"{path}: truncated: header says {'x'.join(map(str, dims))} = {size} bytes of data, "
-                        f"found {have}")
-    if have > size:
-        raise DataError(f"{path}: {have - size} unexpected bytes after the {size} bytes the header announces")
-    return np.frombuffer(raw, dtype=np.uint8, count=size, offset=header).reshape(dims).copy()
+                        f"found {len(data)}")
+    if len(data) > size:
+        extra = "unexpected data" if gz else f"{st.st_size - header - size} unexpected bytes"
+        raise DataError(f"{path}: {extra} after the {size} bytes the header announces")
+    return np.frombuffer(data, dtype=np.uint8, count=size).reshape(dims).copy()
 
 
 def _find(folder: str, stem: str) -> str | None:
@@ -145,7 +182,7 @@ def _find(folder: str, stem: str) -> str | None:
     alt = stem.replace("-idx", ".idx")
     for name in (stem, stem + ".gz", alt, alt + ".gz"):
         p = os.path.join(folder, name)
-        if os.path.isfile(p):
+        if os.path.lexists(p) and not os.path.isdir(p):  # FIFOs etc. are refused by read_idx
             return p
     return None
 

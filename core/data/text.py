@@ -2,14 +2,17 @@
 
 * :func:`default_corpus` — the English text of Python's own bundled
   documentation (``pydoc_data.topics.topics``), so everything works offline.
-* :func:`load_text` — any UTF-8 text file, with one clear :class:`DataError`
-  line for a missing file, a directory, an empty, binary or non-UTF-8 file.
+* :func:`read_text_file` (alias ``load_text``) — any UTF-8 text file, with one
+  clear :class:`CorpusError` line for a missing file, a directory, a FIFO or
+  device, an empty, binary, non-UTF-8 or too large (> :data:`MAX_TEXT_BYTES`) file;
+  :func:`check_corpus` — the same checks, for callers that only validate.
 * :class:`CharVocab` — characters <-> integer ids.
 * :func:`batchify` — a 1-D id sequence cut into ``B`` contiguous streams ``(B, N)``.
 """
 from __future__ import annotations
 
 import os
+import stat
 from functools import lru_cache
 from typing import Iterable
 
@@ -30,32 +33,94 @@ def default_corpus() -> str:
     return "\n\n".join(topics[k].strip("\n") for k in sorted(topics)) + "\n"
 
 
-def load_text(path: str | os.PathLike) -> str:
-    """The contents of a UTF-8 text file (a BOM is dropped, ``\\r\\n`` becomes ``\\n``).
+MAX_TEXT_BYTES = 64 * 2**20
+"""Largest corpus file read (64 MiB): training keeps ~20 bytes per character in memory."""
 
-    Raises DataError (one line, naming the file) if the path is missing, is a
-    directory, or the file is empty, binary (contains NUL bytes) or not UTF-8.
+
+class CorpusError(DataError):
+    """A text file cannot be a corpus: missing, not a regular file, empty, binary, not UTF-8 or too large."""
+
+
+def _describe_size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n} bytes"
+
+
+def _read_regular_file(path: str, what: str, limit: int, error: type[DataError] = DataError) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; else ``error``.
+
+    FIFOs, devices and sockets are refused from ``os.stat`` before opening, and
+    again from ``fstat`` of the opened descriptor (opened non-blocking, so a path
+    swapped for a FIFO in between cannot block). Never reads more than
+    ``limit + 1`` bytes.
     """
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise DataError(f"text file {p!r} does not exist")
-    if os.path.isdir(p):
-        raise DataError(f"text file {p!r} is a directory; expected a UTF-8 text file")
     try:
-        with open(p, "rb") as f:
-            raw = f.read()
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{what} {path!r} does not exist") from None
     except OSError as e:
-        raise DataError(f"text file {p!r} cannot be read: {e.strerror or e}") from None
+        raise error(f"{what} {path!r} cannot be read: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{what} {path!r} is a directory; expected a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{what} {path!r} is not a regular file (a FIFO, device or socket); expected a file")
+    if st.st_size > limit:
+        raise error(f"{what} {path!r} is too large: {_describe_size(st.st_size)}, "
+                    f"the limit is {_describe_size(limit)}")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        raise error(f"{what} {path!r} cannot be read: {e.strerror or e}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise error(f"{what} {path!r} is not a regular file (a FIFO, device or socket); expected a file")
+        try:
+            raw = f.read(limit + 1)
+        except OSError as e:
+            raise error(f"{what} {path!r} cannot be read: {e.strerror or e}") from None
+    if len(raw) > limit:  # grew since the stat
+        raise error(f"{what} {path!r} is too large: more than {_describe_size(limit)}, the limit")
+    return raw
+
+
+def _decode_corpus(p: str, raw: bytes) -> str:
     if not raw.strip():
-        raise DataError(f"text file {p!r} is empty")
+        raise CorpusError(f"text file {p!r} is empty; expected a UTF-8 text file")
     nul = raw.find(b"\x00")
     if nul >= 0:
-        raise DataError(f"text file {p!r} looks binary (NUL byte at offset {nul}); expected UTF-8 text")
+        raise CorpusError(f"text file {p!r} looks binary (NUL byte at offset {nul}); expected UTF-8 text")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise DataError(f"text file {p!r} is not valid UTF-8 (bad byte at offset {e.start})") from None
+        raise CorpusError(f"text file {p!r} is not valid UTF-8 (bad byte at offset {e.start}); "
+                          f"save it as UTF-8") from None
     return text.replace("\r\n", "\n")
+
+
+def read_text_file(path: str | os.PathLike, limit: int | None = None) -> str:
+    """The contents of a UTF-8 text file (a BOM is dropped, ``\\r\\n`` becomes ``\\n``).
+
+    Raises :class:`CorpusError` (a DataError, so a ValueError) with one line naming
+    the file if it is missing, a directory, not a regular file (FIFO, device...),
+    larger than ``limit`` bytes (default :data:`MAX_TEXT_BYTES`), empty, binary
+    (contains NUL bytes) or not UTF-8 (with the byte offset). Never blocks on a
+    FIFO and never reads more than ``limit + 1`` bytes.
+    """
+    p = os.fspath(path)
+    raw = _read_regular_file(p, "text file", MAX_TEXT_BYTES if limit is None else limit, CorpusError)
+    return _decode_corpus(p, raw)
+
+
+def check_corpus(path: str | os.PathLike) -> None:
+    """Raise :class:`CorpusError` with one clear line if ``path`` cannot be a corpus; else return None.
+
+    The one check the CLI (through :func:`read_text_file`) and the GUI share:
+    missing, not a regular file, empty, binary (NUL bytes), not UTF-8 (byte
+    offset) or larger than :data:`MAX_TEXT_BYTES`.
+    """
+    read_text_file(path)
+
+
+load_text = read_text_file  # the historical name, used by the experiments
 
 
 def display_char(c: str) -> str:

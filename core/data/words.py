@@ -67,7 +67,7 @@ def load_ptb(folder: str | os.PathLike) -> WordData:
         raise DataError(f"PTB data folder {d!r} does not exist or is not a folder "
                         f"(expected {', '.join(PTB_FILES)} inside)")
     for name in PTB_FILES:
-        if not os.path.isfile(os.path.join(d, name)):
+        if not os.path.lexists(os.path.join(d, name)):  # a FIFO or folder is refused by read_ptb_file
             raise DataError(f"PTB data folder {d!r} has no {name} (expected {', '.join(PTB_FILES)})")
     train, valid, test = (read_ptb_file(os.path.join(d, n)) for n in PTB_FILES)
     return WordData(train, valid, test, f"PTB ({d})")
