@@ -14,7 +14,7 @@ Parameters
     ``layer.params``: dict name -> ndarray, the *live* arrays. Optimizers update
     them in place, so never rebind them (use ``arr[...] = value``).
     Names are the maths names (``Wxh``, ``Whh``, ``bh``); containers prefix
-    children with dotted names (``"0.Wxh"``, ``"fwd.Wx"``).
+    children with dotted names (``"0.Wxh"``, ``"fwd.Whh"``).
     ``layer.state_dict()`` returns copies; ``layer.load_state_dict(d)`` checks
     missing / extra / mis-shaped arrays (``core.nn.module``).
 

@@ -5,9 +5,10 @@
     n = tanh(x_t W_in + b_in + r * (h W_hn + b_hn))
     h_t = (1 - z) * n + z * h_{t-1}  =  n + z * (h_{t-1} - n)
 
-Params: ``Wx`` (D, 3H) = torch ``weight_ih_l0.T``; ``Wh`` (H, 3H) = ``weight_hh_l0.T``;
-``b`` (3H,) = [b_ir + b_hr, b_iz + b_hz, b_in]; ``bhn`` (H,) = b_hn, kept apart
-because the reset gate multiplies it. ``to_torch()`` returns ``bias_ih_l0 = b``
+Params (the maths names, as the RNN; checkpoints with the old ``Wx``/``Wh``/``b`` load
+through ``core.nn.legacy.upgrade_param_names``): ``Wxh`` (D, 3H) = torch ``weight_ih_l0.T``;
+``Whh`` (H, 3H) = ``weight_hh_l0.T``; ``bh`` (3H,) = [b_ir + b_hr, b_iz + b_hz, b_in]; ``bhn`` (H,) = b_hn, kept apart
+because the reset gate multiplies it. ``to_torch()`` returns ``bias_ih_l0 = bh``
 and ``bias_hh_l0 = [0, 0, bhn]``.
 
 Speed: as the LSTM (one input matmul, sigmoid through tanh with the 1/2 folded
@@ -36,7 +37,7 @@ class GRU(RecurrentLayer):
         D, H = self.input_size, self.hidden_size
         b = self._uniform(rng, 3 * H)
         b[:2 * H] += self._uniform(rng, 2 * H)  # b_ir + b_hr, b_iz + b_hz (torch draws both)
-        self.params = {"Wx": self._uniform(rng, D, 3 * H), "Wh": self._uniform(rng, H, 3 * H), "b": b,
+        self.params = {"Wxh": self._uniform(rng, D, 3 * H), "Whh": self._uniform(rng, H, 3 * H), "bh": b,
                        "bhn": self._uniform(rng, H)}
 
     # -- forward ------------------------------------------------------------------------
@@ -54,10 +55,10 @@ class GRU(RecurrentLayer):
         p = self.params
         scale = np.ones(3 * H, self.dtype)
         scale[:2 * H] = 0.5  # r, z pre-activations halved: sigmoid(a) = 0.5 tanh(a/2) + 0.5
-        Wh_s = p["Wh"] * scale  # (H, 3H)
+        Wh_s = p["Whh"] * scale  # (H, 3H)
 
-        xp = self._project(x, p["Wx"] * scale)  # (T, B, 3H) input projection, all timesteps at once
-        xp += p["b"] * scale
+        xp = self._project(x, p["Wxh"] * scale)  # (T, B, 3H) input projection, all timesteps at once
+        xp += p["bh"] * scale
         xn = xp[:, :, 2 * H:].copy()  # (T, B, H) x W_in + b_in
         xp[:, :, 2 * H:] = p["bhn"]  # xp[t] = [a_r/2 (x part), a_z/2 (x part), b_hn]
         hp = np.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H): [a_r/2, a_z/2, h W_hn + b_hn]
@@ -96,7 +97,7 @@ class GRU(RecurrentLayer):
         dy = self._check_dy(dy, T, B)
         dh_T, _ = self._check_state("dh_last", dh_last, B)
         p = self.params
-        WhT = np.ascontiguousarray(p["Wh"].T)  # (3H, H)
+        WhT = np.ascontiguousarray(p["Whh"].T)  # (3H, H)
 
         r, z = rz[:, :, :H], rz[:, :, H:]  # (T, B, H)
         mul, sub = np.multiply, np.subtract
@@ -135,11 +136,11 @@ class GRU(RecurrentLayer):
 
         dgx = Q[:, :, [0, 1, 4], :].reshape(T * B, 3 * H)  # (T*B, 3H) [da_r, da_z, da_n]
         dgh = Qh.reshape(T * B, 3 * H)  # (T*B, 3H) strided view
-        grads = {"Wx": self._grad_w_in(x, dgx),
-                 "Wh": hs[:-1].reshape(T * B, H).T @ dgh,
-                 "b": dgx.sum(axis=0),
+        grads = {"Wxh": self._grad_w_in(x, dgx),
+                 "Whh": hs[:-1].reshape(T * B, H).T @ dgh,
+                 "bh": dgx.sum(axis=0),
                  "bhn": Q[:, :, 2].sum(axis=(0, 1))}
-        dx = self._grad_x(x, dgx, p["Wx"], need_dx)
+        dx = self._grad_x(x, dgx, p["Wxh"], need_dx)
         dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh, dh))[None, :]  # (1, T)
         return dx, dh0, grads, dh_norms
 
@@ -155,17 +156,17 @@ class GRU(RecurrentLayer):
         H = self.hidden_size
         b_hh = np.zeros(3 * H, self.dtype)
         b_hh[2 * H:] = p["bhn"]
-        return (p["Wx"].T.copy(), p["Wh"].T.copy(), p["b"].copy(), b_hh)
+        return (p["Wxh"].T.copy(), p["Whh"].T.copy(), p["bh"].copy(), b_hh)
 
     def from_torch(self, d: Mapping[str, Any], suffix: str = "_l0") -> None:
         """Load ``torch.nn.GRU`` weights (``weight_ih_l0`` (3H, D), ...)."""
         w_ih, w_hh, b_ih, b_hh = self._torch_in(d, suffix)
         H = self.hidden_size
         p = self.params
-        p["Wx"][...] = w_ih.T
-        p["Wh"][...] = w_hh.T
-        p["b"][...] = b_ih
-        p["b"][:2 * H] += b_hh[:2 * H]
+        p["Wxh"][...] = w_ih.T
+        p["Whh"][...] = w_hh.T
+        p["bh"][...] = b_ih
+        p["bh"][:2 * H] += b_hh[:2 * H]
         p["bhn"][...] = b_hh[2 * H:]
 
 

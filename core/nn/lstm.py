@@ -1,13 +1,14 @@
 """LSTM layer with PyTorch's gate layout (i, f, g, o).
 
-    [a_i, a_f, a_g, a_o] = x_t @ Wx + h_{t-1} @ Wh + b        # (B, 4H)
+    [a_i, a_f, a_g, a_o] = x_t @ Wxh + h_{t-1} @ Whh + bh      # (B, 4H)
     i, f, o = sigmoid(a_i, a_f, a_o);  g = tanh(a_g)
     c_t = f * c_{t-1} + i * g
     h_t = o * tanh(c_t)
 
-Params: ``Wx`` (D, 4H), ``Wh`` (H, 4H), ``b`` (4H,) — torch's ``weight_ih_l0.T``,
-``weight_hh_l0.T`` and ``bias_ih_l0 + bias_hh_l0``. ``to_torch()`` returns
-``bias_ih_l0 = b`` and ``bias_hh_l0 = 0`` (the same function).
+Params (the maths names, as the RNN; checkpoints with the old ``Wx``/``Wh``/``b`` load
+through ``core.nn.legacy.upgrade_param_names``): ``Wxh`` (D, 4H), ``Whh`` (H, 4H), ``bh`` (4H,)
+— torch's ``weight_ih_l0.T``, ``weight_hh_l0.T`` and ``bias_ih_l0 + bias_hh_l0``. ``to_torch()`` returns
+``bias_ih_l0 = bh`` and ``bias_hh_l0 = 0`` (the same function).
 
 Speed: one batched matmul projects all timesteps, bias included, straight into the
 feature-major layout (a column gather for ids). The loop runs feature-major (h^T is
@@ -20,14 +21,14 @@ multiply because each step's buffer is laid out [i, f, o, g, c_prev].
 Backward precomputes every local derivative vectorised over chunks of 10 timesteps
 (sized to stay in cache), so a step is
 five calls (four without dy): ``[do, dc_h] = dh * K``, ``dc += dc_next``,
-``[dc_prev, di, df, dg] = dc * P``, ``dgates @ Wh.T`` and the add of dy. The
+``[dc_prev, di, df, dg] = dc * P``, ``dgates @ Whh.T`` and the add of dy. The
 gate gradients are block-copied (per chunk) into one (4H, T*B) matrix so each weight
-gradient is one plain matmul (returned as transposed views); for ids, dWx sums the
+gradient is one plain matmul (returned as transposed views); for ids, dWxh sums the
 columns of each id (sort + ``np.add.reduceat``) instead of multiplying by a one-hot
 when BLAS runs one thread (``core.runtime.blas_threads()``; with 2 the matmul wins).
 NumPy's transposed copies cost ~2 ns per element, so transposes are left to BLAS
-(Fortran-order views) wherever possible. ``Wx``, ``b`` and ``Wh`` are views of one
-block [Wx; b; Wh] so the scaled copy costs three calls.
+(Fortran-order views) wherever possible. ``Wxh``, ``bh`` and ``Whh`` are views of one
+block [Wxh; bh; Whh] so the scaled copy costs three calls.
 """
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ class LSTM(RecurrentLayer):
         # the three parameters are views of one block [Wx; b; Wh] (D+1+H, 4H), so that the scaled
         # copy the forward pass needs is 3 NumPy calls, not 9 (see _scaled)
         self._W = np.concatenate([Wx, b[None, :], Wh])
-        self.params = {"Wx": self._W[:D], "Wh": self._W[D + 1:], "b": self._W[D]}
+        self.params = {"Wxh": self._W[:D], "Whh": self._W[D + 1:], "bh": self._W[D]}
 
     # Internal layout (speed): the loop works "feature-major", state h^T (H, B), so every
     # per-step operand is one contiguous block (no per-row strides, which cost a loop per
@@ -86,13 +87,13 @@ class LSTM(RecurrentLayer):
         p = self.params
         D, H = self.input_size, self.hidden_size
         W = self._W
-        if p["Wx"].base is W and p["b"].base is W and p["Wh"].base is W:  # the usual case: one block
+        if p["Wxh"].base is W and p["bh"].base is W and p["Whh"].base is W:  # the usual case: one block
             S = _perm_half(W, np.empty(W.shape, self.dtype))
             return S[:D + 1], S[D + 1:]
         Wxb = np.empty((D + 1, 4 * H), self.dtype)  # parameters were rebound (not supported, but correct)
-        _perm_half(p["Wx"], Wxb[:D])
-        _perm_half(p["b"], Wxb[D])
-        return Wxb, _perm_half(p["Wh"], np.empty((H, 4 * H), self.dtype))
+        _perm_half(p["Wxh"], Wxb[:D])
+        _perm_half(p["bh"], Wxb[D])
+        return Wxb, _perm_half(p["Whh"], np.empty((H, 4 * H), self.dtype))
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, h0: tuple | None = None, rng: Any = None,
@@ -170,7 +171,7 @@ class LSTM(RecurrentLayer):
         dy = self._check_dy(dy, T, B)
         dh_T, dc_T = self._check_state("dh_last", dh_last, B)
         p = self.params
-        Wh = p["Wh"]  # (H, 4H): dh_{t-1}^T = Wh @ dgates_t^T
+        Wh = p["Whh"]  # (H, 4H): dh_{t-1}^T = Wh @ dgates_t^T
 
         # work buffer per step: [dc_prev, da_i, da_f, da_g, da_o, dc] (6, H, B); row T holds dc_last
         Q = np.empty((T + 1, 6, H, B), dt)
@@ -247,13 +248,13 @@ class LSTM(RecurrentLayer):
             dWxT[:, ids[starts]] = np.add.reduceat(np.take(dG, order, axis=1), starts, axis=1)
         else:
             dWxT = dG @ x.reshape(T * B, self.input_size)  # (4H, D)
-        grads = {"Wx": dWxT.T, "Wh": (dG @ h_prev).T, "b": dG @ np.ones(T * B, dt)}
+        grads = {"Wxh": dWxT.T, "Whh": (dG @ h_prev).T, "bh": dG @ np.ones(T * B, dt)}
         dx = None
         if need_dx and x.ndim == 3:
             if H <= 64:  # small: T matmuls on the contiguous per-step blocks, dx a (T, B, D) view of (T, D, B)
-                dx = np.matmul(p["Wx"], dgates[:T]).transpose(0, 2, 1)
+                dx = np.matmul(p["Wxh"], dgates[:T]).transpose(0, 2, 1)
             else:
-                dx = (dG.T @ p["Wx"].T).reshape(T, B, self.input_size)
+                dx = (dG.T @ p["Wxh"].T).reshape(T, B, self.input_size)
         dhf = dh[1:].reshape(T, 1, H * B)
         dh_norms = np.sqrt(np.matmul(dhf, dhf.transpose(0, 2, 1))).reshape(1, T)  # (1, T)
         return dx, (dh0, dc0), grads, dh_norms
@@ -269,15 +270,15 @@ class LSTM(RecurrentLayer):
     # -- torch interchange -------------------------------------------------------------------
     def _torch_arrays(self):
         p = self.params
-        return (p["Wx"].T.copy(), p["Wh"].T.copy(), p["b"].copy(), np.zeros_like(p["b"]))
+        return (p["Wxh"].T.copy(), p["Whh"].T.copy(), p["bh"].copy(), np.zeros_like(p["bh"]))
 
     def from_torch(self, d: Mapping[str, Any], suffix: str = "_l0") -> None:
-        """Load ``torch.nn.LSTM`` weights (``weight_ih_l0`` (4H, D), ...); b = bias_ih + bias_hh."""
+        """Load ``torch.nn.LSTM`` weights (``weight_ih_l0`` (4H, D), ...); bh = bias_ih + bias_hh."""
         w_ih, w_hh, b_ih, b_hh = self._torch_in(d, suffix)
         p = self.params
-        p["Wx"][...] = w_ih.T
-        p["Wh"][...] = w_hh.T
-        p["b"][...] = b_ih + b_hh
+        p["Wxh"][...] = w_ih.T
+        p["Whh"][...] = w_hh.T
+        p["bh"][...] = b_ih + b_hh
 
 
 SPEC = register_cell(CellSpec(

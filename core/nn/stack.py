@@ -4,7 +4,7 @@ dropout between them) and ``Bidirectional`` (one layer forward in time, one back
 Both follow the recurrent contract of ``core.nn``: ``forward(x, h0)`` ->
 ``(y, h_last, cache)``, ``backward(dy, cache, dh_last)`` ->
 ``(dx, dh0, grads, dh_norms)``, ``trace(cache)``; parameter names are the
-children's names with a prefix (``"0.Wxh"``, ``"fwd.Wx"``).
+children's names with a prefix (``"0.Wxh"``, ``"fwd.Whh"``).
 """
 from __future__ import annotations
 

@@ -387,13 +387,13 @@ def test_state_dict_round_trip(cell, layers, bi):
 def test_params_are_named_and_shaped():
     rng = np.random.default_rng(54)
     assert {k: v.shape for k, v in RNN(3, 5, rng).params.items()} == {"Wxh": (3, 5), "Whh": (5, 5), "bh": (5,)}
-    assert {k: v.shape for k, v in LSTM(3, 5, rng).params.items()} == {"Wx": (3, 20), "Wh": (5, 20), "b": (20,)}
-    assert {k: v.shape for k, v in GRU(3, 5, rng).params.items()} == {"Wx": (3, 15), "Wh": (5, 15), "b": (15,),
-                                                                       "bhn": (5,)}
+    assert {k: v.shape for k, v in LSTM(3, 5, rng).params.items()} == {"Wxh": (3, 20), "Whh": (5, 20), "bh": (20,)}
+    assert {k: v.shape for k, v in GRU(3, 5, rng).params.items()} == {"Wxh": (3, 15), "Whh": (5, 15),
+                                                                       "bh": (15,), "bhn": (5,)}
     s = make_recurrent("rnn", 3, 5, 2, rng=rng)
     assert isinstance(s, Stacked) and set(s.params) == {"0.Wxh", "0.Whh", "0.bh", "1.Wxh", "1.Whh", "1.bh"}
     bi = make_recurrent("gru", 3, 5, rng=rng, bidirectional=True)
-    assert "fwd.Wx" in bi.params and "bwd.bhn" in bi.params and bi.output_size == 10
+    assert "fwd.Wxh" in bi.params and "bwd.bhn" in bi.params and bi.output_size == 10
     w = RNN(3, 400, rng).params["Whh"]
     assert np.abs(w).max() <= 1 / np.sqrt(400) and np.abs(w).max() > 0.9 / np.sqrt(400)  # torch's U(+-1/sqrt(H))
 
@@ -470,3 +470,57 @@ def test_from_torch_checks_names_and_shapes():
         layer.from_torch({k: v for k, v in w.items() if k != "bias_hh_l0"})
     with pytest.raises(ValueError, match=r"weight_ih_l0 has shape \(3, 16\), expected \(16, 3\)"):
         layer.from_torch({**w, "weight_ih_l0": w["weight_ih_l0"].T})
+
+
+def test_old_lstm_gru_param_names_load_after_upgrade():
+    """Checkpoints written when LSTM/GRU named their parameters Wx/Wh/b load into models with
+    the maths names Wxh/Whh/bh via core.nn.legacy.upgrade_param_names (the Dense "b" stays)."""
+    from core import optim
+    from core.nn.dense import Dense
+    from core.nn.legacy import upgrade_param_names
+    from core.nn.module import load_state_dict, prefixed
+
+    old_names = {"Wxh": "Wx", "Whh": "Wh", "bh": "b"}
+
+    def old(name):  # a current flat name -> the name the old code used
+        prefix, dot, leaf = name.rpartition(".")
+        return prefix + dot + old_names.get(leaf, leaf)
+
+    for cell, layers, bi in (("lstm", 2, False), ("gru", 1, True), ("lstm", 1, False)):
+        rng = np.random.default_rng(3)
+        rnn = make_recurrent(cell, 4, 5, layers, rng=rng, bidirectional=bi, dtype=np.float64)
+        out = Dense(rnn.output_size, 3, rng, dtype=np.float64)
+        params = {**prefixed("rnn", rnn.params), **prefixed("out", out.params)}
+        opt = optim.Adam(0.01)
+        opt.step(params, {k: rng.standard_normal(v.shape) for k, v in params.items()})
+        # the checkpoint as the old code wrote it: param.<name>, optim.<slot>.<name>, optim.<setting>
+        state = {f"param.{old(k)}": rng.standard_normal(v.shape) for k, v in params.items()}
+        for k, v in opt.state_dict().items():
+            slot, dot, name = k.partition(".")
+            state[f"optim.{slot}.{old(name)}" if dot else f"optim.{k}"] = v * 2 if dot else v
+        assert "param.rnn.Wx" in state or "param.rnn.0.Wx" in state or "param.rnn.fwd.Wx" in state
+        assert "param.out.b" in state
+
+        up = upgrade_param_names(state)
+        assert upgrade_param_names(up) == up  # new names pass through
+        groups = {"param": {}, "optim": {}}
+        for k, v in up.items():
+            head, _, rest = k.partition(".")
+            groups[head][rest] = v
+        assert set(groups["param"]) == set(params)  # every name mapped, Dense's "b" kept
+        load_state_dict(params, groups["param"])
+        opt2 = optim.Adam(0.01)
+        opt2.load_state_dict(groups["optim"], params)
+        for k in params:
+            np.testing.assert_array_equal(params[k], state[f"param.{old(k)}"])
+            np.testing.assert_array_equal(opt2.state_dict()[f"m.{k}"], 2 * opt.state_dict()[f"m.{k}"])
+        if cell == "gru":
+            assert "param.rnn.fwd.bhn" in up and "param.rnn.bwd.Whh" in up
+
+    # a bare layer dict too; an RNN's names and a Dense alone are untouched
+    lstm = LSTM(2, 3, np.random.default_rng(0))
+    bare = upgrade_param_names({old(k): v for k, v in lstm.params.items()})
+    lstm.load_state_dict(bare)
+    assert upgrade_param_names({"W": 1, "b": 2}) == {"W": 1, "b": 2}
+    with pytest.raises(ValueError, match="both the old and the new form"):
+        upgrade_param_names({"Wx": 1, "Wh": 2, "b": 3, "bh": 4})

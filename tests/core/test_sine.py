@@ -79,7 +79,7 @@ def test_default_learns_quickly():
 
 def test_seed_preset_learns():
     exp = Sine(Sine.preset_config("seed"), seed=0)
-    assert exp.rnn.params["0.b"][30:60].mean() > 0.5  # forget bias 1, as BasicLSTMCell
+    assert exp.rnn.params["0.bh"][30:60].mean() > 0.5  # forget bias 1, as BasicLSTMCell
     for _ in range(200):
         exp.train_step()
     assert exp.evaluate()["rmse"] < 0.1
