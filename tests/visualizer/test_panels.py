@@ -1,10 +1,13 @@
-"""Content panels in isolation: a stand-in hub, hand-made and real probes.
+"""Content panels in isolation: a stand-in hub, hand-made and real probes and views.
 
 "A snapshot changes the panel", the timestep follows the hub, controls send
-the right commands, and a hidden panel does no work until it is shown.
+the right typed commands (core.run), a panel only gets the view types it
+draws, and a hidden panel does no work until it is shown.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import re
 
@@ -14,11 +17,21 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
 
+from core.config import ConfigError  # noqa: E402
 from core.probe import LayerTrace, Probe, Snapshot, frozen_array  # noqa: E402
+from core.run import Command, Refresh, RunSpec, SetLive, SetProbe  # noqa: E402
+from core.views import (BitSum, DigitRead, MarkedUnit, ProbeText, SeriesForecast, SeriesWindow,  # noqa: E402
+                        TextSamples, View, WorkedNumbers)
 
 
 class Hub(QtCore.QObject):
-    """The hub contract of visualizer/panels/base.py, recording the commands panels send."""
+    """The hub contract of visualizer/panels/base.py (what visualizer.session.TrainingSession offers panels),
+    recording what panels ask of it. ``push`` plays the worker: it emits a Snapshot.
+
+    ``sent``: the typed commands (core.run) in order; ``timesteps``: the ``set_timestep`` calls; ``calls``:
+    both, in order, as ("send", command) / ("set_timestep", t) (tests/visualizer/test_scrubber.py reads
+    ``calls`` and ``commands("set_timestep")`` and pushes probes with ``send(probe)``).
+    """
 
     snapshot_ready = QtCore.Signal(object)
     experiment_changed = QtCore.Signal(object)
@@ -27,18 +40,23 @@ class Hub(QtCore.QObject):
     metrics_reset = QtCore.Signal()
     state_changed = QtCore.Signal(str)
     errored = QtCore.Signal(str)
+    message = QtCore.Signal(str)
 
-    def __init__(self, info=None):
+    def __init__(self, spec=None):
         super().__init__()
         self.timestep = 0
         self.latest_probe = None
         self.latest_views = {}
-        self.info = info
+        self.spec = spec
         self.history = None
-        self.calls = []
+        self.sent = []  # typed commands (core.run), in order
+        self.timesteps = []  # set_timestep calls
+        self.calls = []  # both, in order
         self._seq = 0
 
+    # -- what panels call -------------------------------------------------------------
     def set_timestep(self, t):
+        self.timesteps.append(t)
         self.calls.append(("set_timestep", t))
         if self.latest_probe is not None:
             t = min(max(int(t), 0), self.latest_probe.num_steps - 1)
@@ -46,23 +64,56 @@ class Hub(QtCore.QObject):
             self.timestep = t
             self.timestep_changed.emit(t)
 
-    def set_live(self, name, value):
-        self.calls.append(("set_live", name, value))
+    def send(self, command):
+        if not isinstance(command, Command):  # a probe (or None): test_scrubber's way to push a snapshot
+            self.push(command)
+            return
+        self.sent.append(command)
+        self.calls.append(("send", command))
 
-    def set_probe_example(self, **kw):
-        self.calls.append(("set_probe_example", kw))
+    # the shorthands, as TrainingSession defines them
+    def set_live(self, name, value):
+        self.send(SetLive(name, value))
+
+    def set_probe_example(self, **options):
+        self.send(SetProbe.of(**options))
 
     def refresh(self):
-        self.calls.append(("refresh",))
+        self.send(Refresh())
 
-    def send(self, probe=None, extras=None, step=None):
+    # -- what the worker would do -------------------------------------------------------
+    def push(self, probe=None, views=(), step=None):
+        """Emit a Snapshot carrying ``probe`` and ``views`` (a tuple of core.views)."""
         self._seq += 1
+        views = tuple(views or ())
         if probe is not None:
             self.latest_probe = probe
-        self.snapshot_ready.emit(Snapshot(self._seq, self._seq if step is None else step, {}, probe, extras or {}))
+        self.latest_views.update((type(v), v) for v in views)
+        self.snapshot_ready.emit(Snapshot(self._seq, self._seq if step is None else step, {}, probe, views))
 
-    def commands(self, name):
-        return [c for c in self.calls if c[0] == name]
+    def commands(self, kind):
+        """The commands of type ``kind`` sent so far (a name such as "set_timestep": those calls)."""
+        if isinstance(kind, str):
+            return [c for c in self.calls if c[0] == kind]
+        return [c for c in self.sent if isinstance(c, kind)]
+
+
+def test_stand_in_hub_offers_what_the_session_offers():
+    """The stand-in hub must not drift from the real one: same signals, same methods panels call."""
+    import inspect
+
+    from visualizer.session import TrainingSession
+
+    for name in ("snapshot_ready", "experiment_changed", "timestep_changed", "live_param_changed",
+                 "metrics_reset", "state_changed", "errored", "message"):
+        assert isinstance(getattr(TrainingSession, name), QtCore.Signal), name
+    for name in ("send", "set_timestep", "set_live", "set_probe_example", "refresh"):
+        real, ours = getattr(TrainingSession, name), getattr(Hub, name)
+        assert list(inspect.signature(real).parameters) == list(inspect.signature(ours).parameters), name
+    session = TrainingSession(RunSpec.create("binary-addition"), start=False)  # no thread, no model
+    for name in ("timestep", "latest_probe", "latest_views", "spec", "history"):
+        assert hasattr(session, name) and hasattr(Hub(), name), name
+    assert isinstance(session.latest_views, dict)
 
 
 def _sig(x):
@@ -98,7 +149,8 @@ def char_probe(text="hello world", seed=0):
                        {k: frozen_array(rng.uniform(-1, 1, size=(T, 6))) for k in "hrzn"})
     return Probe("char-lm", seed, tuple(text[:-1]), frozen_array(np.eye(V)[[vocab.index(c) for c in text[:-1]]]),
                  (layer,), frozen_array(probs), tuple(vocab), tuple(text[1:]), tuple(pred),
-                 frozen_array(np.array(pred) == np.array(list(text[1:]))), {"text": text[:-1]})
+                 frozen_array(np.array(pred) == np.array(list(text[1:]))),
+                 views=(ProbeText(text[:-1], 1.5),))
 
 
 @pytest.fixture
@@ -140,14 +192,14 @@ def test_heatmap_snapshot_changes_image_and_labels(qtbot, hub):
 
     panel = make(qtbot, HiddenStatePanel, hub)
     p1, p2 = lstm_probe(seed=1), lstm_probe(seed=2)
-    hub.send(p1)
+    hub.push(p1)
     img1 = panel.displayed().copy()
     assert img1.shape == (5, 8)  # rows = units, columns = timesteps
     np.testing.assert_allclose(img1, np.asarray(p1.layers[0].states["h"]).T, rtol=1e-6)
     assert panel.levels == (-1.0, 1.0)
     assert panel.label_texts("input") == list(p1.input_labels)
     assert panel.label_texts("predicted") == list(p1.prediction_labels)
-    hub.send(p2)
+    hub.push(p2)
     assert not np.allclose(panel.displayed(), img1)
     np.testing.assert_allclose(panel.displayed(), np.asarray(p2.layers[0].states["h"]).T, rtol=1e-6)
 
@@ -156,7 +208,7 @@ def test_heatmap_marks_wrong_predictions_red(qtbot, hub):
     from visualizer.panels.hidden import WRONG, HiddenStatePanel
 
     panel = make(qtbot, HiddenStatePanel, hub)
-    hub.send(lstm_probe())
+    hub.push(lstm_probe())
     colours = [item.color.name() for item in panel._texts[panel.LABEL_ROWS.index("predicted")]]
     assert colours[1] == WRONG  # lstm_probe's wrong step
     assert all(c != WRONG for i, c in enumerate(colours) if i != 1)
@@ -169,7 +221,7 @@ def test_heatmap_label_rows_are_compact(qtbot, hub):
     from visualizer.panels.hidden import HiddenStatePanel
 
     panel = make(qtbot, HiddenStatePanel, hub)
-    hub.send(lstm_probe())
+    hub.push(lstm_probe())
     qtbot.wait(20)
     assert panel.LABEL_ROWS == ("input", "predicted")
     heat_h = panel.heat.getViewBox().height()
@@ -188,11 +240,11 @@ def test_shared_input_prefix_moves_to_the_row_title(qtbot, hub):
     p = lstm_probe()
     rows = Probe(p.experiment, p.step, tuple(f"row {t}" for t in range(8)), p.inputs, p.layers, p.outputs,
                  p.output_labels, p.target_labels, p.prediction_labels, p.correct)
-    hub.send(rows)
+    hub.push(rows)
     assert panel.label_texts("input") == [str(t) for t in range(8)]
     titles = [s for _, s in panel.labels.getAxis("left")._tickLevels[0]]
     assert "input row" in titles
-    hub.send(p)  # back to plain labels: plain title
+    hub.push(p)  # back to plain labels: plain title
     assert "input" in [s for _, s in panel.labels.getAxis("left")._tickLevels[0]]
 
 
@@ -200,7 +252,7 @@ def test_gradient_strip_collapses_when_the_dock_is_short(qtbot, hub):
     from visualizer.panels.hidden import HiddenStatePanel
 
     panel = make(qtbot, HiddenStatePanel, hub)
-    hub.send(lstm_probe())
+    hub.push(lstm_probe())
     assert panel.grad.isVisible()  # 700 x 500: room for it
     panel.resize(700, 300)
     qtbot.waitUntil(lambda: not panel.grad.isVisible(), timeout=2000)
@@ -214,12 +266,17 @@ def test_selector_switches_array_and_colour_scale(qtbot, hub):
 
     panel = make(qtbot, HiddenStatePanel, hub)
     p = lstm_probe()
-    hub.send(p)
+    hub.push(p)
     keys = [panel.state_combo.itemData(i) for i in range(panel.state_combo.count())]
     assert keys == ["h", "c", "i", "f", "o", "g"]
+    # the titles come from the cell's descriptor (core.nn.cells), not from the panel
+    titles = [panel.state_combo.itemText(i) for i in range(panel.state_combo.count())]
+    assert titles == [p.layers[0].title(k) for k in keys]
+    assert "input gate i" in titles and "forget gate f" in titles
     panel.select(0, "f")
     np.testing.assert_allclose(panel.displayed(), np.asarray(p.layers[0].states["f"]).T, rtol=1e-6)
     assert panel.levels == (0.0, 1.0)
+    assert panel.info_label.text().startswith("forget gate f")
     assert tuple(panel.colorbar.levels()) == (0.0, 1.0)
     assert panel.image.levels is not None and tuple(panel.image.levels) == (0.0, 1.0)
     panel.select(0, "c")  # cell state: symmetric scale from its largest magnitude
@@ -229,7 +286,7 @@ def test_selector_switches_array_and_colour_scale(qtbot, hub):
     np.testing.assert_allclose(panel.displayed(), np.asarray(p.layers[1].states["h"]).T, rtol=1e-6)
     assert panel.levels == (-1.0, 1.0)
     # a new probe keeps the selection
-    hub.send(lstm_probe(seed=5))
+    hub.push(lstm_probe(seed=5))
     assert panel.layer_combo.currentIndex() == 1 and panel.state_combo.currentData() == "h"
 
 
@@ -238,7 +295,7 @@ def test_gradient_strip_only_with_grad_norms(qtbot, hub):
 
     panel = make(qtbot, HiddenStatePanel, hub)
     p = lstm_probe()
-    hub.send(p)
+    hub.push(p)
     assert panel.grad.isVisible()
     _, y = panel.grad_curve.getData()
     np.testing.assert_allclose(y, np.log10(p.layers[0].grad_norm), rtol=1e-6)
@@ -254,7 +311,7 @@ def test_heatmap_outline_follows_timestep_and_click_selects(qtbot, hub):
     from visualizer.panels.hidden import HiddenStatePanel
 
     panel = make(qtbot, HiddenStatePanel, hub)
-    hub.send(lstm_probe())
+    hub.push(lstm_probe())
     assert panel.marker.rect().x() == 0
     hub.set_timestep(5)
     assert panel.marker.rect().x() == 5 and panel.marker.rect().width() == 1
@@ -263,7 +320,7 @@ def test_heatmap_outline_follows_timestep_and_click_selects(qtbot, hub):
     vb = panel.heat.getViewBox()
     pos = panel.view.mapFromScene(vb.mapViewToScene(QtCore.QPointF(2.5, 2.5)))
     qtbot.mouseClick(panel.view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
-    assert ("set_timestep", 2) in hub.calls
+    assert 2 in hub.timesteps
     assert panel.marker.rect().x() == 2
 
 
@@ -273,7 +330,7 @@ def test_crowded_labels_show_every_kth(qtbot, hub):
     assert label_stride(8, 800) == 1
     assert label_stride(100, 500, 25) == 5
     panel = make(qtbot, HiddenStatePanel, hub)
-    hub.send(lstm_probe(T=100, H=40))
+    hub.push(lstm_probe(T=100, H=40))
     shown = [item.isVisible() for item in panel._texts[0]]
     assert shown[0] and 1 < sum(shown) < 100
 
@@ -282,8 +339,8 @@ def test_hidden_panel_does_no_work_until_shown(qtbot, hub):
     from visualizer.panels.hidden import HiddenStatePanel
 
     panel = make(qtbot, HiddenStatePanel, hub, show=False)
-    hub.send(lstm_probe(seed=1))
-    hub.send(lstm_probe(seed=2))
+    hub.push(lstm_probe(seed=1))
+    hub.push(lstm_probe(seed=2))
     assert panel.redraws == 0 and panel.displayed() is None
     hub.set_timestep(4)
     panel.show()
@@ -294,7 +351,7 @@ def test_hidden_panel_does_no_work_until_shown(qtbot, hub):
     assert panel.marker.rect().x() == 4  # the timestep chosen while hidden
     panel.hide()
     hub.set_timestep(6)
-    hub.send(lstm_probe(seed=3))
+    hub.push(lstm_probe(seed=3))
     assert panel.redraws == 1
     panel.show()
     assert panel.redraws == 2 and panel.marker.rect().x() == 6
@@ -304,12 +361,12 @@ def test_experiment_changed_clears_heatmap(qtbot, hub):
     from visualizer.panels.hidden import HiddenStatePanel
 
     panel = make(qtbot, HiddenStatePanel, hub)
-    hub.send(lstm_probe())
+    hub.push(lstm_probe())
     panel.select(1, "f")
     hub.experiment_changed.emit(None)
     assert panel.probe is None and panel.label_texts("input") == []
     p = lstm_probe(seed=3)
-    hub.send(p)  # a new run starts again on layer 1, h
+    hub.push(p)  # a new run starts again on layer 1, h
     assert panel.layer_combo.currentIndex() == 0 and panel.state_combo.currentData() == "h"
     np.testing.assert_allclose(panel.displayed(), np.asarray(p.layers[0].states["h"]).T, rtol=1e-6)
 
@@ -318,12 +375,14 @@ def test_heatmap_marks_the_carry_unit(qtbot, hub, binary_exp):
     from visualizer.panels.hidden import HiddenStatePanel
 
     panel = make(qtbot, HiddenStatePanel, hub)
-    probe, extras = binary_exp.probe(), binary_exp.extras()
-    hub.send(probe, extras)
+    probe, views = binary_exp.probe(), binary_exp.views()
+    marked = next(v for v in views if isinstance(v, MarkedUnit))
+    assert marked.label == "tracks the carry"
+    hub.push(probe, views)
     assert panel.levels == (0.0, 1.0)  # sigmoid RNN
     ticks = dict((round(v - 0.5), s) for v, s in panel.heat.getAxis("left")._tickLevels[0])
-    assert ticks[extras["carry_unit"]].startswith("▶")
-    assert "carry" in panel.info_label.text()
+    assert ticks[marked.unit].startswith("▶")
+    assert f"unit {marked.unit} tracks the carry" in panel.info_label.text()
 
 
 # == inspector ==================================================================================
@@ -332,13 +391,13 @@ def test_inspector_follows_timestep_and_snapshot(qtbot, hub):
 
     panel = make(qtbot, InspectorPanel, hub)
     p = lstm_probe(seed=1)
-    hub.send(p)
+    hub.push(p)
     np.testing.assert_allclose(panel.state_values(), p.layers[0].states["h"][0])
     hub.set_timestep(3)
     np.testing.assert_allclose(panel.state_values(), p.layers[0].states["h"][3])
     assert "x3" in panel.input_label.text()
     p2 = lstm_probe(seed=2)
-    hub.send(p2)
+    hub.push(p2)
     np.testing.assert_allclose(panel.state_values(), p2.layers[0].states["h"][3])
     panel.state_combo.setCurrentIndex(3)  # "f"
     np.testing.assert_allclose(panel.state_values(), p2.layers[0].states["f"][3])
@@ -350,7 +409,7 @@ def test_inspector_top5_for_classifiers(qtbot, hub):
 
     panel = make(qtbot, InspectorPanel, hub)
     p = char_probe()
-    hub.send(p)
+    hub.push(p)
     hub.set_timestep(2)
     labels, widths = panel.output_bars()
     row = np.asarray(p.outputs)[2]
@@ -366,7 +425,7 @@ def test_inspector_single_output_shows_target(qtbot, hub):
 
     panel = make(qtbot, InspectorPanel, hub)
     p = lstm_probe()
-    hub.send(p)
+    hub.push(p)
     hub.set_timestep(1)
     _, widths = panel.output_bars()
     np.testing.assert_allclose(widths, np.asarray(p.outputs)[1])
@@ -381,22 +440,25 @@ def test_binary_board_shows_the_sum(qtbot, hub, binary_exp):
     panel = make(qtbot, BinaryPanel, hub)
     binary_exp.set_probe_example(a=89, b=57)
     p = binary_exp.probe()
-    hub.send(p)
+    hub.push(p)
     assert panel.row_text("a") == format(89, "08b")  # MSB left
     assert panel.row_text("b") == format(57, "08b")
     assert panel.row_text("sum") == format(146, "08b")
     assert panel.row_text("t") == "76543210"
     assert panel.values["a"].text() == "= 89" and panel.values["sum"].text() == "= 146"
-    pred = "".join(str(v) for v in np.asarray(p.extras["pred_bits"])[::-1])
+    bits = p.view(BitSum)
+    assert (bits.a, bits.b, bits.true_sum) == (89, 57, 146)
+    pred = "".join(str(int(v)) for v in np.asarray(bits.pred_bits)[::-1])
     assert panel.row_text("pred") == pred
-    wrong = [t for t in range(8) if p.extras["pred_bits"][t] != p.extras["sum_bits"][t]]
+    assert panel.values["pred"].text().startswith(f"= {bits.pred_sum}")
+    wrong = [t for t in range(8) if bits.pred_bits[t] != bits.sum_bits[t]]
     assert panel.wrong_columns() == wrong
     # carries: 89 + 57 carries into bits 1, 4, 5, 6, 7 (written above the column they go into)
     assert panel.row_text("carry") == "1111  1 "
     assert panel.spin_a.value() == 89 and panel.spin_a.maximum() == 127
     # a new pair changes the board; the highlighted column follows the timestep
     binary_exp.set_probe_example(a=3, b=5)
-    hub.send(binary_exp.probe())
+    hub.push(binary_exp.probe())
     assert panel.row_text("a") == "00000011" and panel.values["sum"].text() == "= 8"
     assert panel.selected_column() == 0
     hub.set_timestep(6)
@@ -407,36 +469,38 @@ def test_binary_buttons_send_typed_and_random_pairs(qtbot, hub, binary_exp):
     from visualizer.panels.binary import BinaryPanel
 
     panel = make(qtbot, BinaryPanel, hub)
-    hub.send(binary_exp.probe())
+    hub.push(binary_exp.probe())
     panel.spin_a.setValue(12)
     panel.spin_b.setValue(100)
     qtbot.mouseClick(panel.use_button, QtCore.Qt.MouseButton.LeftButton)
-    assert hub.commands("set_probe_example")[-1] == ("set_probe_example", {"a": 12, "b": 100})
+    assert hub.sent == [SetProbe.of(a=12, b=100), Refresh()]  # the pair, then fresh views
     qtbot.mouseClick(panel.random_button, QtCore.Qt.MouseButton.LeftButton)
-    assert hub.commands("set_probe_example")[-1] == ("set_probe_example", {"random": True})
-    assert len(hub.commands("refresh")) == 2
+    assert hub.sent[2:] == [SetProbe.of(random=True), Refresh()]
+    assert hub.sent[2].options == (("random", True),)
 
 
 def test_binary_column_click_selects_timestep(qtbot, hub, binary_exp):
     from visualizer.panels.binary import BinaryPanel
 
     panel = make(qtbot, BinaryPanel, hub)
-    hub.send(binary_exp.probe())
+    hub.push(binary_exp.probe())
     qtbot.mouseClick(panel.cells["a"][5], QtCore.Qt.MouseButton.LeftButton)
     assert hub.timestep == 5 and panel.selected_column() == 5
 
 
 # == sine ============================================================================================
 def _sine_data(shift=0.0, W=10):
+    """A sine-like probe (its SeriesWindow) and a SeriesForecast over a test range starting at x = 100."""
     x = 100 + 0.01 * np.arange(200)
-    extras = {"x": x, "true": np.sin(x), "pred": np.sin(x) + shift, "forecast_x": x[:50],
-              "forecast": np.sin(x[:50]) * 0.9, "rmse": abs(shift) + 0.01, "forecast_rmse": 0.2}
+    forecast = SeriesForecast(x=frozen_array(x), true=frozen_array(np.sin(x)), pred=frozen_array(np.sin(x) + shift),
+                              forecast_x=frozen_array(x[:50]), forecast=frozen_array(np.sin(x[:50]) * 0.9),
+                              rmse=abs(shift) + 0.01, forecast_rmse=0.2)
     window = np.sin(100 - 0.01 * (W - np.arange(W)))
     layer = LayerTrace("layer 1 (lstm)", "lstm", "tanh", {"h": frozen_array(np.zeros((W, 3)))})
     probe = Probe("sine", 1, tuple(f"{v:.2f}" for v in window), frozen_array(window[:, None]), (layer,),
                   frozen_array(window[:, None]), ("next value",),
-                  extras={"window": frozen_array(window), "t": 100.0, "target": 0.5, "prediction": 0.49})
-    return probe, extras
+                  views=(SeriesWindow(frozen_array(window), 100.0, 0.5, 0.49),), output_range=(-1.0, 1.0))
+    return probe, forecast
 
 
 def test_inspector_regression_axis_is_fixed_symmetric_and_plain(qtbot, hub):
@@ -450,7 +514,7 @@ def test_inspector_regression_axis_is_fixed_symmetric_and_plain(qtbot, hub):
     wave = frozen_array(np.sin(np.linspace(0, 2 * np.pi, 10))[:, None])  # the signal spans -1..1
     small = Probe(probe.experiment, 1, probe.input_labels, wave, probe.layers,
                   frozen_array(np.full((10, 1), -0.003)), ("next value",), tuple([""] * 9 + ["-0.5"]))
-    hub.send(small)
+    hub.push(small)
     for plot in (panel.out_plot, panel.state_plot):
         for name in ("left", "bottom"):
             assert not plot.getAxis(name).autoSIPrefix
@@ -461,6 +525,35 @@ def test_inspector_regression_axis_is_fixed_symmetric_and_plain(qtbot, hub):
     assert panel.out_plot.getViewBox().viewRange()[0] == pytest.approx([x0, x1], abs=1e-6)
 
 
+def test_inspector_regression_axis_covers_the_probes_output_range(qtbot, hub):
+    """A regression probe declares the range of the whole signal (``Probe.output_range``): the value axis
+    covers it even when the window and the outputs are small, so it does not jump between probes."""
+    from visualizer.panels.inspector import InspectorPanel, nice_ceil
+
+    panel = make(qtbot, InspectorPanel, hub)
+    probe, _ = _sine_data()
+    quiet = frozen_array(np.full((10, 1), -0.1))  # a window near zero
+    plain = Probe(probe.experiment, 1, probe.input_labels, quiet, probe.layers,
+                  frozen_array(np.full((10, 1), -0.05)), ("next value",), tuple([""] * 9 + ["-0.1"]))
+    hub.push(plain)
+    assert panel.out_plot.getViewBox().viewRange()[0] == pytest.approx([-nice_ceil(0.11), nice_ceil(0.11)])
+    hub.experiment_changed.emit(None)  # a new run: the axis starts afresh (it otherwise only grows)
+    hub.push(dataclasses.replace(plain, output_range=(-2.0, 2.0)))
+    assert panel.out_plot.getViewBox().viewRange()[0] == pytest.approx([-2.5, 2.5])  # nice_ceil(1.1 * 2)
+
+
+def test_inspector_uses_the_real_sine_output_range(qtbot, hub):
+    from core.experiments import registry
+    from visualizer.panels.inspector import InspectorPanel
+
+    probe = registry.get("sine")(None, 0).probe()
+    lo, hi = probe.output_range
+    panel = make(qtbot, InspectorPanel, hub)
+    hub.push(probe)
+    x0, x1 = panel.out_plot.getViewBox().viewRange()[0]
+    assert x0 <= lo and hi <= x1 and x1 == pytest.approx(-x0)
+
+
 def test_inspector_small_states_stay_visible_on_the_fixed_scale(qtbot, hub):
     from visualizer.panels.inspector import InspectorPanel
 
@@ -468,7 +561,7 @@ def test_inspector_small_states_stay_visible_on_the_fixed_scale(qtbot, hub):
     p = lstm_probe()
     tiny = {k: frozen_array(np.asarray(v) * (0.01 if k == "h" else 1)) for k, v in p.layers[0].states.items()}
     layer = LayerTrace(p.layers[0].name, "lstm", "tanh", tiny)
-    hub.send(Probe(p.experiment, 1, p.input_labels, p.inputs, (layer,), p.outputs, p.output_labels,
+    hub.push(Probe(p.experiment, 1, p.input_labels, p.inputs, (layer,), p.outputs, p.output_labels,
                    p.target_labels, p.prediction_labels, p.correct))
     assert panel.state_plot.getViewBox().viewRange()[1][0] == pytest.approx(-1.1, abs=0.03)  # fixed scale (+5%)
     m = float(np.max(np.abs(tiny["h"][0])))
@@ -481,7 +574,7 @@ def test_inspector_short_dock_keeps_the_output(qtbot, hub):
     from visualizer.panels.inspector import InspectorPanel
 
     panel = make(qtbot, InspectorPanel, hub)
-    hub.send(char_probe())
+    hub.push(char_probe())
     assert panel.state_plot.isVisible() and panel.out_plot.isVisible()
     panel.resize(700, 280)
     qtbot.waitUntil(lambda: not panel.state_plot.isVisible(), timeout=2000)
@@ -501,12 +594,12 @@ def test_inspector_model_without_hidden_layer(qtbot, hub):
 
     panel = make(qtbot, InspectorPanel, hub)
     p = char_probe()
-    hub.send(Probe("iris", 1, ("flower",), frozen_array(np.ones((1, 4))), (), p.outputs[:1], p.output_labels,
+    hub.push(Probe("iris", 1, ("flower",), frozen_array(np.ones((1, 4))), (), p.outputs[:1], p.output_labels,
                    (p.output_labels[0],), (p.output_labels[1],), frozen_array([False])))
     assert not panel.state_plot.isVisible() and panel.no_layer.isVisible() and not panel.selectors.isVisible()
     assert "no hidden layer" in panel.no_layer.text()
     assert len(panel.output_bars()[1]) == 5
-    hub.send(p)  # a model with layers again
+    hub.push(p)  # a model with layers again
     assert panel.state_plot.isVisible() and not panel.no_layer.isVisible()
 
 
@@ -514,25 +607,25 @@ def test_sine_view_keeps_the_signal_range_when_the_forecast_diverges(qtbot, hub)
     from visualizer.panels.sine import SinePanel
 
     panel = make(qtbot, SinePanel, hub)
-    probe, extras = _sine_data()
-    extras = dict(extras, forecast=np.linspace(0, 50, 50))  # a forecast running away
-    hub.send(probe, extras)
+    probe, forecast = _sine_data()
+    forecast = dataclasses.replace(forecast, forecast=frozen_array(np.linspace(0, 50, 50)))  # running away
+    hub.push(probe, (forecast,))
     (x0, x1), (y0, y1) = panel.view_range()
-    lo, hi = float(np.min(extras["true"])), float(np.max(extras["true"]))
+    lo, hi = float(np.min(forecast.true)), float(np.max(forecast.true))
     assert lo - 0.3 * (hi - lo) < y0 < lo and hi < y1 < hi + 0.3 * (hi - lo)  # not up to 50
-    assert x0 <= 100 - 0.1 and x1 >= extras["x"][-1]
+    assert x0 <= 100 - 0.1 and x1 >= forecast.x[-1]
 
 
 def test_sine_snapshot_changes_curves_and_rmse(qtbot, hub):
     from visualizer.panels.sine import SinePanel
 
     panel = make(qtbot, SinePanel, hub)
-    probe, extras = _sine_data(0.0)
-    hub.send(probe, extras)
+    probe, forecast = _sine_data(0.0)
+    hub.push(probe, (forecast,))
     _, y1 = panel.pred_curve.getData()
     assert "RMSE 0.01" in panel.plot.titleLabel.text
-    _, extras2 = _sine_data(0.3)
-    hub.send(None, extras2)
+    _, forecast2 = _sine_data(0.3)
+    hub.push(None, (forecast2,))  # a new forecast alone (no probe) redraws the curves
     _, y2 = panel.pred_curve.getData()
     np.testing.assert_allclose(y2 - y1, 0.3)
     assert "RMSE 0.31" in panel.plot.titleLabel.text
@@ -544,36 +637,48 @@ def test_sine_marks_probe_window_and_selected_point(qtbot, hub):
     from visualizer.panels.sine import SinePanel
 
     panel = make(qtbot, SinePanel, hub)
-    probe, extras = _sine_data()
-    hub.send(probe, extras)
+    probe, forecast = _sine_data()
+    hub.push(probe, (forecast,))
     lo, hi = panel.region.getRegion()
     assert lo < 100 - 0.01 * 10 + 0.01 and hi >= 100.0
     hub.set_timestep(3)
     x, y = panel.cursor_point()
-    assert x == pytest.approx(100 - 0.01 * 7) and y == pytest.approx(probe.extras["window"][3])
+    assert x == pytest.approx(100 - 0.01 * 7) and y == pytest.approx(probe.view(SeriesWindow).window[3])
+    assert "predicted 0.4900" in panel.status.text() and "true 0.5000" in panel.status.text()
     panel.show_all.setChecked(False)  # zoom on the window
     xr = panel.plot.getViewBox().viewRange()[0]
     assert xr[0] < 99.9 and xr[1] < 101
 
 
 # == text ===============================================================================================
-class _Info:
-    config = {"temperatures": (0.5, 1.0), "prime": "Th", "sample_length": 50}
+def _char_lm_spec(**values):
+    """char-lm's RunSpec (validated values; nothing is built: no corpus is read)."""
+    return RunSpec.create("char-lm", values=values)
 
 
-def test_text_samples_follow_extras(qtbot):
+def _samples(*pairs, argmax="", prime=""):
+    return TextSamples(samples=tuple(pairs), argmax=argmax, prime=prime)
+
+
+def test_text_samples_follow_views(qtbot):
     from visualizer.panels.text import TextPanel
 
-    hub = Hub(_Info())
+    hub = Hub(_char_lm_spec(temperatures=(0.5, 1.0), prime="Th", sample_length=50))
     panel = make(qtbot, TextPanel, hub)
     assert panel.temps_edit.text() == "0.5, 1" and panel.prime_edit.text() == "Th"
     assert panel.length_spin.value() == 50
-    hub.send(None, {"samples": {0.2: "aaa", 0.6: "bbb", 1.2: "ccc"}, "argmax": "zzz", "prime": "Th"})
+    assert list(panel.boxes) == [0.5, 1.0]  # one box per configured temperature before any sample
+    hub.push(None, (_samples((0.2, "aaa"), (0.6, "bbb"), (1.2, "ccc"), argmax="zzz", prime="Th"),))
     assert panel.sample_texts() == {0.2: "aaa", 0.6: "bbb", 1.2: "ccc"}
+    assert list(panel.boxes) == [0.2, 0.6, 1.2]  # in the declared order
     assert panel.argmax_box.text == "zzz"
-    hub.send(None, {"samples": {0.7: "new"}, "argmax": "y", "prime": ""})
+    hub.push(None, (_samples((0.7, "new"), argmax="y", prime=""),))
     assert panel.sample_texts() == {0.7: "new"}
     assert "new" in panel.boxes[0.7].edit.toPlainText()
+    # a new run: the controls show its config, the old samples go
+    hub.experiment_changed.emit(_char_lm_spec(temperatures=(0.3,), prime="A", sample_length=20))
+    assert panel.temps_edit.text() == "0.3" and panel.prime_edit.text() == "A" and panel.length_spin.value() == 20
+    assert panel.argmax_box.text == "" and hub.sent == []  # showing a config sends nothing back
 
 
 def test_text_whitespace_heavy_argmax_is_visible(qtbot, hub):
@@ -583,11 +688,16 @@ def test_text_whitespace_heavy_argmax_is_visible(qtbot, hub):
 
     assert whitespace_heavy("a    \n\n   ") and not whitespace_heavy("the cat sat")
     panel = make(qtbot, TextPanel, hub)
-    hub.send(None, {"samples": {0.5: "an  apple"}, "argmax": "   \n\n    \n", "prime": "The"})
+    hub.push(None, (_samples((0.5, "an  apple"), argmax="   \n\n    \n", prime="The"),))
     shown = panel.argmax_box.html()
     assert panel.argmax_box.whitespace_heavy
     assert shown.startswith("The") and shown.count("·") == 7 and shown.count("⏎") == 3
     assert "an  apple" in panel.boxes[0.5].html()  # two spaces kept
+
+
+def _slider_index(lo, hi, value, steps=1000):
+    """Where ``value`` sits on a log slider over [lo, hi] with ``steps`` steps."""
+    return round(steps * math.log(value / lo) / math.log(hi / lo))
 
 
 def test_text_controls_call_set_live_then_refresh(qtbot, hub):
@@ -599,28 +709,91 @@ def test_text_controls_call_set_live_then_refresh(qtbot, hub):
     panel.prime_edit.setText("Once")
     panel.prime_edit.editingFinished.emit()
     panel.length_spin.setValue(80)
-    panel.temp_slider.setValue(150)  # not dragged: applies at once
-    assert [c for c in hub.calls if c[0] == "set_live"] == [
-        ("set_live", "temperatures", (0.3, 0.9)), ("set_live", "prime", "Once"),
-        ("set_live", "sample_length", 80), ("set_live", "temperatures", (1.5,))]
-    assert len(hub.commands("refresh")) == 4
-    assert hub.calls[-1] == ("refresh",)
-    assert panel.temps_edit.text() == "1.5"
+    # the one-temperature slider is logarithmic over the Param's range (0.01..5); not dragged: applies at once
+    panel.temp_slider.setValue(_slider_index(0.01, 5.0, 1.5))
+    t = float(panel.temp_value.text())
+    assert t == pytest.approx(1.5, rel=0.01)
+    assert hub.sent == [SetLive("temperatures", (0.3, 0.9)), Refresh(), SetLive("prime", "Once"), Refresh(),
+                        SetLive("sample_length", 80), Refresh(), SetLive("temperatures", (t,)), Refresh()]
+    assert panel.temps_edit.text() == panel.temp_value.text()  # the list now holds the slider's temperature
     qtbot.mouseClick(panel.regen_button, QtCore.Qt.MouseButton.LeftButton)
-    assert len(hub.commands("refresh")) == 5
+    assert hub.sent[-1] == Refresh() and len(hub.commands(Refresh)) == 5
+
+
+def test_text_slider_applies_on_release_while_dragging(qtbot, hub):
+    from visualizer.panels.text import TextPanel
+
+    panel = make(qtbot, TextPanel, hub)
+    panel.temp_slider.setSliderDown(True)  # the user drags
+    for i in (300, 500, _slider_index(0.01, 5.0, 2.0)):
+        panel.temp_slider.setValue(i)
+    assert hub.sent == []  # nothing while dragging: the value is shown only
+    t = float(panel.temp_value.text())
+    assert t == pytest.approx(2.0, rel=0.01)
+    panel.temp_slider.setSliderDown(False)  # released
+    assert hub.sent == [SetLive("temperatures", (t,)), Refresh()]
 
 
 def test_text_rejects_bad_temperatures(qtbot, hub):
-    from visualizer.panels.text import TextPanel, parse_temperatures
+    """Temperatures are parsed by the Param (commas, semicolons or spaces); a bad entry shows the Param's
+    message (naming the field) under the controls and on the field, and sends nothing."""
+    from visualizer.panels.text import TextPanel
 
-    assert parse_temperatures("0.2 0.6;1.2") == (0.2, 0.6, 1.2)
-    with pytest.raises(ValueError, match="temperatures: 'hot'"):
-        parse_temperatures("0.2, hot")
     panel = make(qtbot, TextPanel, hub)
-    panel.temps_edit.setText("0.2, -1")
+    panel.temps_edit.setText("0.2 0.6;1.2")  # spaces and semicolons are fine
     panel.temps_edit.editingFinished.emit()
-    assert hub.commands("set_live") == []
-    assert "-1" in panel.error_label.text() and panel.error_label.isVisible()
+    assert hub.sent == [SetLive("temperatures", (0.2, 0.6, 1.2)), Refresh()]
+    for bad, what in (("0.2, -1", "-1"), ("0.2, hot", "'hot'"), ("", "at least one number")):
+        del hub.sent[:]
+        panel.temps_edit.setText(bad)
+        panel.temps_edit.editingFinished.emit()
+        assert hub.sent == [], bad
+        text = panel.error_label.text()
+        assert text.startswith("temperatures: ") and what in text, (bad, text)
+        assert panel.error_label.isVisible() and panel.temps_field.property("invalid")
+        assert text in panel.temps_field.toolTip()
+    panel.temps_edit.setText("0.4")  # a good value clears the error
+    panel.temps_edit.editingFinished.emit()
+    assert hub.sent == [SetLive("temperatures", (0.4,)), Refresh()]
+    assert not panel.error_label.isVisible() and not panel.temps_field.property("invalid")
+
+
+def test_text_temperatures_use_the_experiments_param(qtbot):
+    """char-lm declares temperatures in 0.01..5: the panel's field rejects values outside with the Param's
+    own message (the settings form's), and follows a value the hub reports as applied."""
+    from visualizer.panels.text import TextPanel
+
+    spec = _char_lm_spec()
+    param = spec.cls.param("temperatures")
+    assert (param.type, param.low, param.high, param.live) == ("floats", 0.01, 5.0, True)
+    hub = Hub(spec)
+    panel = make(qtbot, TextPanel, hub)
+    assert panel.temps_field.param == param
+    for bad in ("0.5, 9", "0.001", "5.5"):
+        with pytest.raises(ConfigError) as err:
+            param.validate(bad)
+        assert "[0.01, 5]" in str(err.value)
+        panel.temps_edit.setText(bad)
+        panel.temps_edit.editingFinished.emit()
+        assert panel.error_label.text() == str(err.value), bad
+        assert hub.sent == []
+    panel.temps_edit.setText("0.01, 5")  # the ends of the range are accepted
+    panel.temps_edit.editingFinished.emit()
+    assert hub.sent == [SetLive("temperatures", (0.01, 5.0)), Refresh()] and not panel.error_label.isVisible()
+    # the one-temperature slider spans the same range
+    assert (panel.temp_field.param.low, panel.temp_field.param.high) == (0.01, 5.0)
+    panel.temp_slider.setValue(panel.temp_slider.maximum())
+    assert hub.sent[-2] == SetLive("temperatures", (5.0,))
+    # a live change applied elsewhere (the settings form, a loaded checkpoint) shows, and sends nothing back
+    del hub.sent[:]
+    hub.live_param_changed.emit("temperatures", (0.3, 2.5), 120)
+    assert panel.temps_edit.text() == "0.3, 2.5" and hub.sent == []
+    hub.live_param_changed.emit("prime", "Wh", 121)
+    hub.live_param_changed.emit("sample_length", 300, 122)
+    hub.live_param_changed.emit("learning_rate", 0.1, 123)  # not a text control: ignored
+    assert panel.prime_edit.text() == "Wh" and panel.length_spin.value() == 300 and hub.sent == []
+    panel.temps_edit.editingFinished.emit()  # focus leaves the field unchanged: nothing is re-sent
+    assert hub.sent == []
 
 
 def test_text_refreshes_every_n_steps_while_visible(qtbot, hub):
@@ -629,18 +802,18 @@ def test_text_refreshes_every_n_steps_while_visible(qtbot, hub):
     panel = make(qtbot, TextPanel, hub)
     panel.every_spin.setValue(100)
     for step in (40, 90, 120, 150, 230):
-        hub.send(None, None, step=step)
-    assert len(hub.commands("refresh")) == 2  # at 120 and 230
+        hub.push(None, step=step)
+    assert hub.sent == [Refresh(), Refresh()]  # at 120 and 230
     panel.every_spin.setValue(0)  # never
-    hub.send(None, None, step=1000)
-    assert len(hub.commands("refresh")) == 2
+    hub.push(None, step=1000)
+    assert len(hub.commands(Refresh)) == 2
 
 
 def test_text_probe_line_highlights_selected_character(qtbot, hub):
     from visualizer.panels.text import TextPanel
 
     panel = make(qtbot, TextPanel, hub)
-    hub.send(char_probe("hello world"))
+    hub.push(char_probe("hello world"))
     hub.set_timestep(4)
     html = panel.probe_label.text()
     assert "<b>o</b></span>" in html and "hell" in html
@@ -654,9 +827,9 @@ def test_text_probe_line_aligns_words(qtbot, hub):
     words = ("the", "cat", "sat", "on")
     probe = Probe("word-lm", 1, words, frozen_array(np.eye(4)), char_probe().layers, frozen_array(np.eye(4)),
                   words, ("cat", "sat", "on", "mat"), ("dog", "sat", "in", "the"),
-                  frozen_array([False, True, False, False]))
+                  frozen_array([False, True, False, False]), views=(ProbeText(words, 2.0),))
     panel = make(qtbot, TextPanel, hub)
-    hub.send(probe, {"samples": {1.0: "on the mat"}, "argmax": "the the", "prime": "cat"})
+    hub.push(probe, (_samples((1.0, "on the mat"), argmax="the the", prime="cat"),))
     assert panel.boxes[1.0].edit.toPlainText() == "cat on the mat"  # words: prime and sample spaced
     html = TextPanel.probe_html(probe, 1)
     top, bottom = html.split("<br>")
@@ -679,7 +852,7 @@ def _digit_probe(seed=0, T=8):
     return Probe("digits-rnn", 1, tuple(f"row {t}" for t in range(T)), frozen_array(img), (layer,),
                  frozen_array(probs), tuple(map(str, range(10))), tuple([""] * (T - 1) + ["3"]),
                  tuple(map(str, preds)), frozen_array(preds == 3),
-                 {"image": frozen_array(img), "label": 3, "prediction": int(preds[-1]), "index": 0})
+                 views=(DigitRead(frozen_array(img), 3, int(preds[-1]), seed),))
 
 
 def test_digits_image_rows_and_probabilities(qtbot, hub):
@@ -687,27 +860,27 @@ def test_digits_image_rows_and_probabilities(qtbot, hub):
 
     panel = make(qtbot, DigitsPanel, hub)
     p = _digit_probe(1)
-    hub.send(p)
-    np.testing.assert_allclose(panel.image.image, np.asarray(p.extras["image"]), rtol=1e-6)
+    hub.push(p)
+    np.testing.assert_allclose(panel.image.image, np.asarray(p.view(DigitRead).image), rtol=1e-6)
     np.testing.assert_allclose(panel.bar_heights(), np.asarray(p.outputs)[0])
     assert panel.marked_row() == 0
     hub.set_timestep(5)
     np.testing.assert_allclose(panel.bar_heights(), np.asarray(p.outputs)[5])
     assert panel.marked_row() == 5
-    assert "true 3" in panel.verdict.text()
+    assert f"true 3 · predicted {p.view(DigitRead).prediction}" in panel.verdict.text()
     p2 = _digit_probe(2)
-    hub.send(p2)
-    np.testing.assert_allclose(panel.image.image, np.asarray(p2.extras["image"]), rtol=1e-6)
+    hub.push(p2)
+    np.testing.assert_allclose(panel.image.image, np.asarray(p2.view(DigitRead).image), rtol=1e-6)
     np.testing.assert_allclose(panel.bar_heights(), np.asarray(p2.outputs)[5])
     qtbot.mouseClick(panel.random_button, QtCore.Qt.MouseButton.LeftButton)
-    assert hub.commands("set_probe_example")[-1] == ("set_probe_example", {"random": True})
+    assert hub.sent == [SetProbe.of(random=True), Refresh()]
 
 
 def test_digits_image_is_large_with_square_pixels(qtbot, hub):
     from visualizer.panels.digits import DigitsPanel
 
     panel = make(qtbot, DigitsPanel, hub)
-    hub.send(_digit_probe(1))
+    hub.push(_digit_probe(1))
     qtbot.wait(30)
     px, py = panel.img_plot.getViewBox().viewPixelSize()  # image units per screen pixel
     assert px == pytest.approx(py, rel=0.02)  # square pixels
@@ -721,9 +894,10 @@ def test_digits_single_step_model_has_no_row_cursor(qtbot, hub):
     p = _digit_probe(T=8)
     mlp = Probe("mlp-digits", 1, ("image",), frozen_array(np.zeros((1, 64))), p.layers,
                 frozen_array(np.asarray(p.outputs)[-1:]), p.output_labels, ("3",), ("3",), None,
-                {"image": p.extras["image"], "label": 3, "prediction": 3})
-    hub.send(mlp)
+                views=(DigitRead(p.view(DigitRead).image, 3, 3, 0),))
+    hub.push(mlp)
     assert panel.marked_row() is None and not panel.heat_plot.isVisible()
+    assert "true 3 · predicted 3" in panel.verdict.text()
     np.testing.assert_allclose(panel.bar_heights(), np.asarray(p.outputs)[-1])
 
 
@@ -732,7 +906,7 @@ def test_worked_example_shows_the_seed_numbers(qtbot, hub, worked_exp):
     from visualizer.panels.worked import WorkedPanel
 
     panel = make(qtbot, WorkedPanel, hub)
-    hub.send(worked_exp.probe())
+    hub.push(worked_exp.probe())
     assert panel.cell_text(0, "pre[0]") == "0.60000000"
     assert panel.cell_text(1, "pre[0]") == "1.29234010"
     assert panel.cell_text(1, "h[1]") == "0.88366641"
@@ -747,24 +921,43 @@ def test_worked_example_shows_the_seed_numbers(qtbot, hub, worked_exp):
 
 def test_worked_example_compares_with_the_seed(qtbot, hub):
     """At step 0 the table equals the seed's numbers (grey seed columns, a green banner); after training
-    the banner says the weights moved and the seed columns keep the seed's values."""
+    the banner says the weights moved and the seed columns keep the seed's values. The seed's numbers are
+    the experiment's reference pass (WorkedNumbers.reference, core's seed_forward), not the panel's."""
     from core.experiments import registry
-    from visualizer.panels.worked import WorkedPanel, seed_forward
+    from core.experiments.worked_example import seed_forward
+    from visualizer.panels.worked import WorkedPanel
 
-    s = seed_forward([1.0, 2.0])
-    np.testing.assert_allclose(s["y"], [1.56128388, 2.72707101], atol=1e-8)
+    pre, h, y = seed_forward([1.0, 2.0])
+    np.testing.assert_allclose(np.ravel(y), [1.56128388, 2.72707101], atol=1e-8)
     exp = registry.get("worked-example")(None, 0)
     panel = make(qtbot, WorkedPanel, hub)
-    hub.send(exp.probe())
+    probe = exp.probe()
+    numbers = probe.view(WorkedNumbers)
+    for got, want in zip(numbers.reference, seed_forward(numbers.x)):
+        np.testing.assert_allclose(np.asarray(got).reshape(np.shape(want)), want, atol=1e-12)
+    hub.push(probe)
     assert panel.seed_match is True and "seed" in panel.seed_label.text()
     assert panel.table.horizontalHeaderItem(3).text() == "seed t = 1"
     assert panel.table.item(5, 3).text() == "2.72707101"  # row y, seed t = 1
     for _ in range(3):
         exp.train_step()
-    hub.send(exp.probe())
+    hub.push(exp.probe())
     assert panel.seed_match is False and "3 training steps" in panel.seed_label.text()
     assert panel.table.item(5, 3).text() == "2.72707101"
     assert panel.cell_text(1, "y") != "2.72707101"
+
+
+def test_worked_example_without_a_reference_shows_no_seed_columns(qtbot, hub):
+    """Shapes other than the seed's (no reference pass from core): the model's own columns only, no banner."""
+    from core.experiments import registry
+    from visualizer.panels.worked import WorkedPanel
+
+    probe = registry.get("worked-example")(None, 0).probe()
+    numbers = dataclasses.replace(probe.view(WorkedNumbers), reference=None)
+    panel = make(qtbot, WorkedPanel, hub)
+    hub.push(dataclasses.replace(probe, views=(numbers,)))
+    assert panel.table.columnCount() == 2 and panel.seed_match is None and panel.seed_label.text() == ""
+    assert panel.cell_text(1, "y") == "2.72707101"  # the model's own numbers are still shown
 
 
 def test_worked_example_snapshot_changes_numbers(qtbot, hub):
@@ -773,32 +966,126 @@ def test_worked_example_snapshot_changes_numbers(qtbot, hub):
 
     exp = registry.get("worked-example")(None, 0)
     panel = make(qtbot, WorkedPanel, hub)
-    hub.send(exp.probe())
+    hub.push(exp.probe())
     before = panel.cell_text(1, "y")
     for _ in range(3):
         exp.train_step()
-    hub.send(exp.probe())
+    hub.push(exp.probe())
     assert panel.cell_text(1, "y") != before
     assert "step 3" in panel.loss_label.text()
 
 
+# == which panels an experiment gets ===================================================================
+EXPECTED_PANELS = {
+    # binary-addition: the order of its view_types (LayerStates and MarkedUnit before BitSum), the same as its
+    # pre-refactor ``panels = ("loss", "hidden", "binary", "inspector")``
+    "binary-addition": ["loss", "hidden", "binary", "inspector"],
+    "sine": ["loss", "sine", "hidden", "inspector"],
+    "char-lm": ["loss", "text", "hidden", "inspector"],
+    "word-lm": ["loss", "text", "hidden", "inspector"],
+    "digits-rnn": ["loss", "digits", "hidden", "inspector"],
+    "mlp-digits": ["loss", "digits", "inspector"],
+    "iris": ["loss", "inspector"],
+    "worked-example": ["worked", "hidden", "inspector"],
+}
+
+
+@pytest.mark.parametrize("experiment_id", sorted(EXPECTED_PANELS))
+def test_panels_for_maps_view_types_to_panels(experiment_id):
+    from core.experiments import registry
+    from visualizer.panels import panel_for, panels_for
+
+    cls = registry.get(experiment_id)
+    panels = panels_for(cls.view_types)
+    assert [c.key for c in panels] == EXPECTED_PANELS[experiment_id]
+    for vt in cls.view_types:  # every view type the experiment shows has a panel, and it is one of these
+        assert panel_for(vt) in panels, vt.__name__
+
+
+def test_every_view_type_has_exactly_one_panel():
+    from core import views
+    from visualizer.panels import panel_classes
+
+    classes = panel_classes()
+    assert len({c.key for c in classes}) == len(classes)  # dock names are unique
+    kinds = [v for v in vars(views).values() if isinstance(v, type) and issubclass(v, View) and v is not View]
+    for kind in kinds:
+        owners = [c.key for c in classes if kind in c.draws]
+        assert len(owners) == 1, (kind.__name__, owners)
+
+
+# every view type, one instance each (what a Snapshot may carry)
+def _one_of_each_view():
+    probe, forecast = _sine_data()
+    img = frozen_array(np.zeros((8, 8)))
+    bits = frozen_array(np.zeros(8))
+    return (MarkedUnit(0, 1, 0.9, "tracks the carry"), forecast, probe.view(SeriesWindow),
+            _samples((0.5, "abc"), argmax="zzz", prime="T"), ProbeText("hello", 1.0), DigitRead(img, 3, 3, 0),
+            BitSum(1, 2, 3, 3, bits, bits, bits, bits, bits),
+            WorkedNumbers(*(frozen_array(np.zeros((2, 1))),) * 4, None, 0.0, ()))
+
+
+@pytest.mark.parametrize("key", ["hidden", "inspector", "binary", "sine", "text", "digits", "worked"])
+@pytest.mark.parametrize("shown", [True, False], ids=["shown", "hidden-then-shown"])
+def test_a_panel_receives_only_the_view_types_it_draws(qtbot, key, shown):
+    """Snapshot.views carries every kind of view; ``_on_view`` sees only those in the panel's ``draws``
+    (also when they were kept while the panel was hidden), and the others change nothing."""
+    from visualizer.panels import panel_classes
+
+    cls = next(c for c in panel_classes() if c.key == key)
+    hub = Hub()
+    panel = make(qtbot, cls, hub, show=shown)
+    seen = []
+    panel._on_view = seen.append  # the base class dispatches through the instance
+    views = _one_of_each_view()
+    hub.push(None, views)
+    if not shown:
+        assert seen == []  # a hidden panel does no work ...
+        panel.show()
+        qtbot.waitExposed(panel)  # ... and gets what it draws when shown
+    assert [type(v) for v in seen] == [type(v) for v in views if type(v) in cls.draws]
+    assert panel.redraws == 0  # _on_view replaced: nothing else drew (no probe was sent)
+
+
+def test_views_of_other_types_change_nothing(qtbot, hub):
+    """A text panel sent a forecast and a bit sum keeps its samples; a sine panel sent samples keeps its curves."""
+    from visualizer.panels.sine import SinePanel
+    from visualizer.panels.text import TextPanel
+
+    text, sine = make(qtbot, TextPanel, hub), make(qtbot, SinePanel, hub)
+    probe, forecast = _sine_data()
+    hub.push(probe, (forecast, _samples((0.5, "abc"), argmax="zzz", prime="T")))
+    assert (text.redraws, sine.redraws) == (2, 2)  # each: the probe, and its own view (samples / forecast)
+    others = tuple(v for v in _one_of_each_view() if type(v) not in (TextSamples, ProbeText, SeriesForecast,
+                                                                       SeriesWindow))
+    hub.push(None, others)
+    assert (text.redraws, sine.redraws) == (2, 2)
+    assert text.sample_texts() == {0.5: "abc"} and len(sine.true_curve.getData()[0]) == len(forecast.x)
+
+
 # == nothing is cut off in a narrow dock ===============================================================
+def _content_panels(qtbot, cls, hub):
+    """key -> panel for the experiment class's panels (not the loss plot, which needs a metric history)."""
+    from visualizer.panels import panels_for
+
+    return {c.key: make(qtbot, c, hub) for c in panels_for(cls.view_types) if c.key != "loss"}
+
+
 @pytest.mark.parametrize("experiment_id", ["binary-addition", "sine", "char-lm", "digits-rnn", "mlp-digits",
                                            "iris", "worked-example"])
 def test_panels_fit_a_480_px_dock(qtbot, experiment_id):
-    """With real probes and extras, every content panel (and each of its plot grids, whose titles and axes set
+    """With real probes and views, every content panel (and each of its plot grids, whose titles and axes set
     a minimum width) fits 480 px: the width of a side dock in a 1280 x 800 window."""
     import pyqtgraph as pg
     from core.experiments import registry
-    from visualizer.panels import panel_class
 
     cls = registry.get(experiment_id)
     exp = cls(None, 0)
     hub = Hub()
-    panels = {n: make(qtbot, panel_class(n), hub) for n in cls.panels if n != "loss"}
+    panels = _content_panels(qtbot, cls, hub)
     for panel in panels.values():
         panel.resize(480, 420)
-    hub.send(exp.probe(), exp.extras())
+    hub.push(exp.probe(), exp.views())
     qtbot.wait(20)
     for name, panel in panels.items():
         assert panel.minimumSizeHint().width() <= 480, name
@@ -812,30 +1099,44 @@ def test_panels_fit_a_480_px_dock(qtbot, experiment_id):
 @pytest.mark.parametrize("experiment_id", ["binary-addition", "sine", "char-lm", "word-lm", "digits-rnn",
                                            "mlp-digits", "iris", "worked-example"])
 def test_real_experiment_feeds_its_panels(qtbot, experiment_id):
-    """The panels read the keys the experiments really produce (no training: init, probe, extras)."""
+    """The panels read the views the experiments really produce (no training: init, probe, views)."""
     from core.experiments import registry
-    from visualizer.panels import panel_class
+    from visualizer.panels import panels_for
 
     cls = registry.get(experiment_id)
     exp = cls(None, 0)
-    probe, extras = exp.probe(), exp.extras()
+    probe, views = exp.probe(), tuple(exp.views())
+    # what each experiment emits: its probe's views and its own, all of types it declares
+    for v in probe.views + views:
+        assert type(v) in cls.view_types, (experiment_id, type(v).__name__)
+    drawn = {vt for c in panels_for(cls.view_types) for vt in c.draws}
+    assert set(cls.view_types) <= drawn
     hub = Hub()
-    names = [n for n in cls.panels if n != "loss"]
-    panels = {n: make(qtbot, panel_class(n), hub) for n in names}
-    hub.send(probe, extras)
+    panels = _content_panels(qtbot, cls, hub)
+    hub.push(probe, views)
     for t in range(probe.num_steps):
         hub.set_timestep(t)
     for name, panel in panels.items():
         assert panel.redraws >= 1, name
+    by_type = {type(v): v for v in views}
     if "sine" in panels:
         x, _ = panels["sine"].true_curve.getData()
-        assert len(x) == len(extras["x"]) and panels["sine"].cursor_point() is not None
+        assert len(x) == len(by_type[SeriesForecast].x) and panels["sine"].cursor_point() is not None
+        assert probe.view(SeriesWindow) is not None and probe.output_range is not None
     if "text" in panels:
-        assert set(panels["text"].sample_texts()) == set(extras["samples"])
+        assert set(panels["text"].sample_texts()) == {t for t, _ in by_type[TextSamples].samples}
+        assert probe.view(ProbeText) is not None and panels["text"].probe_label.text()
     if "digits" in panels:
         np.testing.assert_allclose(panels["digits"].bar_heights(), np.asarray(probe.outputs)[-1], rtol=1e-6)
+        assert f"true {probe.view(DigitRead).label}" in panels["digits"].verdict.text()
+    if "binary" in panels:
+        assert panels["binary"].values["a"].text() == f"= {probe.view(BitSum).a}"
+    if "worked" in panels:
+        assert panels["worked"].seed_match is True
     if "hidden" in panels:
         assert panels["hidden"].displayed().shape == np.asarray(probe.layers[0].states["h"]).T.shape
+    if experiment_id == "iris":
+        assert probe.views == () and views == ()  # iris has nothing but the loss and the inspector
 
 
 def test_binary_board_fits_a_narrow_dock(qtbot, hub, binary_exp):
@@ -844,7 +1145,7 @@ def test_binary_board_fits_a_narrow_dock(qtbot, hub, binary_exp):
 
     assert [_prob(p) for p in (0.981, 0.004, 0.9999, 0.5)] == [".98", "0.0", "1.0", ".50"]
     panel = make(qtbot, BinaryPanel, hub)
-    hub.send(binary_exp.probe(), binary_exp.extras())
+    hub.push(binary_exp.probe(), binary_exp.views())
     assert panel.board.minimumSizeHint().width() <= panel.minimumWidth() - 16
     assert panel.row_text("p") == "".join(_prob(v) for v in np.asarray(binary_exp.probe().outputs)[::-1, 0])
 
@@ -858,11 +1159,11 @@ def test_inspector_small_probabilities_get_a_readable_axis(qtbot, hub):
     p = char_probe()
     flat = np.full(np.shape(p.outputs), 0.004)
     flat[:, 0] = 0.0072
-    hub.send(Probe(p.experiment, 1, p.input_labels, p.inputs, p.layers, frozen_array(flat), p.output_labels,
+    hub.push(Probe(p.experiment, 1, p.input_labels, p.inputs, p.layers, frozen_array(flat), p.output_labels,
                    p.target_labels, p.prediction_labels, p.correct))
     x0, x1 = panel.out_plot.getViewBox().viewRange()[0]
     assert 0.0076 < x1 < 0.06
-    hub.send(p)  # Dirichlet rows: some probability is large
+    hub.push(p)  # Dirichlet rows: some probability is large
     assert panel.out_plot.getViewBox().viewRange()[0][1] > 0.5
 
 
@@ -870,7 +1171,7 @@ def test_binary_bit_columns_are_equally_wide(qtbot, hub, binary_exp):
     from visualizer.panels.binary import BinaryPanel
 
     panel = make(qtbot, BinaryPanel, hub)
-    hub.send(binary_exp.probe(), binary_exp.extras())
+    hub.push(binary_exp.probe(), binary_exp.views())
     qtbot.wait(20)
     widths = {c.width() for c in panel.cells["a"]}
     assert max(widths) - min(widths) <= 1
@@ -885,7 +1186,7 @@ def test_inspector_judges_right_or_wrong_only_where_there_is_a_target(qtbot, hub
     cls = registry.get("digits-rnn")
     probe = cls(cls.preset_config(None), seed=0).probe()
     panel = make(qtbot, InspectorPanel, hub)
-    hub.send(probe)
+    hub.push(probe)
     hub.set_timestep(0)
     early = panel.output_label.text()
     assert "no target at this step" in early
@@ -905,6 +1206,6 @@ def test_heatmap_marks_no_prediction_wrong_where_there_is_no_target(qtbot, hub):
     judged = verdicts(probe)
     assert judged[:-1] == [None] * (probe.num_steps - 1) and judged[-1] is not None
     panel = make(qtbot, HiddenStatePanel, hub)
-    hub.send(probe)
+    hub.push(probe)
     colours = panel.label_colours("predicted")
     assert all(c != WRONG for c in colours[:-1])
