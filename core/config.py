@@ -40,6 +40,7 @@ class Param:
     log: bool = False
     live: bool = False
     choices: tuple[str, ...] = ()
+    choices_from: Any = None  # a callable giving the current choices (e.g. the registered cells), or None
     kind: str = ""  # for ``path``: "file" or "dir"
 
     def __post_init__(self) -> None:
@@ -107,9 +108,14 @@ class Param:
         # str / path
         if not isinstance(value, str):
             raise ConfigError(f"{name}: expected text, got {value!r}")
-        if self.choices and value not in self.choices:
-            raise ConfigError(f"{name}: {value!r} is not one of {', '.join(self.choices)}")
+        allowed = self.options()
+        if allowed and value not in allowed:
+            raise ConfigError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
         return value
+
+    def options(self) -> tuple[str, ...]:
+        """The accepted values of a choice parameter, now (``choices_from()`` when given, else ``choices``)."""
+        return tuple(self.choices_from()) if self.choices_from is not None else self.choices
 
     def _check_range(self, v: float) -> None:
         if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
@@ -170,9 +176,10 @@ def num_layers(default: int, high: int = 3) -> Param:
 
 
 def cell(default: str) -> Param:
-    """The cell type; choices are the cells registered in ``core.nn.cells`` when this is called."""
-    from core.nn.cells import cell_names  # here, not at import: config stays light, and late registrations count
-    return Param("cell", "str", default, "Recurrent cell type.", choices=cell_names())
+    """The cell type; its choices are the cells registered in ``core.nn.cells`` (read when validating or
+    drawing the form, so a cell registered later is offered too)."""
+    from core.nn.cells import cell_names  # here, not at import: config stays light
+    return Param("cell", "str", default, "Recurrent cell type.", choices=cell_names(), choices_from=cell_names)
 
 
 def seq_len(default: int, low: int = 1, high: int = 400) -> Param:

@@ -100,6 +100,7 @@ class TrainingWorker(QtCore.QObject):
             self.errored.emit(f"Could not build {spec.id}: {exc}")
             return
         self.replaced.emit(self.run_.spec, None)
+        self._maybe_frame(self.run_)  # the first probe and views
         self.state_changed.emit("idle")
 
     def _drain(self, timeout: float) -> None:

@@ -26,6 +26,7 @@ class FakeNote(View):
 
     step: int
     example: int
+    learning_rate: float  # what the model's optimizer holds
 
 
 class FakeExperiment(Experiment):
@@ -102,11 +103,11 @@ class FakeExperiment(Experiment):
             layers=layers,
             outputs=frozen_array(out / out.sum(axis=1, keepdims=True)),
             output_labels=("0", "1"),
-            views=(FakeNote(self.step, self.example),),
+            views=(FakeNote(self.step, self.example, self.lr),),
         )
 
     def views(self) -> tuple[View, ...]:
-        return (FakeNote(self.step, self.example),)
+        return (FakeNote(self.step, self.example, self.lr),)
 
     def set_probe_example(self, **kwargs: Any) -> None:
         self.example = int(kwargs.get("example", self.example + 1))

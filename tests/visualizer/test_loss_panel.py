@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from core.probe import Snapshot
-from fakes import fake_spec
-from visualizer.panels.loss import MAX_DRAW_POINTS, LossPanel, decimate, ema, metric_group
+from core.views import describe, metric_table
+from fakes import FakeExperiment, fake_spec
+from visualizer.panels.loss import LossPanel, ema
 from visualizer.session import TrainingSession
 
 
@@ -28,7 +29,7 @@ def panel(qtbot, hub):
 def feed(hub, seq, metrics):
     arrays = {k: (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=np.float64)) for k, (s, v) in metrics.items()}
     step = max(int(s[-1]) for s, _ in arrays.values())
-    hub._on_worker_snapshot(Snapshot(seq, step, arrays, None, {}))
+    hub._on_worker_snapshot(Snapshot(seq, step, arrays))
 
 
 def test_ema_matches_the_recurrence():
@@ -43,20 +44,13 @@ def test_ema_matches_the_recurrence():
         np.testing.assert_allclose(ema(x, alpha), want if alpha > 0 else x, rtol=1e-10, atol=1e-12)
 
 
-def test_decimate_bounds_points_and_keeps_the_ends():
-    s = np.arange(1, 100_001, dtype=float)
-    ds, dv = decimate(s, s * 2, 1000)
-    assert ds.size <= 1001 and ds[-1] == 100_000 and dv[-1] == 200_000
-    assert ds[0] < 100
-
-
 def test_a_snapshot_changes_the_panel(panel, hub):
     assert panel.drawn_points() == {}
     feed(hub, 1, {"loss": ([1, 2, 3], [3.0, 2.0, 1.5])})
     assert panel.drawn_points() == {"loss": 3}
     feed(hub, 2, {"loss": ([4, 5], [1.2, 1.0]), "val_loss": ([5], [1.4])})
     assert panel.drawn_points() == {"loss": 5, "val_loss": 1}
-    x, y = panel._curves["loss"].smooth.getData()
+    x, y = panel._curves["loss"].smooth.getOriginalDataset()
     assert list(x) == [1, 2, 3, 4, 5] and y[-1] < y[0]
 
 
@@ -74,9 +68,11 @@ def test_a_million_points_draw_bounded(panel, hub):
     hub.history.series("loss").extend(steps, 1.0 / steps)
     feed(hub, 1, {"loss": ([1_000_001], [1e-6])})
     n = panel.drawn_points()["loss"]
-    assert 100 < n <= MAX_DRAW_POINTS + 1
-    x, _ = panel._curves["loss"].smooth.getData()
+    assert 100 < n <= len(hub.history.series("loss")) < 40_000  # what core's bounded history holds
+    x, _ = panel._curves["loss"].smooth.getOriginalDataset()
     assert x[0] < 1000 and x[-1] == 1_000_001  # the whole run is still represented
+    curve = panel._curves["loss"].smooth  # pyqtgraph draws what is in view, peak-downsampled
+    assert curve.opts["autoDownsample"] and curve.opts["downsampleMethod"] == "peak" and curve.opts["clipToView"]
 
 
 def test_smoothing_draws_raw_faintly_under_the_smoothed_curve(panel, hub):
@@ -84,12 +80,12 @@ def test_smoothing_draws_raw_faintly_under_the_smoothed_curve(panel, hub):
     s = np.arange(1, 501)
     feed(hub, 1, {"loss": (s, 1 + rng.normal(size=500))})
     c = panel._curves["loss"]
-    raw = c.raw.getData()[1]
-    smooth = c.smooth.getData()[1]
+    raw = c.raw.getOriginalDataset()[1]
+    smooth = c.smooth.getOriginalDataset()[1]
     assert c.raw.isVisible() and np.std(smooth) < 0.5 * np.std(raw)
     panel.smooth_slider.setValue(0)
     assert not c.raw.isVisible()
-    np.testing.assert_allclose(c.smooth.getData()[1], raw)
+    np.testing.assert_allclose(c.smooth.getOriginalDataset()[1], raw)
 
 
 def test_log_toggle(panel):
@@ -157,33 +153,43 @@ def test_incremental_updates_equal_a_full_rebuild(panel, hub):
     values = 2.0 + rng.normal(size=450)
     for seq, lo in enumerate(range(0, 450, 50), start=1):  # nine frames of new points
         feed(hub, seq, {"loss": (steps[lo:lo + 50], values[lo:lo + 50])})
-    x_inc, y_inc = panel._curves["loss"].smooth.getData()
-    raw_inc = panel._curves["loss"].raw.getData()[1]
+    x_inc, y_inc = panel._curves["loss"].smooth.getOriginalDataset()
+    raw_inc = panel._curves["loss"].raw.getOriginalDataset()[1]
     c = panel._curves["loss"]
-    assert c.last == pytest.approx(ema(values, panel.alpha)[-1])  # the EMA state continues across frames
+    assert c.y[-1] == pytest.approx(ema(values, panel.alpha)[-1])  # the EMA state continues across frames
     panel.redraw()  # rebuild from the history in one go
-    x_full, y_full = c.smooth.getData()
+    x_full, y_full = c.smooth.getOriginalDataset()
     np.testing.assert_allclose(x_inc, x_full)
     np.testing.assert_allclose(y_inc, y_full, rtol=1e-9)
-    np.testing.assert_allclose(raw_inc, c.raw.getData()[1], rtol=1e-9)
+    np.testing.assert_allclose(raw_inc, c.raw.getOriginalDataset()[1], rtol=1e-9)
     np.testing.assert_allclose(y_full, ema(values, panel.alpha), rtol=1e-9)  # unbinned: the EMA itself
 
 
-def test_binned_curve_stays_bounded_over_many_frames(panel, hub):
-    for seq in range(1, 41):  # 40 frames x 2000 points
+def test_curve_follows_the_bounded_history_over_many_frames(panel, hub):
+    for seq in range(1, 41):  # 40 frames x 2000 points: core's history averages the older ones
         s = np.arange((seq - 1) * 2000 + 1, seq * 2000 + 1)
         feed(hub, seq, {"loss": (s, 1.0 / s)})
-    x, y = panel._curves["loss"].smooth.getData()
-    assert x.size <= MAX_DRAW_POINTS and x[0] == 1 and x[-1] == 80_000
-    assert np.all(np.diff(x) > 0)
+    x, y = panel._curves["loss"].smooth.getOriginalDataset()
+    assert x.size <= 2 * len(hub.history.series("loss")) and x[0] == 1 and x[-1] == 80_000
+    assert x.size < 40_000 and np.all(np.diff(x) > 0)
 
 
-def test_metric_groups():
-    assert metric_group("loss") == metric_group("val_loss") == metric_group("bigram_val_loss") == "loss"
-    for name in ("accuracy", "bit_accuracy", "train_accuracy", "val_perplexity", "rmse"):
-        assert metric_group(name) == "quality", name
-    for name in ("grad_norm", "smooth_loss", "carry_corr", "forecast_rmse"):
-        assert metric_group(name) == "diagnostic", name
+def test_metric_groups_come_from_the_declarations():
+    table = metric_table(FakeExperiment.metrics)
+    assert describe("loss", table).group == describe("val_loss", table).group == "loss"
+    assert describe("bigram_val_loss", table).baseline_of == "val_loss"
+    assert describe("accuracy", table).group == "quality" and describe("accuracy", table).direction == "higher"
+    assert describe("eval_accuracy", table).group == "quality"  # a renamed evaluation metric reads as its base
+    for name in ("grad_norm", "smooth_loss", "some_new_metric"):  # declared diagnostics, and anything undeclared
+        assert describe(name, table).group == "diagnostic", name
+
+
+def test_a_baseline_is_dashed(panel, hub):
+    feed(hub, 1, {"val_loss": ([1], [2.0]), "bigram_val_loss": ([1], [2.5])})
+    from PySide6 import QtCore
+
+    assert panel._curves["bigram_val_loss"].smooth.opts["pen"].style() == QtCore.Qt.PenStyle.DashLine
+    assert panel._curves["val_loss"].smooth.opts["pen"].style() == QtCore.Qt.PenStyle.SolidLine
 
 
 def test_diagnostics_start_hidden_and_toggle(panel, hub):

@@ -69,7 +69,6 @@ def test_screenshot_of_unknown_experiment_is_one_clear_error(qapp, app_setup, tm
 def test_every_experiment_view_draws_its_panels(experiment, qtbot, app_setup):
     """Each panel, after a few training steps, looks different from the same panel that never got data."""
     from visualizer.main_window import MainWindow
-    from visualizer.panels import panel_class
     from visualizer.session import TrainingSession
 
     w = MainWindow(experiment)
@@ -90,7 +89,7 @@ def test_every_experiment_view_draws_its_panels(experiment, qtbot, app_setup):
         blank_hub = TrainingSession(s.spec, start=False)
         for name, panel in w.panels.items():
             assert hasattr(panel, "session"), f"{name}: placeholder instead of a panel: {panel.text()}"
-            blank = panel_class(name)(blank_hub)
+            blank = type(panel)(blank_hub)
             qtbot.addWidget(blank)
             blank.resize(panel.size())
             blank.show()

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from core.probe import Snapshot
-from fakes import fake_spec
+from fakes import FakeNote, fake_spec
 from visualizer.session import TrainingSession, _merge
 
 
-def _snap(seq, steps, probe=None, extras=None):
+def _snap(seq, steps, probe=None, views=()):
     s = np.array(steps, dtype=np.int64)
-    return Snapshot(seq, int(s[-1]) if s.size else 0, {"loss": (s, 1.0 / (1 + s))}, probe, extras or {})
+    return Snapshot(seq, int(s[-1]) if s.size else 0, {"loss": (s, 1.0 / (1 + s))}, probe, views)
 
 
 def test_history_and_stale_snapshots(qtbot):
@@ -26,13 +26,15 @@ def test_history_and_stale_snapshots(qtbot):
     assert session.step == 5
 
 
-def test_merge_concatenates_metrics_and_keeps_latest_probe_and_extras():
-    a = _snap(1, [1, 2], probe="p1", extras={"x": 1})
-    b = _snap(2, [3], probe=None, extras={})
+def test_merge_concatenates_metrics_and_keeps_latest_probe_and_views():
+    a = _snap(1, [1, 2], probe="p1", views=(FakeNote(2, 0, 0.1),))
+    b = _snap(2, [3], probe=None)
+    c = _snap(3, [4], probe=None, views=(FakeNote(4, 1, 0.1),))
     m = _merge([a, b])
     assert m.seq == 2 and m.step == 3
     assert list(m.metrics["loss"][0]) == [1, 2, 3]
-    assert m.probe == "p1" and m.extras == {"x": 1}
+    assert m.probe == "p1" and m.views == (FakeNote(2, 0, 0.1),)
+    assert _merge([a, b, c]).views == (FakeNote(4, 1, 0.1),)  # the newest view of each type
 
 
 def test_timestep_is_shared_and_clamped(qtbot, make_session):
@@ -58,9 +60,9 @@ def test_timestep_follows_a_shorter_probe(qtbot, make_session):
     assert s.timestep == 2
 
 
-def test_query_runs_in_the_worker_thread(qtbot, make_session):
-    import threading
-
-    s = make_session()
-    name = s.query_sync(lambda e: threading.current_thread().name)
-    assert name != threading.main_thread().name
+def test_commands_sent_before_the_worker_starts_are_kept(qtbot, make_session):
+    s = make_session(start=False)
+    s.set_speed_cap(50)
+    s.step_n(3)
+    s.start()
+    qtbot.waitUntil(lambda: s.step == 3 and s.state == "paused", timeout=3000)

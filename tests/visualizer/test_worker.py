@@ -3,11 +3,24 @@ from __future__ import annotations
 
 import pytest
 
-from fakes import FakeExperiment, fake_spec
+from core.run import Play
+from fakes import FakeExperiment, FakeNote, fake_spec
 
 
 def _wait_state(qtbot, session, state, timeout=3000):
     qtbot.waitUntil(lambda: session.state == state, timeout=timeout)
+
+
+def _settled_step(qtbot, s, timeout=3000):
+    """The step a paused run stopped at, once its final frame (with a probe of that step) has arrived."""
+    qtbot.waitUntil(lambda: s.state == "paused" and s.latest_probe is not None and s.latest_probe.step == s.step,
+                    timeout=timeout)
+    return s.step
+
+
+def _model_lr(s):
+    """The learning rate the model holds, as its probe view shows it."""
+    return s.latest_probe.view(FakeNote).learning_rate
 
 
 def test_start_play_pause_step_stop(qtbot, make_session):
@@ -21,16 +34,16 @@ def test_start_play_pause_step_stop(qtbot, make_session):
         s.play()
     with qtbot.waitSignal(s.state_changed, timeout=3000, check_params_cb=lambda st: st == "paused"):
         s.pause()
-    step = s.query_sync(lambda e: e.step)
+    step = _settled_step(qtbot, s)
     assert step > 0
     qtbot.wait(100)
-    assert s.query_sync(lambda e: e.step) == step  # paused: no training
+    assert s.step == step  # paused: no training
 
     with qtbot.waitSignals([s.state_changed, s.state_changed], order="strict", timeout=3000,
                            check_params_cbs=[lambda st: st == "running", lambda st: st == "paused"]):
         s.step_n(7)
-    assert s.query_sync(lambda e: e.step) == step + 7
     qtbot.waitUntil(lambda: s.step == step + 7, timeout=2000)  # the final snapshot arrived
+    assert _settled_step(qtbot, s) == step + 7
 
     with qtbot.waitSignal(s.state_changed, timeout=3000, check_params_cb=lambda st: st == "stopped"):
         assert s.shutdown(1.0)
@@ -59,7 +72,7 @@ def test_speed_cap_limits_steps(qtbot, make_session):
     qtbot.wait(500)
     s.pause()
     _wait_state(qtbot, s, "paused")
-    n = s.query_sync(lambda e: e.step)
+    n = _settled_step(qtbot, s)
     assert 1 <= n <= 20  # ~10 in 0.5 s at 20 steps/s; uncapped would be thousands
     s.set_speed_cap(None)
     s.step_n(500)
@@ -74,8 +87,8 @@ def test_live_change_reaches_the_model(qtbot, make_session):
         s.set_live("learning_rate", 0.03)
     name, value, step = blocker.args
     assert (name, value) == ("learning_rate", 0.03) and step >= 0
-    assert s.query_sync(lambda e: (e.lr, e.config["learning_rate"])) == (0.03, 0.03)
     assert s.spec.config["learning_rate"] == 0.03
+    qtbot.waitUntil(lambda: s.latest_probe is not None and _model_lr(s) == 0.03, timeout=3000)
     s.pause()
 
 
@@ -88,7 +101,8 @@ def test_bad_live_value_reports_and_keeps_training(qtbot, make_session):
     with qtbot.waitSignal(s.errored, timeout=3000) as blocker:
         s.set_live("hidden_size", 9)
     assert "structural" in blocker.args[0]
-    assert s.query_sync(lambda e: e.lr) == 0.1
+    s.step_n(1)
+    assert _settled_step(qtbot, s) == 1 and _model_lr(s) == 0.1 and s.spec.config["learning_rate"] == 0.1
 
 
 def test_divergence_pauses_with_step_and_hint(qtbot, make_session):
@@ -98,8 +112,7 @@ def test_divergence_pauses_with_step_and_hint(qtbot, make_session):
         s.play()
     msg = blocker.args[0]
     assert "step 30" in msg and "learning_rate" in msg
-    _wait_state(qtbot, s, "paused")
-    assert s.query_sync(lambda e: e.step) == 29
+    assert _settled_step(qtbot, s) == 29
     # the app keeps working: a live change fixes it and training continues
     s.set_live("diverge_at", 0)
     s.step_n(5)
@@ -127,7 +140,6 @@ def test_reset_with_new_structure_rebuilds(qtbot, make_session):
     qtbot.waitUntil(lambda: s.latest_probe is not None, timeout=2000)
     assert s.latest_probe.layers[0].states["h"].shape == (6, 9)
     assert s.step == 0 and len(s.history) == 0
-    assert s.query_sync(lambda e: e.step) == 0
 
 
 def test_failed_rebuild_changes_nothing(qtbot, make_session, tmp_path):
@@ -140,19 +152,21 @@ def test_failed_rebuild_changes_nothing(qtbot, make_session, tmp_path):
     with qtbot.waitSignal(s.errored, timeout=3000) as blocker:
         s.restart(fake_spec(corpus=str(empty)))
     assert "empty" in blocker.args[0]
-    assert s.query_sync(lambda e: (e.step, e.config["corpus"])) == (5, "")
     assert s.spec.config["corpus"] == ""
+    s.step_n(1)  # the old model goes on from where it was
+    qtbot.waitUntil(lambda: s.step == 6, timeout=3000)
 
 
 def test_probe_example_and_refresh(qtbot, make_session):
     s = make_session()
     _wait_state(qtbot, s, "idle")
     with qtbot.waitSignal(s.snapshot_ready, timeout=3000,
-                          check_params_cb=lambda snap: snap.probe is not None and snap.probe.extras["example"] == 5):
+                          check_params_cb=lambda snap: snap.probe is not None
+                          and snap.probe.view(FakeNote).example == 5):
         s.set_probe_example(example=5)
-    with qtbot.waitSignal(s.snapshot_ready, timeout=3000, check_params_cb=lambda snap: bool(snap.extras)):
+    with qtbot.waitSignal(s.snapshot_ready, timeout=3000, check_params_cb=lambda snap: bool(snap.views)):
         s.refresh()
-    assert s.latest_views["example"] == 5
+    assert s.latest_views[FakeNote].example == 5
 
 
 def test_stop_while_training_is_quick(qtbot, make_session):
@@ -164,11 +178,14 @@ def test_stop_while_training_is_quick(qtbot, make_session):
     assert not s.running
 
 
-def test_query_errors_are_raised(qtbot, make_session):
+def test_commands_are_typed(qtbot, make_session):
     s = make_session()
     _wait_state(qtbot, s, "idle")
-    with pytest.raises(KeyError):
-        s.query_sync(lambda e: e.config["nope"])
+    with pytest.raises(TypeError, match="Command"):
+        s._worker.post("play")  # strings are not commands
+    with qtbot.waitSignal(s.state_changed, timeout=3000, check_params_cb=lambda st: st == "running"):
+        s.send(Play())
+    s.pause()
 
 
 def test_a_failing_probe_is_reported_once_and_training_goes_on(qtbot, make_session):
@@ -190,10 +207,10 @@ def test_running_emits_light_metric_frames_between_heavy_probe_frames(qtbot, mak
     s.snapshot_ready.connect(frames.append)
     s.play()
     qtbot.waitUntil(lambda: sum(f.probe is not None for f in frames) >= 3
-                    and sum(f.probe is None and not f.extras for f in frames) >= 3, timeout=5000)
+                    and sum(f.probe is None and not f.views for f in frames) >= 3, timeout=5000)
     s.pause()
-    _wait_state(qtbot, s, "paused")
-    light = [f for f in frames if f.probe is None and not f.extras]
+    _settled_step(qtbot, s)
+    light = [f for f in frames if f.probe is None and not f.views]
     assert all(f.metrics for f in light)  # a light frame is new metric points only
     heavy_steps = [f.probe.step for f in frames if f.probe is not None]
     assert heavy_steps == sorted(heavy_steps)

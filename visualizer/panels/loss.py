@@ -46,12 +46,12 @@ def quality_label(metrics: list[Metric]) -> str:
     "metric value"."""
     if not metrics:
         return "metric"
-    if len(metrics) == 1:
-        m = metrics[0]
-        return m.label + (f" ({m.unit})" if m.unit else "")
     for word in ("accuracy", "perplexity", "rmse", "mse"):
         if all(word in m.name for m in metrics):
             return word
+    if len(metrics) == 1:
+        m = metrics[0]
+        return m.label + (f" ({m.unit})" if m.unit else "")
     return "metric value"
 
 
@@ -128,9 +128,7 @@ class _Curve:
         self.raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1))
         self.smooth = pg.PlotDataItem(pen=pg.mkPen(c, width=2, style=style), name=metric.label)
         for item in (self.raw, self.smooth):  # (wider pens paint much slower)
-            item.setDownsampling(auto=True, method="peak")
-            item.setClipToView(True)
-            plot.addItem(item)
+            plot.addItem(item)  # (the plot applies its peak downsampling and clip-to-view to the item)
         self.metric = metric
         self.name = metric.name
         self.group = metric.group
@@ -265,6 +263,8 @@ class LossPanel(Panel):
         for plot in (self.loss_plot, self.metric_plot):
             # our own auto-scale with hysteresis: the axes (costly to paint) change only now and then
             plot.getViewBox().disableAutoRange()
+            plot.setDownsampling(auto=True, mode="peak")  # draw what is in view, peak-decimated to the width
+            plot.setClipToView(True)
             plot.getViewBox().sigRangeChangedManually.connect(lambda *_: self.follow_check.setChecked(False))
             plot.hideButtons()
         self.legends = {}

@@ -127,14 +127,14 @@ class WorkedPanel(ContentPanel):
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe
         self.redraws += 1
-        v = probe.view(WorkedNumbers)
-        if v is None:
+        nums = probe.view(WorkedNumbers)
+        if nums is None:
             return
-        pre, h = np.asarray(v.pre, dtype=float), np.asarray(v.h, dtype=float)  # (T, H)
+        pre, h = np.asarray(nums.pre, dtype=float), np.asarray(nums.h, dtype=float)  # (T, H)
         T, H = h.shape
-        x = np.asarray(v.x, dtype=float).reshape(T, -1)  # (T, D)
-        y = np.asarray(v.y, dtype=float).reshape(T, -1)  # (T, K)
-        tgt = None if v.targets is None else np.asarray(v.targets, dtype=float).reshape(T, -1)
+        x = np.asarray(nums.x, dtype=float).reshape(T, -1)  # (T, D)
+        y = np.asarray(nums.y, dtype=float).reshape(T, -1)  # (T, K)
+        tgt = None if nums.targets is None else np.asarray(nums.targets, dtype=float).reshape(T, -1)
         names = _names("x", x.shape[1]) + _names("pre", H) + _names("h", H) + _names("y", y.shape[1])
         blocks = [x, pre, h, y]
         if tgt is not None:
@@ -143,8 +143,8 @@ class WorkedPanel(ContentPanel):
         values = np.concatenate(blocks, axis=1)  # (T, quantities)
         # the reference pass (the seed's weights) on the same inputs, when the experiment gives it
         ref = None
-        if v.reference is not None:
-            r_pre, r_h, r_y = (np.asarray(a, dtype=float).reshape(T, -1) for a in v.reference)
+        if nums.reference is not None:
+            r_pre, r_h, r_y = (np.asarray(a, dtype=float).reshape(T, -1) for a in nums.reference)
             ref = np.concatenate([x, r_pre, r_h, r_y] + ([tgt] if tgt is not None else []), axis=1)
         # rows = quantities, columns = timesteps (as in the heatmap), then the seed's columns in grey
         self._T = T
@@ -178,7 +178,7 @@ class WorkedPanel(ContentPanel):
         self.table.resizeColumnsToContents()
         header_h = self.table.horizontalHeader().height()
         self.table.setFixedHeight(header_h + sum(self.table.rowHeight(r) for r in range(len(names))) + 4)
-        weights = dict(v.weights)
+        weights = dict(nums.weights)
         cells = {}
         for key, name in WEIGHTS:
             if key in weights:
@@ -187,7 +187,7 @@ class WorkedPanel(ContentPanel):
                               f"{matrix_html(weights[key])}</td>")
         rows = ["<tr>" + "".join(cells[k] for k in keys if k in cells) + "</tr>" for keys in WEIGHT_ROWS]
         self.weights_label.setText("<table>" + "".join(rows) + "</table>")
-        self.loss_label.setText(f"loss (mean squared error) = {num(v.loss)}   ·   step {probe.step}")
+        self.loss_label.setText(f"loss (mean squared error) = {num(nums.loss)}   ·   step {probe.step}")
         self._on_timestep(self.current_t())
 
     def _set_cell(self, row: int, col: int, text: str) -> None:

@@ -173,7 +173,7 @@ class _ChoiceField(_Field):
     def __init__(self, param: Param):
         super().__init__(param)
         self.combo = QtWidgets.QComboBox()
-        self.combo.addItems(list(param.choices))
+        self.combo.addItems(list(param.options()))
         self.combo.currentIndexChanged.connect(self.committed)
         self.layout_.addWidget(self.combo, 1)
 
@@ -231,7 +231,7 @@ class _TextField(_Field):
 def make_field(param: Param) -> _Field:
     if param.type == "bool":
         return _BoolField(param)
-    if param.choices:
+    if param.options():
         return _ChoiceField(param)
     if param.type == "int":
         return _IntField(param)
