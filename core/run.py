@@ -160,6 +160,20 @@ class Refresh(Command):
     """Compute the probe and the views afresh for the next frame."""
 
 
+@dataclass(frozen=True)
+class Watch(Command):
+    """The optional analysis views the GUI shows now (``core.analysis.live``); hidden ones cost nothing."""
+
+    kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Analyze(Command):
+    """Start an on-demand analysis (e.g. fixed points, connectivity); its view comes in a later frame."""
+
+    kind: str
+
+
 # -- events --------------------------------------------------------------------------------------
 class Event:
     """Base of what a :class:`Run` reports."""
@@ -220,6 +234,17 @@ class Run:
         self._cap_t0, self._cap_n0 = self.clock(), 0
         self._sps_t, self._sps_n = self.clock(), 0
         self._seq = 0
+        self.watched: tuple[str, ...] = ()
+        self._analyst: Any = None
+
+    @property
+    def analyst(self) -> Any:
+        """The analysis engine (core.analysis.live.Analyst), created on first use."""
+        if self._analyst is None:
+            from core.analysis.live import Analyst
+
+            self._analyst = Analyst()
+        return self._analyst
 
     def _install(self, spec: RunSpec, experiment: Experiment, history: MetricHistory | None) -> None:
         self.spec = RunSpec(spec.cls, dict(experiment.config), int(experiment.seed), spec.preset)
@@ -347,9 +372,20 @@ class Run:
         self._wanted.update(("probe", "views"))
         return []
 
+    def _watch(self, cmd: Watch) -> list[Event]:
+        self.watched = tuple(cmd.kinds)
+        if self.watched:
+            self._wanted.add("views")
+        return []
+
+    def _analyze(self, cmd: Analyze) -> list[Event]:
+        self.analyst.request(cmd.kind, self.experiment)  # raises ValueError naming an unknown kind
+        self._wanted.add("views")
+        return []
+
     _HANDLERS: dict[type, Callable[["Run", Any], list[Event]]] = {
         Play: _play, Pause: _pause, Step: _step, SetSpeed: _speed, SetLive: _live, Restart: _restart,
-        Load: _load, Save: _save, SetProbe: _probe_example, Refresh: _refresh,
+        Load: _load, Save: _save, SetProbe: _probe_example, Refresh: _refresh, Watch: _watch, Analyze: _analyze,
     }
 
     def _set_state(self, state: str) -> list[Event]:
@@ -421,6 +457,9 @@ class Run:
         if (views or "views" in self._wanted) and "views" not in self.broken:
             t0 = self.clock()
             vs = tuple(self._guarded("views", exp.views, events) or ())
+            if "analysis" not in self.broken and (self.watched or (self._analyst is not None
+                                                                   and self._analyst.pending())):
+                vs += tuple(self._guarded("analysis", lambda: self.analyst.views(exp, p, self.watched), events) or ())
             self.views_seconds = self.clock() - t0
         self._wanted.clear()
         now = self.clock()
