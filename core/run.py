@@ -76,6 +76,10 @@ class RunSpec:
                        self.preset if preset is ... else preset)
 
     def build(self) -> Experiment:
+        """A new experiment; first checks the memory it would need (ConfigError naming the settings)."""
+        from core.memory import check_memory
+
+        check_memory(self.cls, self.config)
         return self.cls(dict(self.config), self.seed)
 
 
@@ -286,7 +290,7 @@ class Run:
     # -- commands ----------------------------------------------------------------------------------
     def apply(self, command: Command) -> list[Event]:
         """Apply ``command``; returns the events it caused. Errors change nothing and come back as
-        :class:`Failed` (``ValueError``/``OSError`` with their message; anything else named)."""
+        :class:`Failed` (``ValueError``/``OSError`` with their message; anything else named by its type)."""
         handler = self._HANDLERS.get(type(command))
         if handler is None:
             return [Failed(f"unknown command {command!r}")]
@@ -294,6 +298,8 @@ class Run:
             return handler(self, command)
         except (ValueError, OSError) as exc:
             return [Failed(str(exc))]
+        except Exception as exc:  # noqa: BLE001 — a bug must not stop the run; the user reads what happened
+            return [Failed(f"{type(command).__name__} failed: {type(exc).__name__}: {exc}")]
 
     _playing = False
 

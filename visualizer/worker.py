@@ -17,6 +17,7 @@ import queue
 import threading
 import time
 
+import numpy as np
 from PySide6 import QtCore
 
 from core.run import (Command, Event, Failed, LiveApplied, Notice, Replaced, Run, RunSpec, StateChanged)
@@ -49,6 +50,7 @@ class TrainingWorker(QtCore.QObject):
         self._pacer = FramePacer()
         self._seq = 0
         self.run_: Run | None = None
+        self.thread_ident: int | None = None
 
     # -- GUI side (any thread) ---------------------------------------------------------------
     @property
@@ -77,21 +79,27 @@ class TrainingWorker(QtCore.QObject):
     # -- the loop (worker thread) ---------------------------------------------------------------
     @QtCore.Slot()
     def run(self) -> None:
+        self.thread_ident = threading.get_ident()  # for benchmarks: this thread's CPU clock
         try:
-            self._start(self._spec)
-            while not self._stop.is_set():
-                run = self.run_
-                self._drain(run.wait_time() if run is not None else 0.1)
-                run = self.run_
-                if self._stop.is_set() or run is None:
-                    continue
-                self._emit_events(run.advance(CHUNK_SECONDS))
-                self._maybe_frame(run)
+            with np.errstate(all="ignore"):  # divergence is caught by the guarded update, not by warnings
+                self._loop()
         except Exception as exc:  # noqa: BLE001 — never let the thread die silently
             self.errored.emit(f"The training worker stopped: {type(exc).__name__}: {exc}")
         finally:
             self.state_changed.emit("stopped")
             self.finished.emit()
+
+    def _loop(self) -> None:
+        """Drain commands, train a chunk, send a frame when due; until stopped."""
+        self._start(self._spec)
+        while not self._stop.is_set():
+            run = self.run_
+            self._drain(run.wait_time() if run is not None else 0.1)
+            run = self.run_
+            if self._stop.is_set() or run is None:
+                continue
+            self._emit_events(run.advance(CHUNK_SECONDS))
+            self._maybe_frame(run)
 
     def _start(self, spec: RunSpec) -> None:
         try:

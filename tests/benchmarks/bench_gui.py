@@ -15,7 +15,7 @@ For each (experiment, preset) it prints
 * event-loop delay while training: a QTimer asks to fire every 10 ms; lateness of
   each firing (p50 / p99 / max; target p99 < 50 ms);
 * panel frames per second: fps = all frames (the loss curve and the step counter redraw on each;
-  target >= 10), heavy = frames that carried a probe/extras (heatmaps, inspector, samples
+  target >= 10), heavy = frames that carried a probe/views (heatmaps, inspector, samples
   redraw; target >= 4);
 * the GUI thread's share of the CPU time used by both threads (GUI + worker). With one
   GIL the two mostly take turns, so on a busy machine this share is the steadier figure:
@@ -85,8 +85,11 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     timer.setInterval(10)
     timer.timeout.connect(tick)
 
-    start_step = s.query_sync(lambda e: e.step, timeout=60)
-    worker_cpu0 = s.query_sync(lambda e: time.thread_time(), timeout=60)
+    worker = s._worker
+    _wait(app, lambda: worker.thread_ident is not None and worker.run_ is not None, time.monotonic() + 60)
+    worker_clock = time.pthread_getcpuclockid(worker.thread_ident)  # the training thread's CPU time
+    start_step = worker.run_.step
+    worker_cpu0 = time.clock_gettime(worker_clock)
     gui_cpu0 = time.thread_time()
     cpu0 = time.process_time()
     frames0, heavy0 = s.frames, s.heavy_frames
@@ -102,8 +105,8 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     timer.stop()
     gui_cpu = time.thread_time() - gui_cpu0
     cpu = time.process_time() - cpu0
-    worker_cpu = s.query_sync(lambda e: time.thread_time(), timeout=60) - worker_cpu0
-    steps = s.query_sync(lambda e: e.step, timeout=60) - start_step
+    worker_cpu = time.clock_gettime(worker_clock) - worker_cpu0
+    steps = worker.run_.step - start_step
     frames = s.frames - frames0
     heavy = s.heavy_frames - heavy0
     s.pause()
