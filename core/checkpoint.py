@@ -48,6 +48,7 @@ import numpy as np
 from core.experiments import registry
 from core.experiments.base import Experiment
 from core.history import MetricHistory
+from core.nn.legacy import upgrade_param_names
 
 FORMAT = "rnnlab-checkpoint"
 FORMAT_VERSION = 1
@@ -277,6 +278,10 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not isinstance(config, dict) or not isinstance(rng_state, dict):
         raise CheckpointError(f"{str(path)!r}: malformed checkpoint metadata (config or RNG state is not a mapping)")
     state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
+    try:  # written before the LSTM/GRU parameters took the names Wxh/Whh/bh: read them under the new names
+        state = upgrade_param_names(state)
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {where}: {exc}") from None
     for k, v in state.items():
         if k.startswith("param.") and np.issubdtype(v.dtype, np.inexact) and not np.isfinite(v).all():
             bad = int(v.size - np.count_nonzero(np.isfinite(v)))
