@@ -197,11 +197,12 @@ class LiveApplied(Event):
 
 @dataclass(frozen=True)
 class Replaced(Event):
-    """The run now trains a new model (restart, rebuild, load). ``history``: a copy of its metric
-    history (a loaded checkpoint's), or None (empty)."""
+    """The run now trains a new model (restart, rebuild, load, fork). ``history``: a copy of its metric
+    history (a loaded checkpoint's, a fork's parent's), or None (empty). ``run``: its id in a RunSet."""
 
     spec: RunSpec
     history: MetricHistory | None = None
+    run: int = 0
 
 
 @dataclass(frozen=True)
