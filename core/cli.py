@@ -590,6 +590,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", parents=[common], help="print a checkpoint's evaluation metrics")
     s.add_argument("checkpoint", metavar="CHECKPOINT")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("analyze", parents=[common], help="why the network works: units, spectra, gradient flow, memory")
+    s.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT")
+    s.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, default stdout)")
+    s.set_defaults(func=lambda a: __import__("core.analysis.report", fromlist=["cmd_analyze"]).cmd_analyze(a))
     return p
 
 
