@@ -157,28 +157,30 @@ def ours_char(H: int, dtype, T: int = 50, B: int = 32, lstm_class=None):
 
 
 def skeleton_char(H: int, dtype, T: int = 50, B: int = 32):
-    """Only the matrix products of a char-LSTM step, on preallocated buffers (no elementwise maths)."""
+    """Only the matrix products of a char-LSTM step, each in its fastest layout measured here,
+    on preallocated buffers, with no elementwise maths: the limit for a NumPy LSTM step."""
     rng = np.random.default_rng(0)
     Wh = rng.standard_normal((H, 4 * H)).astype(dtype) * 0.01  # (H, 4H)
-    WhT = np.ascontiguousarray(Wh.T)
+    WhT = np.ascontiguousarray(Wh.T)  # (4H, H)
     Wy = rng.standard_normal((H, V)).astype(dtype) * 0.01
-    h = rng.standard_normal((T + 1, B, H)).astype(dtype) * 0.1
-    g = rng.standard_normal((T, B, 4 * H)).astype(dtype) * 0.1
+    hT = rng.standard_normal((T + 1, H, B)).astype(dtype) * 0.1  # feature-major h_t^T
+    Y = rng.standard_normal((T * B, H)).astype(dtype) * 0.1
+    gT = rng.standard_normal((T, 4 * H, B)).astype(dtype) * 0.1  # dgates_t^T
+    dG = rng.standard_normal((4 * H, T * B)).astype(dtype) * 0.1
     dl = rng.standard_normal((T * B, V)).astype(dtype)
-    z = np.empty((B, 4 * H), dtype)
-    dh = np.empty((B, H), dtype)
+    z = np.empty((4 * H, B), dtype)
+    dh = np.empty((H, B), dtype)
     dot = np.dot
 
     def step():
         for t in range(T):
-            dot(h[t], Wh, z)  # forward recurrence
-        Y = h[1:].reshape(T * B, H)
+            dot(WhT, hT[t], z)  # forward recurrence (4H, H) @ (H, B)
         Y @ Wy  # logits
         Y.T @ dl  # dWy
         dl @ Wy.T  # dY
         for t in range(T - 1, -1, -1):
-            dot(g[t], WhT, dh)  # backward recurrence
-        h[:-1].reshape(T * B, H).T @ g.reshape(T * B, 4 * H)  # dWhh
+            dot(Wh, gT[t], dh)  # backward recurrence (H, 4H) @ (4H, B)
+        dG @ Y  # dWhh (4H, H)
     return step
 
 
