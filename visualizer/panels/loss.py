@@ -34,6 +34,7 @@ from core.views import Metric, MetricCurves, describe, metric_table
 from visualizer.panels.base import Panel
 
 GAP_POINTS = 64  # points used to measure a curve's typical spacing
+DOWNSAMPLE_FACTOR = 1.0  # samples per pixel column after pyqtgraph's peak downsampling (its default 5 paints 5x more)
 MAX_MARKER_POINTS = 150  # sparse (evaluation) curves get symbols while they have at most this many points
 MAX_MARKERS = 40
 COLORS = ("#ff9f1c", "#2ec4b6", "#f15bb5", "#9bde7e", "#a0c4ff", "#ffd166", "#e76f51", "#cdb4db")
@@ -129,6 +130,7 @@ class _Curve:
         self.smooth = pg.PlotDataItem(pen=pg.mkPen(c, width=2, style=style), name=metric.label)
         for item in (self.raw, self.smooth):  # (wider pens paint much slower)
             plot.addItem(item)  # (the plot applies its peak downsampling and clip-to-view to the item)
+            item.opts["autoDownsampleFactor"] = DOWNSAMPLE_FACTOR
         self.metric = metric
         self.name = metric.name
         self.group = metric.group
@@ -181,11 +183,11 @@ class _Curve:
             else:
                 self.smooth.setSymbol(None)
         if self.alpha > 0:
-            self.raw.setData(x, self.raw_y)
+            self.raw.setData(x, self.raw_y, skipFiniteCheck=True)  # (training never records NaN: it stops first)
             self.raw.setVisible(self.enabled)
         else:
             self.raw.hide()
-        self.smooth.setData(x, self.y)
+        self.smooth.setData(x, self.y, skipFiniteCheck=True)
 
     def set_enabled(self, on: bool) -> None:
         self.enabled = bool(on)
