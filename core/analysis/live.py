@@ -10,7 +10,7 @@ The kinds are the strings of ``core.analysis.views.KINDS``:
 
 Nothing is computed for a kind nobody watches. The work itself never runs in the training thread:
 ``views`` only copies the model (``copy.deepcopy`` of the recurrent stack and readout, ~0.1-1 ms) and the
-inputs, and hands them to one background thread. That thread shares the GIL with training, so the
+inputs, and hands them to a short-lived background thread (one per job, at most one job per kind family). That thread shares the GIL with training, so the
 Analyst paces itself: a new live job starts only when the last one ended at least ``DUTY`` times its
 own duration ago (and at least ``LIVE_INTERVAL`` s), so analysis takes at most ~1/(DUTY+1) of the time.
 Results come back in the next ``views`` call after they are ready. ``Analyst(background=False)`` runs
@@ -29,7 +29,7 @@ import copy
 import math
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -107,6 +107,8 @@ def lanes_for(exp: Any, probe: Any = None) -> Lanes:
                 f = features_words(tokens[b])
             else:
                 text = "".join(exp._decode([int(i)]) for i in ids[:, b])
+                if len(text) == T:
+                    tokens[b] = list(text)  # the raw characters (newlines, spaces) for the coloured text
                 f = features_text(text) if len(text) == T else features_text("".join(t[:1] for t in tokens[b]))
             for k, v in f.items():
                 feats.setdefault(k, []).append(v)
@@ -426,7 +428,6 @@ class Analyst:
     def __init__(self, background: bool = True, clock: Callable[[], float] = time.perf_counter):
         self.background = background
         self.clock = clock
-        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._reset(None)
 
@@ -486,6 +487,9 @@ class Analyst:
     def _schedule(self, exp: Any, probe: Any, watched: tuple[str, ...], now: float) -> None:
         self._collect()
         step = int(exp.step)
+        with self._lock:
+            if not watched and not self._requested:
+                return
         if self._lanes is None and not self._lanes_error:
             try:
                 self._lanes = lanes_for(exp, probe)
@@ -503,10 +507,11 @@ class Analyst:
             requested = set(self._requested)
         live = [k for k in LIVE_KINDS if k in watched or k in requested]
         missing = [k for k in live if k not in self._have and k not in self._ready]
-        if live and "live" not in self._jobs and (missing or requested & set(LIVE_KINDS) or (
-                now >= self._next_live and any(self._have.get(k) != step for k in live))):
-            self._submit("live", exp, live, now)
-            self._discard(live)
+        due = now >= self._next_live and any(self._have.get(k) != step for k in live)
+        if live and "live" not in self._jobs and (missing or requested & set(LIVE_KINDS) or due):
+            kinds = live if due else sorted(set(missing) | (requested & set(LIVE_KINDS)), key=live.index)
+            self._submit("live", exp, kinds, now)
+            self._discard(kinds)
         mem = "memory" in requested or ("memory" in watched and (now >= self._next_memory and
                                                                  self._have.get("memory") != step
                                                                  or "memory" not in self._have))
@@ -529,15 +534,19 @@ class Analyst:
         if job != "live":  # tell the panel it has started (the live kinds arrive fast enough)
             with self._lock:
                 self._ready[job] = VIEW_OF_KIND[job](m.step, "computing", f"computing (started at step {m.step:,})…")
-        fn = lambda: self._run_job(job, m, kinds, gen)  # noqa: E731
-        if self.background:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnlab-analysis")
-            self._jobs[job] = self._pool.submit(fn)
-        else:
-            f: Future = Future()
-            f.set_result(fn())
-            self._jobs[job] = f
+        f: Future = Future()
+        self._jobs[job] = f
+        if not self.background:
+            f.set_result(self._run_job(job, m, kinds, gen))
+            return
+
+        def work() -> None:  # one short-lived daemon thread per job: nothing lingers once it is done
+            try:
+                f.set_result(self._run_job(job, m, kinds, gen))
+            except BaseException as exc:  # noqa: BLE001 — handed to _collect
+                f.set_exception(exc)
+
+        threading.Thread(target=work, name=f"rnnlab-analysis-{job}", daemon=True).start()
 
     def _run_job(self, job: str, m: ModelCopy, kinds: list[str], gen: int) -> tuple[int, float, dict[str, View]]:
         t0 = time.perf_counter()
@@ -600,10 +609,15 @@ class Analyst:
             with self._lock:
                 self._ready.update(views)
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Wait until no job runs (tests); True if none is left."""
+        end = time.perf_counter() + timeout
+        for f in list(self._jobs.values()):
+            try:
+                f.exception(timeout=max(0.0, end - time.perf_counter()))
+            except Exception:  # noqa: BLE001 — a timeout
+                return False
+        return True
 
 
 def wait_for(analyst: Analyst, experiment: Any, watched: Sequence[str], kinds: Sequence[str],
