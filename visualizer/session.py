@@ -17,7 +17,8 @@ from PySide6 import QtCore
 from core.history import MetricHistory
 from core.probe import Probe, Snapshot
 from core.run import (Command, Load, Pause, Play, Refresh, Restart, RunSpec, Save, SetLive, SetProbe,
-                      SetSpeed, Step)
+                      SetSpeed, Step, Watch)
+from core.runs import Fork, RemoveRun, RenameRun, RunInfo, RunsChanged, SelectRun, SetActive, SetCompare
 from core.views import View
 from visualizer.worker import TrainingWorker
 
@@ -53,11 +54,18 @@ class TrainingSession(QtCore.QObject):
     state_changed = QtCore.Signal(str)  # idle | running | paused | stopped
     errored = QtCore.Signal(str)
     message = QtCore.Signal(str)  # non-error information (saved, loaded)
+    runs_changed = QtCore.Signal(object)  # tuple of core.runs.RunInfo (the runs list changed)
+    run_points = QtCore.Signal(int, object)  # run id, Snapshot: new metric points of a run that is not shown
+    compare_ready = QtCore.Signal(object)  # Snapshot of the compared run (its probe and views)
 
     def __init__(self, spec: RunSpec, parent: QtCore.QObject | None = None, start: bool = True):
         super().__init__(parent)
         self.spec = spec
-        self.history = MetricHistory()
+        self.histories: dict[int, MetricHistory] = {1: MetricHistory()}  # run id -> its metric history
+        self.selected = 1  # the run the panels show
+        self.compare: int | None = None  # a run shown beside it
+        self.runs: tuple[RunInfo, ...] = ()
+        self.hidden_runs: set[int] = set()  # runs whose curves the loss panel leaves out
         self.timestep = 0
         self.latest_probe: Probe | None = None
         self.latest_views: dict[type, View] = {}
@@ -67,7 +75,8 @@ class TrainingSession(QtCore.QObject):
         self.frames = 0  # snapshots delivered to the panels (for the frame-rate readout)
         self.heavy_frames = 0  # ... of which carried a probe and/or views (heatmaps, samples redraw)
         self.speed_cap: float | None = None
-        self._last_seq = 0
+        self.pause_at_goal = False  # True (the window): play() trains up to the preset's length, then pauses
+        self._last_seq: dict[int, int] = {}  # run id -> newest snapshot taken
         self._queue: list[Snapshot] = []
         self._thread: QtCore.QThread | None = None
         self._worker: TrainingWorker | None = None
@@ -91,6 +100,8 @@ class TrainingSession(QtCore.QObject):
         worker.state_changed.connect(self._on_worker_state)
         worker.errored.connect(self.errored)
         worker.replaced.connect(self._on_worker_replaced)
+        worker.selected.connect(self._on_worker_selected)
+        worker.runs_changed.connect(self._on_worker_runs)
         worker.live_applied.connect(self._on_worker_live)
         worker.message.connect(self.message)
         thread.start()
@@ -119,8 +130,19 @@ class TrainingSession(QtCore.QObject):
         else:
             self._early.append(command)
 
+    @property
+    def goal(self) -> int | None:
+        """The preset's length in steps (``Preset.steps``), or None (a checkpoint's run, no preset)."""
+        preset = self.spec.cls.presets.get(self.spec.preset) if self.spec.preset else None
+        return int(preset.steps) if preset is not None and preset.steps else None
+
     def play(self) -> None:
-        self.send(Play())
+        """Train until paused; with ``pause_at_goal``, below the preset's length: train up to it, then
+        pause (a Step command for the steps left, so the run stops exactly there); Play goes on after."""
+        goal = self.goal if self.pause_at_goal else None
+        left = goal - self.step if goal else 0
+        self.send(Step(left) if left > 0 else Play())
+
 
     def pause(self) -> None:
         self.send(Pause())
@@ -153,6 +175,56 @@ class TrainingSession(QtCore.QObject):
         """Ask for a fresh probe and fresh views now."""
         self.send(Refresh())
 
+    def watch_analysis(self, kind: str, shown: bool) -> None:
+        """An analysis panel of ``kind`` (core.analysis.live) was shown or hidden: only shown kinds are computed."""
+        kinds = set(getattr(self, "watched_analyses", ()))
+        kinds = kinds | {kind} if shown else kinds - {kind}
+        if kinds != set(getattr(self, "watched_analyses", ())):
+            self.watched_analyses = tuple(sorted(kinds))
+            self.send(Watch(self.watched_analyses))
+
+    def mark_unit(self, view: View) -> None:
+        """Show a unit picked in the GUI (a ``core.views.MarkedUnit``) on the panels that draw it (the heatmap)."""
+        self.latest_views[type(view)] = view
+        self.snapshot_ready.emit(Snapshot(self._last_seq.get(self.selected, 0), self.step, {}, None, (view,),
+                                            self.steps_per_second))
+
+    # runs
+    @property
+    def history(self) -> MetricHistory:
+        """The selected run's metric history."""
+        return self.histories.setdefault(self.selected, MetricHistory())
+
+    @history.setter
+    def history(self, value: MetricHistory) -> None:
+        self.histories[self.selected] = value
+
+    def fork(self, source: int | None = None, name: str = "", **values: Any) -> None:
+        """Copy a run (default: the selected one) with ``values`` changed; the copy is shown and trains."""
+        self.send(Fork.of(source, name, **values))
+
+    def select_run(self, run: int) -> None:
+        self.send(SelectRun(int(run)))
+
+    def remove_run(self, run: int) -> None:
+        self.send(RemoveRun(int(run)))
+
+    def rename_run(self, run: int, name: str) -> None:
+        self.send(RenameRun(int(run), str(name)))
+
+    def set_run_active(self, run: int, active: bool) -> None:
+        """Whether a run follows Play/Pause/Step."""
+        self.send(SetActive(int(run), bool(active)))
+
+    def set_run_shown(self, run: int, shown: bool) -> None:
+        """Whether a run's curves are overlaid on the loss plots (a GUI-only choice)."""
+        (self.hidden_runs.discard if shown else self.hidden_runs.add)(int(run))
+        self.runs_changed.emit(self.runs)
+
+    def set_compare(self, run: int | None) -> None:
+        """Show run ``run``'s heatmap (and samples, forecast) beside the selected run's; None: stop."""
+        self.send(SetCompare(run))
+
     def save(self, path: str) -> None:
         """Save a checkpoint (core.checkpoint); ``message`` or ``errored`` follows."""
         self.send(Save(str(path)))
@@ -174,13 +246,22 @@ class TrainingSession(QtCore.QObject):
             self.timestep_changed.emit(t)
 
     # -- from the worker (GUI thread, queued) -------------------------------------
-    @QtCore.Slot(object)
-    def _on_worker_snapshot(self, snap: Snapshot) -> None:
-        if snap.seq <= self._last_seq:  # stale: older than one already taken
+    @QtCore.Slot(int, object)
+    def _on_worker_snapshot(self, run: int, snap: Snapshot | None = None) -> None:
+        if snap is None:  # (a snapshot of the selected run, as tests feed them)
+            run, snap = self.selected, run
+        if snap.seq <= self._last_seq.get(run, 0):  # stale: older than one already taken
             return
-        self._last_seq = snap.seq
+        self._last_seq[run] = snap.seq
+        history = self.histories.setdefault(run, MetricHistory())
         for name, (steps, values) in snap.metrics.items():
-            self.history.series(name).extend(steps, values)
+            history.series(name).extend(steps, values)
+        if run != self.selected:
+            if run == self.compare and (snap.probe is not None or snap.views):
+                self.compare_ready.emit(snap)
+            if snap.metrics:
+                self.run_points.emit(run, snap)
+            return
         self._queue.append(snap)
         worker = self._worker
         if worker is None or snap.seq >= worker.latest_seq:
@@ -223,14 +304,37 @@ class TrainingSession(QtCore.QObject):
         self.state = state
         self.state_changed.emit(state)
 
-    @QtCore.Slot(object, object)
-    def _on_worker_replaced(self, spec: RunSpec, history: Any) -> None:
+    @QtCore.Slot(object, object, int)
+    def _on_worker_replaced(self, spec: RunSpec, history: Any, run: int = 0) -> None:
+        """A new run is shown (restart, load, fork): its history is new or a copy."""
         self._flush()  # deliver what belongs to the old model first
+        self.selected = run or self.selected
+        self.histories[self.selected] = history if history is not None else MetricHistory()
+        self._last_seq.pop(self.selected, None)
+        self._show(spec)
+
+    @QtCore.Slot(int, object)
+    def _on_worker_selected(self, run: int, spec: RunSpec) -> None:
+        """Another existing run is shown: the GUI already holds its history."""
+        self._flush()
+        self.selected = run
+        self._show(spec)
+
+    @QtCore.Slot(object)
+    def _on_worker_runs(self, event: RunsChanged) -> None:
+        self.runs = event.runs
+        self.compare = event.compare
+        self.runs_changed.emit(self.runs)
+
+    def run_info(self, run: int) -> RunInfo | None:
+        return next((r for r in self.runs if r.id == run), None)
+
+    def _show(self, spec: RunSpec) -> None:
         self.spec = spec
-        self.history = history if history is not None else MetricHistory()
         self.latest_probe = None
         self.latest_views = {}
-        self.step = 0
+        info = self.run_info(self.selected)
+        self.step = info.step if info is not None and info.spec.cls is spec.cls else 0
         self.metrics_reset.emit()
         self.experiment_changed.emit(spec)
 

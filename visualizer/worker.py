@@ -1,9 +1,9 @@
-"""The QThread adapter that drives a ``core.run.Run``.
+"""The QThread adapter that drives the runs (``core.runs.RunSet`` of ``core.run.Run``).
 
 ``TrainingWorker`` lives in a QThread. The GUI posts typed commands
-(``core.run.Play()``, ``Step(10)``, ``SetLive("learning_rate", 0.03)``, ...) to a
-queue that the worker drains *between* training steps and hands to the Run; the
-Run trains in ~15 ms chunks. A :class:`visualizer.pacing.FramePacer` decides when
+(``core.run.Play()``, ``Step(10)``, ``SetLive("learning_rate", 0.03)``,
+``core.runs.Fork.of(learning_rate=0.01)``, ...) to a queue that the worker drains
+*between* training steps and hands to the RunSet; the runs train in ~15 ms chunks. A :class:`visualizer.pacing.FramePacer` decides when
 a frame (a frozen ``core.probe.Snapshot``) goes out and whether it carries a fresh
 probe and views; the Run's typed events become Qt signals. After a frame the
 worker waits (GIL released, at most ``DRAW_WAIT_MAX``) until the GUI says it has
@@ -20,7 +20,8 @@ import time
 import numpy as np
 from PySide6 import QtCore
 
-from core.run import (Command, Event, Failed, LiveApplied, Notice, Replaced, Run, RunSpec, StateChanged)
+from core.run import Command, Event, Failed, LiveApplied, Notice, Replaced, RunSpec, StateChanged
+from core.runs import RunsChanged, RunSet, Selected
 from visualizer.pacing import FramePacer
 
 CHUNK_SECONDS = 0.015  # train this long between command drains
@@ -29,12 +30,14 @@ _STOP = object()
 
 
 class TrainingWorker(QtCore.QObject):
-    """Drives one Run in a QThread; ``run`` is its loop (connect it to ``QThread.started``)."""
+    """Drives the runs in a QThread; ``run`` is its loop (connect it to ``QThread.started``)."""
 
-    snapshot = QtCore.Signal(object)  # core.probe.Snapshot
-    state_changed = QtCore.Signal(str)  # idle | running | paused | stopped
+    snapshot = QtCore.Signal(int, object)  # run id, core.probe.Snapshot
+    state_changed = QtCore.Signal(str)  # the selected run's: idle | running | paused | stopped
     errored = QtCore.Signal(str)
-    replaced = QtCore.Signal(object, object)  # RunSpec, MetricHistory copy or None: a new model
+    replaced = QtCore.Signal(object, object, int)  # RunSpec, MetricHistory copy or None, run id: a new run shown
+    selected = QtCore.Signal(int, object)  # run id, RunSpec: another existing run shown
+    runs_changed = QtCore.Signal(object)  # core.runs.RunsChanged
     live_applied = QtCore.Signal(str, object, int)  # name, value, step
     message = QtCore.Signal(str)  # information for the status bar (saved, loaded)
     finished = QtCore.Signal()
@@ -49,7 +52,7 @@ class TrainingWorker(QtCore.QObject):
         self._drawn = threading.Event()
         self._pacer = FramePacer()
         self._seq = 0
-        self.run_: Run | None = None
+        self.runs: RunSet | None = None
         self.thread_ident: int | None = None
 
     # -- GUI side (any thread) ---------------------------------------------------------------
@@ -93,22 +96,23 @@ class TrainingWorker(QtCore.QObject):
         """Drain commands, train a chunk, send a frame when due; until stopped."""
         self._start(self._spec)
         while not self._stop.is_set():
-            run = self.run_
-            self._drain(run.wait_time() if run is not None else 0.1)
-            run = self.run_
-            if self._stop.is_set() or run is None:
+            runs = self.runs
+            self._drain(runs.wait_time() if runs is not None else 0.1)
+            runs = self.runs
+            if self._stop.is_set() or runs is None:
                 continue
-            self._emit_events(run.advance(CHUNK_SECONDS))
-            self._maybe_frame(run)
+            self._emit_events(runs.advance(CHUNK_SECONDS))
+            self._maybe_frame(runs)
 
     def _start(self, spec: RunSpec) -> None:
         try:
-            self.run_ = Run(spec)
+            self.runs = RunSet(spec)
         except (ValueError, OSError) as exc:
             self.errored.emit(f"Could not build {spec.id}: {exc}")
             return
-        self.replaced.emit(self.run_.spec, None)
-        self._maybe_frame(self.run_)  # the first probe and views
+        self.replaced.emit(self.runs.run.spec, None, self.runs.selected)
+        self.runs_changed.emit(self.runs._changed())
+        self._maybe_frame(self.runs)  # the first probe and views
         self.state_changed.emit("idle")
 
     def _drain(self, timeout: float) -> None:
@@ -117,11 +121,11 @@ class TrainingWorker(QtCore.QObject):
         except queue.Empty:
             return
         while cmd is not _STOP:
-            if self.run_ is None:  # the first model could not be built: only a Restart helps
+            if self.runs is None:  # the first model could not be built: only a Restart helps
                 if hasattr(cmd, "spec"):
                     self._start(cmd.spec)
             else:
-                self._emit_events(self.run_.apply(cmd))
+                self._emit_events(self.runs.apply(cmd))
             try:
                 cmd = self._commands.get_nowait()
             except queue.Empty:
@@ -131,7 +135,9 @@ class TrainingWorker(QtCore.QObject):
     _SIGNALS = {
         StateChanged: lambda self, e: self.state_changed.emit(e.state),
         LiveApplied: lambda self, e: self.live_applied.emit(e.name, e.value, e.step),
-        Replaced: lambda self, e: self.replaced.emit(e.spec, e.history),
+        Replaced: lambda self, e: self.replaced.emit(e.spec, e.history, e.run),
+        Selected: lambda self, e: self.selected.emit(e.run, e.spec),
+        RunsChanged: lambda self, e: self.runs_changed.emit(e),
         Notice: lambda self, e: self.message.emit(e.text),
         Failed: lambda self, e: self.errored.emit(e.text),
     }
@@ -140,17 +146,21 @@ class TrainingWorker(QtCore.QObject):
         for e in events:
             self._SIGNALS[type(e)](self, e)
 
-    def _maybe_frame(self, run: Run) -> None:
+    def _maybe_frame(self, runs: RunSet) -> None:
         now = time.perf_counter()
-        d = self._pacer.decide(now, training=run.training, new_points=run.has_new_points(), step=run.step,
-                               cap_binding=run.cap_binding, forced=run.wants("probe") or run.wants("views"))
+        run = runs.run
+        d = self._pacer.decide(now, training=runs.training, new_points=runs.has_new_points(), step=run.step,
+                               cap_binding=run.cap_binding, forced=runs.wants("probe") or runs.wants("views"))
         if not d.emit:
             return
-        snap, events = run.frame(probe=d.probe, views=d.views)
-        self._pacer.sent(now, step=run.step, probe_seconds=run.probe_seconds, views_seconds=run.views_seconds)
+        frames, events = runs.frame(probe=d.probe, views=d.views)
+        self._pacer.sent(now, step=run.step, probe_seconds=runs.probe_seconds, views_seconds=runs.views_seconds)
         self._emit_events(events)
-        self._seq = snap.seq
         self._drawn.clear()
-        self.snapshot.emit(snap)
-        if run.training and DRAW_WAIT_MAX > 0:  # let the GUI draw without competing for the GIL
+        for rid, snap in frames:
+            if rid == runs.selected:
+                self._seq = snap.seq
+        for rid, snap in frames:
+            self.snapshot.emit(rid, snap)
+        if runs.training and DRAW_WAIT_MAX > 0:  # let the GUI draw without competing for the GIL
             self._drawn.wait(DRAW_WAIT_MAX)

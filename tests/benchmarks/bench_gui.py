@@ -86,9 +86,9 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     timer.timeout.connect(tick)
 
     worker = s._worker
-    _wait(app, lambda: worker.thread_ident is not None and worker.run_ is not None, time.monotonic() + 60)
+    _wait(app, lambda: worker.thread_ident is not None and worker.runs is not None, time.monotonic() + 60)
     worker_clock = time.pthread_getcpuclockid(worker.thread_ident)  # the training thread's CPU time
-    start_step = worker.run_.step
+    start_step = worker.runs.run.step
     worker_cpu0 = time.clock_gettime(worker_clock)
     gui_cpu0 = time.thread_time()
     cpu0 = time.process_time()
@@ -106,7 +106,7 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     gui_cpu = time.thread_time() - gui_cpu0
     cpu = time.process_time() - cpu0
     worker_cpu = time.clock_gettime(worker_clock) - worker_cpu0
-    steps = worker.run_.step - start_step
+    steps = worker.runs.run.step - start_step
     frames = s.frames - frames0
     heavy = s.heavy_frames - heavy0
     s.pause()

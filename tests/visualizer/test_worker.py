@@ -13,9 +13,13 @@ def _wait_state(qtbot, session, state, timeout=3000):
 
 def _settled_step(qtbot, s, timeout=3000):
     """The step a paused run stopped at, once its final frame (with a probe of that step) has arrived."""
-    qtbot.waitUntil(lambda: s.state == "paused" and s.latest_probe is not None and s.latest_probe.step == s.step,
-                    timeout=timeout)
-    return s.step
+    while True:
+        qtbot.waitUntil(lambda: s.state == "paused" and s.latest_probe is not None
+                        and s.latest_probe.step == s.step, timeout=timeout)
+        step = s.step
+        qtbot.wait(100)  # the final frame may still be on its way
+        if s.step == step and s.latest_probe.step == step:
+            return step
 
 
 def _model_lr(s):
@@ -112,6 +116,7 @@ def test_divergence_pauses_with_step_and_hint(qtbot, make_session):
         s.play()
     msg = blocker.args[0]
     assert "step 30" in msg and "learning_rate" in msg
+    qtbot.waitUntil(lambda: s.step == 29, timeout=3000)
     assert _settled_step(qtbot, s) == 29
     # the app keeps working: a live change fixes it and training continues
     s.set_live("diverge_at", 0)
