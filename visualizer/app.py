@@ -21,6 +21,16 @@ from core.runtime import limit_blas_threads
 STYLE = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
 SWITCH_INTERVAL = float(os.environ.get("RNNLAB_SWITCH_INTERVAL", "0"))  # seconds; 0 = Python's default
 BASE_POINT_SIZE = 11  # big, readable: this is used in front of a class
+SETTINGS_ORG, SETTINGS_APP = "RNN Lab", "rnnlab"  # QSettings of `rnnlab gui` (layout, window geometry)
+
+
+def ui_scale(screen: QtGui.QScreen | None) -> float:
+    """Font scale for a screen's available height (logical pixels): a little smaller on 720p so that the
+    panels fit, larger on 1440p and up so that text is not tiny (1.0 on 1080p)."""
+    if screen is None:
+        return 1.0
+    h = screen.availableGeometry().height()
+    return 0.9 if h < 800 else 1.0 if h < 1250 else 1.25 if h < 1700 else 1.5
 
 _configured = False
 def configure(app: QtWidgets.QApplication) -> None:
@@ -33,11 +43,21 @@ def configure(app: QtWidgets.QApplication) -> None:
     app.setApplicationName("RNN Lab")
     app.setStyle("Fusion")
     app.setPalette(_dark_palette())
+    from visualizer.panels import hidden
+
+    scale = ui_scale(app.primaryScreen())
+    hidden.set_font_scale(scale)  # the panels' fonts (visualizer.panels.hidden.font)
     font = app.font()
-    font.setPointSize(BASE_POINT_SIZE)
+    font.setPointSizeF(BASE_POINT_SIZE * scale)
     app.setFont(font)
     if STYLE.is_file():
-        app.setStyleSheet(STYLE.read_text(encoding="utf-8"))
+        style = STYLE.read_text(encoding="utf-8")
+        if scale != 1.0:  # the style sheet's point sizes follow the scale
+            import re
+
+            style = re.sub(r"(\d+(?:\.\d+)?)pt", lambda m: f"{float(m.group(1)) * scale:.1f}pt", style)
+        app.setStyleSheet(style)
+
 
 
 def _dark_palette() -> QtGui.QPalette:
@@ -132,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app = application()
     try:
-        window = MainWindow(args.experiment, preset=args.preset, seed=args.seed)
+        # the user's layout and window geometry are remembered here (tests never pass settings)
+        window = MainWindow(args.experiment, preset=args.preset, seed=args.seed,
+                            settings=QtCore.QSettings(SETTINGS_ORG, SETTINGS_APP))
     except ValueError as exc:
         print(f"rnnlab: error: {exc}", file=sys.stderr)
         return 2

@@ -40,6 +40,8 @@ from visualizer.widgets.transport import Transport
 
 STATUS_INTERVAL_MS = 500
 MAX_PANEL_MIN_HEIGHT = 230  # px: a panel may not claim more, so that default proportions can apply
+SCREEN_FRACTION = 0.9  # the window opens at most this much of the available screen
+MIN_WINDOW = (1000, 560)  # usable from 1280x720 up: this fits a 1280x720 screen with a panel or taskbar
 CHECKPOINT_FILTER = "RNN Lab checkpoint (*.npz)"
 
 
@@ -80,13 +82,20 @@ class MainWindow(QtWidgets.QMainWindow):
     """``MainWindow(experiment=None (binary addition) | id | Experiment class, preset=None, seed=0)``."""
 
     def __init__(self, experiment: str | type | None = None, preset: str | None = None, seed: int = 0,
-                 parent: QtWidgets.QWidget | None = None):
+                 parent: QtWidgets.QWidget | None = None, settings: QtCore.QSettings | None = None):
+        """``settings``: where the layout and window geometry are remembered (None: nothing is read or
+        written, e.g. in tests and screenshots; ``rnnlab gui`` passes the user's QSettings)."""
         super().__init__(parent)
         spec = RunSpec.create(experiment, preset, seed)
         self.setWindowTitle(f"RNN Lab — {spec.cls.title}")
-        self.resize(1500, 950)
+        self.settings = settings
+        self.setObjectName("rnnlabMainWindow")
+        self.setMinimumSize(*MIN_WINDOW)
+        self.resize(*default_size(self.screen()))
         self.session = TrainingSession(spec, parent=self, start=False)
         self._cls: type | None = None
+        self.session.pause_at_goal = True  # Play trains up to the preset's length, then pauses
+        self._goal_noted = False
         self.panels: dict[str, QtWidgets.QWidget] = {}
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self.form: ParamForm | None = None
@@ -130,6 +139,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._install_experiment(spec)  # panels exist before the first snapshot arrives
         s.start()
         self._stats_timer = QtCore.QTimer(self)
+        self._restore_window()
         self._stats_timer.setInterval(STATUS_INTERVAL_MS)
         self._stats_timer.timeout.connect(self._update_stats)
         self._stats_timer.start()
@@ -199,6 +209,13 @@ class MainWindow(QtWidgets.QMainWindow):
         bar = self.statusBar()
         self.state_label = QtWidgets.QLabel("idle")
         self.step_label = QtWidgets.QLabel("step 0")
+        # progress toward the preset's length (Preset.steps): Play pauses there, Play again goes on
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setObjectName("presetProgress")
+        self.progress.setMaximumWidth(260)
+        self.progress.setMinimumWidth(160)
+        self.progress.setTextVisible(True)
+        bar.addPermanentWidget(self.progress)
         self.speed_label = QtWidgets.QLabel("0 steps/s")
         self.fps_label = QtWidgets.QLabel("0 fps")
         self.fps_label.setToolTip("Panel redraws per second")
@@ -224,7 +241,11 @@ class MainWindow(QtWidgets.QMainWindow):
                   self.transport.reset_action):
             run.addAction(a)
         help_ = menu.addMenu("&Help")
-        self._action(help_, "Keyboard shortcuts", "F1", self._show_keys)
+        self.reset_layout_action = QtGui.QAction("Reset layout", self)
+        self.reset_layout_action.setToolTip("Back to the default arrangement of the panels and the window size")
+        self.reset_layout_action.triggered.connect(self.reset_layout)
+        self.keys_action = self._action(help_, "Keyboard shortcuts", "F1", self._show_keys)
+        self.shortcut_sheet: QtWidgets.QDialog | None = None
 
     def _action(self, menu: QtWidgets.QMenu, text: str, shortcut: str | None, slot: Any) -> QtGui.QAction:
         a = QtGui.QAction(text, self)
@@ -244,7 +265,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self._build_panels(cls)
             self._build_form(cls, spec.config)
             self.setWindowTitle(f"RNN Lab — {cls.title}")
-            self.description.setText(getattr(cls, "description", ""))
             self.corpus_action.setEnabled(any(p.name == "corpus" for p in cls.hyperparams))
         else:
             self.form.set_values(spec.config)
@@ -350,6 +370,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
+        preset = cls.presets.get(spec.preset) if spec.preset else None  # the preset's own note, on screen
+        self.description.setText(getattr(cls, "description", "") + (f"\n\nPreset “{spec.preset}”: "
+                                                                    f"{preset.description}" if preset else ""))
+        self._goal_noted = False
+        self._update_progress()
         if not self._user_arranged:  # keep the default proportions until the user drags a separator
             QtCore.QTimer.singleShot(0, self._size_docks)
 
@@ -419,9 +444,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.save(str(path))
 
     def load_checkpoint(self, path: str | Path) -> None:
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.reset_layout_action)
         self.session.load(str(path))
 
     def open_corpus(self, path: str | Path) -> bool:
+        self._default_panel_state = self.panel_area.saveState()
+        self._restore_panels(cls.id)
         """Use a text file as the corpus (restarts). Bad files are reported; nothing changes then."""
         spec = self.session.spec
         if not any(p.name == "corpus" for p in spec.cls.hyperparams):
@@ -436,8 +465,8 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def export_png(self, path: str | Path) -> None:
-        """Save the visible panels as one PNG."""
-        if not self.panel_area.grab().save(str(path)):
+        """Save the visible panels as one PNG, under a header: experiment, preset, seed, step and settings."""
+        if not export_image(self.panel_area.grab(), self.export_header()).save(str(path)):
             self._on_error(f"Could not write {path}")
         else:
             self._on_message(f"Saved panels to {path}")
@@ -479,15 +508,91 @@ class MainWindow(QtWidgets.QMainWindow):
             self.export_csv(path)
 
     def _show_keys(self) -> None:
-        self.message_bar.show_message(
-            "Space play/pause · S one step · Ctrl+R reset · Left/Right/Home/End move the timestep · "
-            "Ctrl+S / Ctrl+O save / load a checkpoint", "info")
+        """F1: a sheet listing every keyboard shortcut of the window (Esc closes it)."""
+        from visualizer.widgets.shortcuts import ShortcutSheet
+
+        if self.shortcut_sheet is None:
+            self.shortcut_sheet = ShortcutSheet(self)
+        self.shortcut_sheet.refresh()
+        self.shortcut_sheet.show()
+        self.shortcut_sheet.raise_()
+        self.shortcut_sheet.activateWindow()
+
+    # -- layout: default size, remembered arrangement ---------------------------------------------
+    def _restore_window(self) -> None:
+        """Window geometry and docks from ``settings`` (when given and still fitting this screen)."""
+        self._center()
+        if self.settings is None:
+            return
+        geo = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geo is not None and self.restoreGeometry(geo) and not fits_screen(self.frameGeometry(), self.screen()):
+            self.resize(*default_size(self.screen()))  # saved on a larger screen
+            self._center()
+        if state is not None:
+            self.restoreState(state)
+
+    def _center(self) -> None:
+        screen = self.screen()
+        if screen is not None:
+            avail = screen.availableGeometry()
+            self.move(avail.x() + (avail.width() - self.width()) // 2, avail.y() + (avail.height() - self.height()) // 2)
+
+    def _restore_panels(self, exp_id: str) -> None:
+        if self.settings is None:
+            return
+        state = self.settings.value(f"layout/{exp_id}")
+        if state is not None and self.panel_area.restoreState(state):
+            self._user_arranged = True
+
+    def save_layout(self) -> None:
+        """Remember the window geometry and this experiment's panel arrangement (in ``settings``)."""
+        if self.settings is None or self._cls is None:
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        if self._user_arranged:
+            self.settings.setValue(f"layout/{self._cls.id}", self.panel_area.saveState())
+        else:
+            self.settings.remove(f"layout/{self._cls.id}")
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        """View ▸ Reset layout: the default panel arrangement, settings dock and window size."""
+        if self.settings is not None:
+            self.settings.remove("layout")
+            self.settings.remove("window")
+        self.panel_area.restoreState(self._default_panel_state)
+        for dock in list(self.docks.values()) + [self.settings_dock]:
+            dock.setFloating(False)
+            dock.show()
+        if not self.isMaximized() and not self.isFullScreen():
+            self.resize(*default_size(self.screen()))
+            self._center()
+        self._user_arranged = False
+        self._size_docks()
+        QtCore.QTimer.singleShot(0, self._size_docks)
+
+    def _update_progress(self) -> None:
+        goal, step = self.session.goal, self.session.step
+        self.progress.setVisible(bool(goal))
+        if not goal:
+            return
+        self.progress.setRange(0, goal)
+        self.progress.setValue(min(step, goal))
+        self.progress.setFormat(f"{min(step, goal):,} / {goal:,} steps" if step < goal
+                                else f"preset length {goal:,} reached")
+        self.progress.setToolTip(f"The preset trains {goal:,} steps: Play pauses there; Play again goes on")
+        if step >= goal and self.session.state == "paused" and not self._goal_noted:
+            self._goal_noted = True
+            self._on_message(f"Reached the preset's length ({goal:,} steps): training paused. "
+                             f"Press Play to go on.")
 
     # -- session signals -------------------------------------------------------------------------
     def _on_experiment(self, spec: RunSpec) -> None:
         self._install_experiment(spec)
-        if self.message_bar.kind != "error":
-            self.message_bar.hide()
+        self.message_bar.hide()  # a new model loaded or built: an earlier error no longer applies
+        self.message_bar.kind = ""
 
     def _on_live_param(self, name: str, value: Any, step: int) -> None:
         if self.form is not None:
@@ -546,3 +651,55 @@ def dock_columns(names: list[str]) -> tuple[list[str], list[str], dict[str, floa
     if "worked" in left and len(left) == 1:
         heights = {"hidden": 1.0, "inspector": 1.0}
     return left, right, {n: heights.get(n, 1.1) for n in names}
+    def export_header(self) -> list[str]:
+        """The lines written above an exported PNG."""
+        spec = self.session.spec
+        from visualizer.widgets.param_form import format_value
+
+        values = ", ".join(f"{k}={format_value(v)}" for k, v in spec.config.items() if format_value(v) != "")
+        return [f"RNN Lab — {spec.cls.title} · preset {spec.preset or '(checkpoint)'} · seed {spec.seed} · "
+                f"step {self.session.step:,}", values]
+
+        self._update_progress()
+        self.save_layout()
+    # the experiment's own panel gets the room it needs: sample boxes of several lines, a large digit
+    heights.update({"text": 2.0, "digits": 1.6, "binary": 1.1, "sine": 1.3})
+
+
+def default_size(screen: QtGui.QScreen | None) -> tuple[int, int]:
+    """The window's first size: 90% of the available screen (1500 x 950 when the screen is unknown)."""
+    if screen is None:
+        return 1500, 950
+    avail = screen.availableGeometry()
+    return (max(MIN_WINDOW[0], min(int(avail.width() * SCREEN_FRACTION), avail.width())),
+            max(MIN_WINDOW[1], min(int(avail.height() * SCREEN_FRACTION), avail.height())))
+
+
+def fits_screen(frame: QtCore.QRect, screen: QtGui.QScreen | None) -> bool:
+    return screen is None or screen.availableGeometry().contains(frame)
+
+
+def export_image(panels: QtGui.QPixmap, lines: list[str]) -> QtGui.QImage:
+    """``panels`` under a dark header of ``lines`` (the first bold), wrapped to the image's width."""
+    width = max(panels.width(), 600)
+    font = QtGui.QFont()
+    font.setPointSize(11)
+    bold = QtGui.QFont(font)
+    bold.setBold(True)
+    flags = int(QtCore.Qt.TextFlag.TextWordWrap)
+    rects = [QtGui.QFontMetrics(f).boundingRect(QtCore.QRect(0, 0, width - 20, 2000), flags, line)
+             for f, line in zip([bold] + [font] * len(lines), lines)]
+    head = sum(r.height() for r in rects) + 8 * (len(lines) + 1)
+    img = QtGui.QImage(width, panels.height() + head, QtGui.QImage.Format.Format_RGB32)
+    img.fill(QtGui.QColor(30, 30, 33))
+    p = QtGui.QPainter(img)
+    p.setPen(QtGui.QColor(230, 230, 230))
+    y = 8
+    for f, line, r in zip([bold] + [font] * len(lines), lines, rects):
+        p.setFont(f)
+        p.drawText(QtCore.QRect(10, y, width - 20, r.height()), flags, line)
+        y += r.height() + 8
+    p.drawPixmap(0, head, panels)
+    p.end()
+    return img
+

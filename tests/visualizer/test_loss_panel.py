@@ -202,24 +202,15 @@ def test_diagnostics_start_hidden_and_toggle(panel, hub):
     panel.series_actions["grad_norm"].setChecked(True)  # the "series" menu
     assert panel._curves["grad_norm"].smooth.isVisible() and "grad_norm" in panel.visible_series()
     assert panel.metric_plot.getAxis("left").labelText == "metric value"
-    sample = next(s for s, _ in panel.legends[panel.metric_plot].items if s.item is panel._curves["grad_norm"].smooth)
-    from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
-    from PySide6 import QtCore
-
-    class Click(MouseClickEvent):
-        def __init__(self):
-            pass
-
-        def button(self):
-            return QtCore.Qt.MouseButton.LeftButton
-
-        def accept(self):
-            pass
-
-    sample.mouseClickEvent(Click())  # clicking the legend entry hides it again
+    # (issue 9: the legend is a strip of clickable names above the plots; a hidden series stays listed)
+    panel.legend.entry("grad_norm").click()  # clicking the legend entry hides it again
     assert not panel._curves["grad_norm"].smooth.isVisible() and not panel._curves["grad_norm"].raw.isVisible()
     assert not panel.series_actions["grad_norm"].isChecked()
     assert "grad_norm" not in panel.show_readout(2)
+    assert "grad_norm" in panel.legend.keys() and not panel.legend.entry("grad_norm").isChecked()
+    panel.legend.entry("grad_norm").click()  # ... and back
+    assert panel._curves["grad_norm"].smooth.isVisible()
+
 
 
 def test_evaluation_metrics_draw_with_markers(panel, hub):
@@ -230,7 +221,9 @@ def test_evaluation_metrics_draw_with_markers(panel, hub):
     assert panel._curves["val_loss"].drawn_points() == 1
 
 
-def test_log_y_applies_to_both_plots(panel, hub):
+def test_log_y_applies_to_the_loss_plot_only(panel, hub):
+    # (issue 9 item 17: "log y" used to apply to the accuracy plot too)
     feed(hub, 1, {"loss": ([1, 2], [1.0, 0.5]), "accuracy": ([2], [0.5])})
     panel.log_check.setChecked(True)
-    assert panel.metric_plot.getAxis("left").logMode
+    assert panel.loss_plot.getAxis("left").logMode
+    assert not panel.metric_plot.getAxis("left").logMode

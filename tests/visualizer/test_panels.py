@@ -580,9 +580,18 @@ def test_inspector_short_dock_keeps_the_output(qtbot, hub):
     qtbot.waitUntil(lambda: not panel.state_plot.isVisible(), timeout=2000)
     assert panel.out_plot.isVisible()
     qtbot.waitUntil(lambda: panel.out_plot.getViewBox().height() > 60, timeout=2000)  # it got the room
-    assert len(panel.output_bars()[1]) == 5
-    panel.resize(700, 200)  # very short: the top 3 only, readable
-    qtbot.waitUntil(lambda: len(panel.output_bars()[1]) == 3, timeout=2000)
+    # (issue 9: as many bars as have room for a label row each, so that the labels never overlap)
+    from PySide6 import QtGui
+    from visualizer.panels.hidden import font
+
+    row_px = QtGui.QFontMetrics(font()).lineSpacing()
+    qtbot.waitUntil(lambda: len(panel.output_bars()[1]) == panel.top_k(), timeout=2000)
+    assert 1 <= len(panel.output_bars()[1]) <= 5
+    assert len(panel.output_bars()[1]) * row_px <= panel.out_plot.getViewBox().height()
+    panel.resize(700, 200)  # very short: fewer, still readable
+    qtbot.waitUntil(lambda: len(panel.output_bars()[1]) == panel.top_k(), timeout=2000)
+    assert len(panel.output_bars()[1]) * row_px <= max(panel.out_plot.getViewBox().height(), row_px)
+
     panel.resize(700, 600)
     qtbot.waitUntil(lambda: panel.state_plot.isVisible(), timeout=2000)
     qtbot.waitUntil(lambda: len(panel.output_bars()[1]) == 5, timeout=2000)

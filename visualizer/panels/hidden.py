@@ -40,11 +40,25 @@ GRAD_MIN_VIEW_H = 300      # below this plot-area height the strip collapses (th
 
 
 
+FONT_SCALE = 1.0  # set by the app for the screen (visualizer.app.ui_scale): 0.9 on 720p, 1.25 on 1440p
+
+
+def set_font_scale(scale: float) -> None:
+    global FONT_SCALE
+    FONT_SCALE = float(scale)
+
+
 def font(pt: int = FONT_PT, bold: bool = False, mono: bool = False) -> QtGui.QFont:
     f = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont) if mono else QtGui.QFont()
-    f.setPointSize(pt)
+    f.setPointSizeF(pt * FONT_SCALE)
     f.setBold(bold)
     return f
+
+
+def pt(size: float) -> str:
+    """A point size for pyqtgraph titles/labels ("12pt"), scaled like ``font``."""
+    return f"{size * FONT_SCALE:.1f}pt"
+
 
 
 def foreground() -> QtGui.QColor:
@@ -239,7 +253,9 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         # one line: size, what the marked unit means (the full text is in the tooltip when clipped)
         self.info_label = QtWidgets.QLabel("")
         self.info_label.setFont(font(FONT_PT - 1))
-        self.info_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+        self.info_label.setWordWrap(True)  # a narrow dock wraps it onto a second line instead of cutting it
+        self.info_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                      QtWidgets.QSizePolicy.Policy.Minimum)
 
         # plots: heatmap + colour bar, label rows, gradient strip (all x-linked)
         self.view = pg.GraphicsLayoutWidget()
@@ -415,7 +431,8 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
             self.heat.setYRange(0, H, padding=0)
             self._update_strides()
         scale = f"{lo:g} … {hi:g}" if (lo, hi) in ((-1.0, 1.0), (0.0, 1.0)) else f"±{hi:.3g}"
-        self._info = f"{layer.title(self._key)} · {H} units × {T} steps · scale {scale}"
+        self._info = f"{layer.title(self._key)}: {H} units × {T} steps, scale {scale}"
+
         self._update_info()
         self._draw_grad()
 
@@ -452,7 +469,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
 
     def _update_info(self) -> None:
         extra = self._marked_text if self._layer_idx == self._marked_layer and self._marked_unit is not None else ""
-        text = " · ".join(s for s in (self._info, extra) if s)
+        text = " · ".join(s for s in (extra, self._info) if s)  # the marked unit first: it is the news
         if text != self.info_label.text():
             self.info_label.setText(text)
             self.info_label.setToolTip(text)
@@ -478,6 +495,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
                 item = pg.TextItem("", anchor=(0.5, 0.5), color=foreground())
                 item.setFont(font(LABEL_PT, bold=(r == 0)))
                 item.setPos(t + 0.5, n - 0.5 - r)
+                item.setZValue(20)  # over the selected column's outline, not under it
                 self.labels.addItem(item, ignoreBounds=True)
                 row.append(item)
             self._texts.append(row)
@@ -533,7 +551,11 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         T = len(self._texts[0]) if self._texts else 0
         width = max(self.labels.getViewBox().width(), 1.0)
         longest = max((len(text) for row in self._wanted for text, _ in row), default=1)
-        k = label_stride(T, width, min_px=max(14.0, 8.5 * longest + 8))
+        char_px = QtGui.QFontMetrics(font(LABEL_PT, bold=True)).horizontalAdvance("0")  # measured, not guessed
+        text_px = char_px * longest + 8
+        k = label_stride(T, width, min_px=max(14.0, text_px))
+        col_px = width / max(T, 1)
+        over = text_px / col_px  # a label's width in columns
         H = self._n_units
         height = max(self.heat.getViewBox().height(), 1.0)
         m = self._marked_unit if self._layer_idx == self._marked_layer else None
@@ -548,12 +570,17 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         for r, row in enumerate(self._texts):
             for t, item in enumerate(row):
                 item.setVisible(t % k == 0)
+                y = n - 0.5 - r
                 if k == 1:  # centred on its column
                     item.setAnchor((0.5, 0.5))
-                    item.setPos(t + 0.5, n - 0.5 - r)
+                    item.setPos(t + 0.5, y)
+                elif t + 0.05 + over > T:  # crowded, and it would run off the right edge: ends at it
+                    item.setAnchor((1.0, 0.5))
+                    item.setPos(T - 0.02, y)
                 else:  # crowded: starts at its column and runs over the unlabelled ones
                     item.setAnchor((0.0, 0.5))
-                    item.setPos(t + 0.05, n - 0.5 - r)
+                    item.setPos(t + 0.05, y)
+
         kt = label_stride(T, width, min_px=9.0 * len(str(max(T - 1, 0))) + 10)  # timestep numbers
         kt = max(kt, k) if k > 1 else kt
         self.labels.getAxis("bottom").setTicks([[(t + 0.5, str(t)) for t in range(0, T, kt)]])
@@ -616,7 +643,16 @@ def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
     return [(mid, f"{10 ** mid:.2g}")]
 
 
-def _short(text: str, n: int = 6) -> str:
-    """Labels must fit a column: visible whitespace, at most ``n`` characters."""
+def _short(text: str, n: int = 7) -> str:
+    """Labels must fit a column: visible whitespace, numbers to 2 decimals ("-0.734" -> "-0.73"),
+    at most ``n`` characters."""
     text = {" ": "␣", "\n": "↵", "\t": "⇥"}.get(text, text)
+    if len(text) > 4 and any(c.isdigit() for c in text):
+        try:
+            v = float(text)
+        except ValueError:
+            pass
+        else:
+            text = f"{v:.2f}" if abs(v) < 100 else f"{v:.3g}"
     return text if len(text) <= n else text[: n - 1] + "…"
+

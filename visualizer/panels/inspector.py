@@ -66,11 +66,11 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self.selectors.setLayout(top)
 
         self.input_label = QtWidgets.QLabel("")
-        self.input_label.setFont(font(FONT_PT + 2))
+        self.input_label.setFont(font(FONT_PT))
         self.input_label.setWordWrap(True)
         self.input_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.output_label = QtWidgets.QLabel("")
-        self.output_label.setFont(font(FONT_PT + 2))
+        self.output_label.setFont(font(FONT_PT))
         self.output_label.setWordWrap(True)
 
         self.view = pg.GraphicsLayoutWidget()
@@ -98,7 +98,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         style_axis(self.out_plot.getAxis("left"), 110)
         style_axis(self.out_plot.getAxis("bottom"))
         self.out_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7, pen=pg.mkPen(None))
-        self._brush = {c: QtGui.QBrush(pg.mkColor(c)) for c in (RIGHT, NEUTRAL, POSITIVE, NEGATIVE)}
+        self._brush = {c: QtGui.QBrush(pg.mkColor(c)) for c in (RIGHT, WRONG, NEUTRAL, POSITIVE, NEGATIVE)}
         self.out_plot.addItem(self.out_bars)
         self.target_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(RIGHT, width=3, style=QtCore.Qt.PenStyle.DashLine))
         self.out_plot.addItem(self.target_line, ignoreBounds=True)
@@ -113,6 +113,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self.no_layer.setFont(font(FONT_PT - 1))
         self.no_layer.setWordWrap(True)
         self.no_layer.setVisible(False)
+        self.out_plot.getViewBox().sigResized.connect(self._on_out_resized)
         self.view.addItem(self.state_plot, row=0, col=0)
         self.view.addItem(self.out_plot, row=1, col=0)
         self.state_plot.setMinimumHeight(90)
@@ -152,15 +153,19 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self._fill_selectors()
         self._has_layers = bool(probe.layers)
         self.no_layer.setVisible(not self._has_layers)
-        self.selectors.setVisible(self._has_layers)
         self.no_layer.setText("This model has no hidden layer: the input goes straight to the output.")
         self._update_state_visibility()
         self._prepare_output_axis()
         self._on_timestep(self.current_t())
 
     def top_k(self) -> int:
-        """How many classes to list: 5, or 3 when the plot is too short for 5 readable bars."""
-        return TOP_K if self.view.height() >= COMPACT_VIEW_H else 3
+        """How many classes to list: up to 5, as many as the output plot has room for without their
+        labels overlapping (a label row needs ~1.3 lines of the tick font)."""
+        line = QtGui.QFontMetrics(font()).lineSpacing() * 1.15
+        vb = self.out_plot.getViewBox().height()
+        if vb <= 1:  # not laid out yet: judge from the widget
+            vb = self.view.height() - 60
+        return int(min(TOP_K, max(1, vb // line)))
 
     def state_fits(self) -> bool:
         """True when the plot area is tall enough for the state bars above a readable output plot
@@ -171,10 +176,20 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         show = self._has_layers and self.state_fits()
         if show != self.state_plot.isVisible():
             self.state_plot.setVisible(show)
+        # the layer/state selectors only make sense next to the state bars they choose
+        if (self._has_layers and show) != self.selectors.isVisibleTo(self):
+            self.selectors.setVisible(self._has_layers and show)
+        self.setToolTip("" if show or not self._has_layers else
+                        "Make this dock taller to see the hidden state's bars (the heatmap shows them too)")
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
         QtCore.QTimer.singleShot(0, self._after_resize)
+
+    def _on_out_resized(self, *_: Any) -> None:
+        """The output plot got another height: as many bars as now fit (only when that number changed)."""
+        if self.probe is not None and self._is_classifier() and self._cache.get("top_k") != self.top_k():
+            self._draw_output(self.current_t())
 
     def _after_resize(self) -> None:
         self._update_state_visibility()
@@ -327,7 +342,9 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
                 inside = abs(x) > 0.75 * abs(right)
                 outward_right = (v >= 0) != inside  # text to the right of the bar end
                 text = f"{v:.3f}"
-                if self._changed(f"value_text{i}", text):
+                if self._changed(f"value_text{i}", (text, inside)):
+                    # dark on the bar, bright beside it: readable on grey, green and red bars alike
+                    item.setColor(pg.mkColor("#000000" if inside else "#ffffff"))
                     item.setText(text)
                 item.setAnchor((0, 0.5) if outward_right else (1, 0.5))
                 item.setPos(x, ys[i])
@@ -345,7 +362,9 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         pred = p.prediction_labels[t] if t < len(p.prediction_labels) else ""
         ok = verdicts(p)[t] if t < p.num_steps else None
         if self._is_classifier():
-            order = np.argsort(-row)[:self.top_k()]
+            self._cache["top_k"] = self.top_k()
+            order = np.argsort(-row)[:self._cache["top_k"]]
+
             names = [p.output_labels[i] if i < len(p.output_labels) else str(i) for i in order]
             brushes = [self._brush[RIGHT if target and n == target else NEUTRAL] for n in names]
             self.out_bars.setOpts(x0=np.zeros(len(order)), y=np.arange(len(order)), width=row[order],
@@ -358,15 +377,21 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
                 self.out_plot.setXRange(*self._out_range, padding=0.02)
                 self.out_plot.setYRange(-0.5, len(order) - 0.5, padding=0)
             at = f" at t = {t}" if p.num_steps > 1 else ""
-            title = (f"output{at}: top {len(order)} of {row.shape[0]}" if len(order) < row.shape[0]
+            title = (f"output{at}: top {len(order)} of {row.shape[0]:,}" if len(order) < row.shape[0]
                      else f"output{at}: all {len(order)} classes")
             if self._changed("out_title", title):
                 self.out_plot.setTitle(title, size=f"{FONT_PT}pt")
+                self.out_plot.setToolTip(f"The model chooses among {row.shape[0]:,} classes: its output size "
+                                         f"(a language model's vocabulary is the distinct tokens of its corpus, "
+                                         f"at most vocab_size)")
+
             self.target_line.setVisible(False)
         else:
             K = row.shape[0]
             names = list(p.output_labels) if len(p.output_labels) == K else [f"y{k}" for k in range(K)]
-            brushes = [self._brush[POSITIVE if v >= 0 else NEGATIVE] for v in row]
+            # judged outputs (a sum bit): green right, red wrong; unjudged values (regression): by sign
+            brushes = [self._brush[(RIGHT if ok else WRONG) if ok is not None else (POSITIVE if v >= 0 else NEGATIVE)]
+                       for v in row]
             self.out_bars.setOpts(x0=np.zeros(K), y=np.arange(K), width=row, height=0.6, brushes=brushes)
             ticks = [(k, n) for k, n in enumerate(names)]
             if self._changed("out_ticks", ticks):

@@ -32,6 +32,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.probe import Snapshot
 from core.views import Metric, MetricCurves, describe, metric_table
 from visualizer.panels.base import Panel
+from visualizer.widgets.legend import LegendStrip
 
 GAP_POINTS = 64  # points used to measure a curve's typical spacing
 DOWNSAMPLE_FACTOR = 1.0  # samples per pixel column after pyqtgraph's peak downsampling (its default 5 paints 5x more)
@@ -40,7 +41,10 @@ MAX_MARKERS = 40
 COLORS = ("#ff9f1c", "#2ec4b6", "#f15bb5", "#9bde7e", "#a0c4ff", "#ffd166", "#e76f51", "#cdb4db")
 METRIC_COLORS = ("#9bde7e", "#f15bb5", "#a0c4ff", "#ffd166", "#2ec4b6", "#e76f51", "#cdb4db", "#ff9f1c")
 MARKER_COLOR = "#ffe066"
+READOUT_HINT = "hover a plot to read values"
 _BLOCK = 64
+SIDE_BY_SIDE_H = 300  # px of plot area: below this (and wide enough) the two plots sit side by side
+AUTO_LOG_RATIO = 100.0  # a loss that fell by this factor is read on a log axis (unless the user chose)
 
 def quality_label(metrics: list[Metric]) -> str:
     """The quality plot's y label for the visible series: the metric (and unit), a shared kind, or
@@ -173,7 +177,8 @@ class _Curve:
 
     def draw(self) -> None:
         x = self.x
-        sparse = (self.spacing or 1.0) > 1.5 and x.size <= MAX_MARKER_POINTS
+        # evaluation curves get markers; so does any curve of one or two points (a line needs two)
+        sparse = ((self.spacing or 1.0) > 1.5 and x.size <= MAX_MARKER_POINTS) or x.size < 3
         if sparse != (self.smooth.opts.get("symbol") is not None):
             if sparse:
                 self.smooth.setSymbol("o")
@@ -222,8 +227,11 @@ class LossPanel(Panel):
                                      "mouse wheel zooms, drag pans, right-click for more)")
         self.follow_check.toggled.connect(lambda on: on and self._autoscale(force=True))
         self.log_check = QtWidgets.QCheckBox("log y")
-        self.log_check.setToolTip("Logarithmic y axes (both plots)")
+        self.log_check.setToolTip("Logarithmic loss axis (the accuracy/perplexity plot keeps its linear scale). "
+                                  "Turned on by itself once a loss has fallen a hundredfold, until you choose.")
         self.log_check.toggled.connect(self._on_log)
+        self.log_check.clicked.connect(lambda _: setattr(self, "_log_chosen", True))
+        self._log_chosen = False  # the user clicked "log y": no automatic switching any more
         self.smooth_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.smooth_slider.setRange(0, 99)
         self.smooth_slider.setValue(80)
@@ -239,7 +247,7 @@ class LossPanel(Panel):
         self.series_menu = QtWidgets.QMenu(self.series_button)
         self.series_button.setMenu(self.series_menu)
         self.series_actions: dict[str, QtGui.QAction] = {}
-        self.readout = QtWidgets.QLabel("hover a plot to read values")
+        self.readout = QtWidgets.QLabel(READOUT_HINT)
         self.readout.setObjectName("readout")
         self.readout.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.readout.setMinimumWidth(0)  # a long readout is clipped, it does not widen the panel
@@ -269,12 +277,13 @@ class LossPanel(Panel):
             plot.setClipToView(True)
             plot.getViewBox().sigRangeChangedManually.connect(lambda *_: self.follow_check.setChecked(False))
             plot.hideButtons()
-        self.legends = {}
-        for plot in (self.loss_plot, self.metric_plot):
-            legend = plot.addLegend(offset=(-10, 10), labelTextSize="10pt", verSpacing=-6)
-            legend.setBrush(pg.mkBrush(0, 0, 0, 120))
-            self.legends[plot] = legend
+        # the legend sits above the plots (never on the curves); click a name to show or hide its series
+        self.legend = LegendStrip()
+        self.legend.toggled.connect(self.set_series_visible)
         self.metric_plot.hide()
+        self._side_by_side = False
+        self.graphics.installEventFilter(self)  # the readout goes when the mouse leaves the plots
+        self.loss_plot.getViewBox().sigXRangeChanged.connect(lambda *_: self._place_marker_labels())
         self._cursor_lines = []
         for plot in (self.loss_plot, self.metric_plot):
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((200, 200, 200, 110), width=1))
@@ -286,11 +295,17 @@ class LossPanel(Panel):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
+        layout.addWidget(self.legend)
         layout.addWidget(self.graphics, 1)
         self._on_smoothing(self.smooth_slider.value())
 
         session.metrics_reset.connect(self._on_reset)
         session.live_param_changed.connect(self._on_live_param)
+        self._overlays: dict[tuple[int, str], pg.PlotDataItem] = {}  # (run id, metric) -> another run's curve
+        self._fork_lines: dict[int, pg.InfiniteLine] = {}
+        if hasattr(session, "run_points"):
+            session.run_points.connect(self._on_run_points)
+            session.runs_changed.connect(self._on_runs_changed)
 
     # -- state -----------------------------------------------------------------
     @property
@@ -334,6 +349,7 @@ class LossPanel(Panel):
         self._on_reset()
 
     def _on_reset(self) -> None:
+        self._clear_overlays()
         for c in self._curves.values():
             for plot in (self.loss_plot, self.metric_plot):
                 plot.removeItem(c.raw)  # PlotItem.removeItem ignores items it does not hold
@@ -347,7 +363,12 @@ class LossPanel(Panel):
         self._marker_data.clear()
         self.metric_plot.hide()
         self.loss_plot.showLabel("bottom", True)
+        self.legend.clear()
         self.follow_check.setChecked(True)  # a new run: show it whole
+        for plot in (self.loss_plot, self.metric_plot):  # no axes left over from the previous run
+            plot.getViewBox().setRange(xRange=(0, 100), yRange=(0, 1), padding=0)
+        self._hide_readout()
+        self._arrange_plots()
         self.redraw()
 
     def _on_live_param(self, name: str, value: Any, step: int) -> None:
@@ -362,6 +383,7 @@ class LossPanel(Panel):
         self.loss_plot.addItem(line, ignoreBounds=True)
         self.markers.append(line)
         self._marker_data.append((text, int(step)))
+        self._place_marker_labels()
         if len(self.markers) > MAX_MARKERS:
             old = self.markers.pop(0)
             self._marker_data.pop(0)
@@ -405,8 +427,8 @@ class LossPanel(Panel):
             metric = Metric(metric.name, group, metric.direction, metric.unit, metric.baseline_of, metric.title)
         curve = self._curves[name] = _Curve(plot, metric, palette[k % len(palette)])
         curve.set(steps, values, self.alpha)
-        legend = self.legends[plot]
-        self._connect_legend(legend, name, curve)
+        if group != "diagnostic":
+            self.legend.add(name, metric.label, curve.smooth.opts["pen"])
         action = QtGui.QAction(metric.label, self.series_menu)
         action.setCheckable(True)
         action.setChecked(group != "diagnostic")
@@ -414,31 +436,23 @@ class LossPanel(Panel):
         self.series_menu.addAction(action)
         self.series_actions[name] = action
         if group == "diagnostic":
-            curve.set_enabled(False)
-            legend.removeItem(curve.smooth)  # listed in the "series" menu only, until shown
+            curve.set_enabled(False)  # listed in the "series" menu only, until shown once
         if plot is self.metric_plot:
             self.metric_plot.show()
             self._update_metric_label()
+            self._arrange_plots()
         return curve
 
-    def _connect_legend(self, legend: pg.LegendItem, name: str, curve: _Curve) -> None:
-        for sample, _ in legend.items:
-            if sample.item is curve.smooth:
-                sample.sigClicked.connect(lambda item, n=name: self._on_legend_click(n))
-
     def set_series_visible(self, name: str, on: bool) -> None:
-        """Show or hide one metric's curves (the legend entry greys out when hidden)."""
+        """Show or hide one metric's curves; its legend entry stays (greyed when hidden) to click it back."""
         curve = self._curves.get(name)
         if curve is None or curve.enabled == bool(on):
+            self.legend.set_checked(name, bool(on) if curve is not None else False)
             return
         curve.set_enabled(on)
-        legend = self.legends[curve.plot]
-        if on:
-            if not any(s.item is curve.smooth for s, _ in legend.items):
-                legend.addItem(curve.smooth, curve.metric.label)
-                self._connect_legend(legend, name, curve)
-        else:
-            legend.removeItem(curve.smooth)  # the legend lists what is drawn; the menu lists everything
+        if on and self.legend.entry(name) is None:  # a diagnostic shown for the first time
+            self.legend.add(name, curve.metric.label, curve.smooth.opts["pen"])
+        self.legend.set_checked(name, on)
         action = self.series_actions.get(name)
         if action is not None and action.isChecked() != bool(on):
             action.blockSignals(True)
@@ -452,23 +466,49 @@ class LossPanel(Panel):
         """Names of the metrics whose curves are shown."""
         return [n for n, c in self._curves.items() if c.enabled]
 
-    def _on_legend_click(self, name: str) -> None:
-        # pyqtgraph's legend already toggled the smoothed curve: make the raw one and the menu follow
-        curve = self._curves[name]
-        curve.enabled = not curve.smooth.isVisible()  # so that set_series_visible sees a change
-        self.set_series_visible(name, curve.smooth.isVisible())
-
     def _update_metric_label(self) -> None:
         shown = [c.metric for c in self._curves.values() if c.plot is self.metric_plot and c.enabled]
-        names = [m.name for m in shown]
         self.metric_plot.setLabel("left", quality_label(shown), **{"font-size": "12pt"})
-        # rising curves (accuracies) leave the bottom right free, falling ones (perplexity, rmse) the top right
-        rising = any(m.direction == "higher" for m in shown)
-        legend = self.legends[self.metric_plot]
-        legend.setOffset((-10, -10) if rising else (-10, 10))
-        legend.setColumnCount(2 if len(names) > 2 else 1)  # flat and wide: covers less of a short plot
-        # one "training step" label under the lower plot is enough
-        self.loss_plot.showLabel("bottom", not self.metric_plot.isVisible())
+        # one "training step" label under the lower plot is enough (side by side: one under each)
+        self.loss_plot.showLabel("bottom", self._side_by_side or not self.metric_plot.isVisible())
+
+    def _arrange_plots(self) -> None:
+        """Stacked (the default), or side by side when the panel is short and wide: both stay readable."""
+        h, w = self.graphics.height(), self.graphics.width()
+        side = self.metric_plot.isVisible() and h < SIDE_BY_SIDE_H and w >= 2.2 * h and w > 560
+        if side == self._side_by_side:
+            return
+        self._side_by_side = side
+        lay = self.graphics.ci
+        lay.removeItem(self.metric_plot)
+        lay.addItem(self.metric_plot, row=0 if side else 1, col=1 if side else 0)
+        self._update_metric_label()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        QtCore.QTimer.singleShot(0, self._arrange_plots)
+
+    def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
+        if obj is self.graphics and event.type() == QtCore.QEvent.Type.Leave:
+            self._hide_readout()
+        return super().eventFilter(obj, event)
+
+    def _hide_readout(self) -> None:
+        for line in self._cursor_lines:
+            line.hide()
+        self.readout.setText(READOUT_HINT)
+
+    def _place_marker_labels(self) -> None:
+        """A change marker's label reads to the right of its line, or to the left in the right half of
+        the view, so that it is never cut at the plot's right edge."""
+        (x0, x1), _ = self.loss_plot.getViewBox().viewRange()
+        mid = 0.5 * (x0 + x1)
+        for line in self.markers:
+            left = line.value() > mid
+            anchors = [(1, 0.5), (1, 0.5)] if left else [(0, 0.5), (0, 0.5)]
+            if line.label.anchors != anchors:
+                line.label.anchors = anchors
+                line.label.updatePosition()
 
     def _autoscale(self, force: bool = False) -> None:
         """Fit the view to the data, but only when the data leave the view or fill too little of it."""
@@ -479,11 +519,14 @@ class LossPanel(Panel):
             curves = [c for c in self._curves.values() if c.plot is plot and c.x.size and c.enabled]
             if not curves:
                 continue
-            log = self.log_check.isChecked()
+            log = self.log_check.isChecked() and plot is self.loss_plot
             lo_hi = self._y_extent([c.y for c in curves], log)  # the smoothed curves
             if lo_hi is None:
                 continue
             lo, hi = lo_hi
+            if plot is self.loss_plot and not log and not self._log_chosen and lo > 0 and hi / lo >= AUTO_LOG_RATIO:
+                self.log_check.setChecked(True)  # a loss that fell a hundredfold reads better on a log axis
+                return  # (_on_log rescaled)
             (_, _), (v_lo, v_hi) = plot.getViewBox().viewRange()
             if force or lo < v_lo or hi > v_hi or (hi - lo) < 0.5 * (v_hi - v_lo):
                 # refit: the raw curves count too, without their extreme 1% spikes
@@ -520,8 +563,7 @@ class LossPanel(Panel):
         return float(y.min()), float(y.max())
 
     def _on_log(self, on: bool) -> None:
-        for plot in (self.loss_plot, self.metric_plot):
-            plot.setLogMode(x=False, y=on)
+        self.loss_plot.setLogMode(x=False, y=on)  # accuracy/perplexity keep their linear axis
         self._autoscale(force=True)
 
     def _on_smoothing(self, v: int) -> None:
@@ -534,8 +576,8 @@ class LossPanel(Panel):
                 x = plot.getViewBox().mapSceneToView(pos).x()
                 self.show_readout(x)
                 return
-        for line in self._cursor_lines:
-            line.hide()
+        self._hide_readout()  # off the plots: no stale values
+
 
     def show_readout(self, step: float) -> str:
         """Put the crosshair at ``step`` and show every curve's (smoothed) value there; returns the text."""
@@ -554,3 +596,74 @@ class LossPanel(Panel):
         text = " · ".join(parts)
         self.readout.setText(text)
         return text
+
+    # -- other runs, overlaid ----------------------------------------------------------------------------
+    def overlaid(self) -> dict[int, list[str]]:
+        """Run id -> the metrics of that run drawn over the shown run's curves (for tests)."""
+        out: dict[int, list[str]] = {}
+        for (rid, name), item in self._overlays.items():
+            if item.isVisible():
+                out.setdefault(rid, []).append(name)
+        return out
+
+    def _overlay_runs(self) -> list[int]:
+        """Other runs of the same experiment whose curves are shown."""
+        s = self.session
+        return [r.id for r in s.runs if r.id != s.selected and r.id not in s.hidden_runs and r.spec.cls is s.spec.cls]
+
+    def _on_run_points(self, run: int, snapshot: Snapshot) -> None:
+        if self.isVisible() and run in self._overlay_runs():
+            self._draw_overlay(run)
+
+    def _on_runs_changed(self, runs: Any) -> None:
+        wanted = set(self._overlay_runs())
+        for key in [k for k in self._overlays if k[0] not in wanted]:
+            item = self._overlays.pop(key)
+            item.plot_item.removeItem(item)
+        for rid in [r for r in self._fork_lines if r not in wanted]:
+            self.loss_plot.removeItem(self._fork_lines.pop(rid))
+        for rid in wanted:
+            self._draw_overlay(rid)
+
+    def _draw_overlay(self, run: int) -> None:
+        """Run ``run``'s curves (its smoothed loss-plot metrics and the shown quality metrics) in its colour,
+        and a line at the step it was forked from the shown run's lineage."""
+        from visualizer.panels.runs import run_color
+
+        history = self.session.histories.get(run)
+        info = self.session.run_info(run)
+        if history is None or info is None:
+            return
+        color = QtGui.QColor(run_color(run))
+        for name, curve in self._curves.items():
+            if not curve.enabled or curve.group == "diagnostic" or name not in history:
+                continue
+            x, v = history.arrays(name)
+            if x.size == 0:
+                continue
+            y = ema(v, curve.point_alpha) if self.alpha > 0 else v
+            item = self._overlays.get((run, name))
+            if item is None:
+                item = pg.PlotDataItem(pen=pg.mkPen(color, width=1.5))
+                curve.plot.addItem(item)
+                item.plot_item = curve.plot
+                item.opts["autoDownsampleFactor"] = DOWNSAMPLE_FACTOR
+                item.setToolTip(f"{info.name}: {curve.metric.label}")
+                self._overlays[(run, name)] = item
+            item.setData(x, y, skipFiniteCheck=True)
+            item.setVisible(True)
+        if info.parent is not None and info.fork_step and run not in self._fork_lines:
+            line = pg.InfiniteLine(pos=info.fork_step, angle=90, movable=False,
+                                   pen=pg.mkPen(color, width=1, style=QtCore.Qt.PenStyle.DotLine),
+                                   label=f"fork → {info.name}", labelOpts={"position": 0.08, "color": color.name(),
+                                                                          "fill": (0, 0, 0, 170)})
+            self.loss_plot.addItem(line, ignoreBounds=True)
+            self._fork_lines[run] = line
+
+    def _clear_overlays(self) -> None:
+        for item in self._overlays.values():
+            item.plot_item.removeItem(item)
+        self._overlays.clear()
+        for line in self._fork_lines.values():
+            self.loss_plot.removeItem(line)
+        self._fork_lines.clear()

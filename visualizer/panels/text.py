@@ -34,8 +34,12 @@ DEFAULT_PARAMS = (
     Param("prime", "str", "", "Text the samples start from.", live=True),
     Param("sample_length", "int", 200, "Length of each sample line.", 1, 2000, live=True),
 )
-PROBE_CHUNK = 64  # characters per probe line before it wraps
+PROBE_CHUNK = 64  # characters per probe line before it wraps (at most: narrower panels wrap sooner)
 PROBE_LINES = 2  # probe lines shown: the one holding the selected timestep and the next
+PROBE_SHORT_H = 420  # below this panel height the probe shows one line pair, so the samples keep the room
+BOX_MIN_W = 200  # px: a sample box narrower than this wraps too often; the boxes go 4, 2 or 1 per row
+CAPTION_MIN_H = 460  # below this panel height the probe's caption moves into the probe's tooltip
+CONTROLS_ONE_ROW_W = 820  # from this panel width the two rows of controls share one row
 
 
 def whitespace_heavy(text: str) -> bool:
@@ -60,20 +64,30 @@ def _visible(c: str) -> str:
     return {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}.get(c, c)
 
 
-class _SampleBox(QtWidgets.QGroupBox):
-    """One sample: a title (the temperature) and the wrapped monospace text, prime in grey."""
+class _SampleBox(QtWidgets.QFrame):
+    """One sample: a one-line title (the temperature) over the wrapped monospace text, prime in grey.
+    (A plain frame, not a group box: its title costs one small line, the text keeps the height.)"""
 
     def __init__(self, title: str):
-        super().__init__(title)
-        self.setFont(font(FONT_PT, bold=True))
+        super().__init__()
+        self.setObjectName("sampleBox")
+        self.title_label = QtWidgets.QLabel(title)
+        self.title_label.setFont(font(FONT_PT - 1, bold=True))
+        self.title_label.setObjectName("sampleTitle")
+        self.title_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
         self.edit = QtWidgets.QTextEdit()
         self.edit.setReadOnly(True)
-        self.edit.setFont(font(FONT_PT, mono=True))
+        self.edit.setFont(font(FONT_PT - 1, mono=True))
         self.edit.setLineWrapMode(QtWidgets.QTextEdit.LineWrapMode.WidgetWidth)
         self.edit.setWordWrapMode(QtGui.QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.edit.document().setDocumentMargin(2)
+        self.edit.setMinimumHeight(self.line_height() * 2 + 8)
+        self.edit.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
         lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.edit)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(1)
+        lay.addWidget(self.title_label)
+        lay.addWidget(self.edit, 1)
         self.text = ""
         self.whitespace_heavy = False
         self._shown: tuple[str, str] | None = None
@@ -95,6 +109,16 @@ class _SampleBox(QtWidgets.QGroupBox):
     def html(self) -> str:
         """The document's plain text as shown (with the visible-whitespace marks), for tests."""
         return self.edit.toPlainText()
+
+    def title(self) -> str:
+        return self.title_label.text()
+
+    def line_height(self) -> int:
+        return QtGui.QFontMetrics(self.edit.font()).lineSpacing()
+
+    def visible_lines(self) -> float:
+        """How many text lines the box shows at its current size."""
+        return (self.edit.viewport().height() - 4) / max(self.line_height(), 1)
 
 
 class TextPanel(ContentPanel):
@@ -148,7 +172,7 @@ class TextPanel(ContentPanel):
 
         row1 = QtWidgets.QHBoxLayout()
         row2 = QtWidgets.QHBoxLayout()
-        for lay, items in ((row1, (("Temperatures T:", self.temps_field), ("or", self.temp_field),
+        for lay, items in ((row1, (("T:", self.temps_field), ("or", self.temp_field),
                                    (None, self.regen_button))),
                            (row2, (("Prime:", self.prime_field), (None, self.length_field),
                                    (None, self.every_spin)))):
@@ -156,6 +180,8 @@ class TextPanel(ContentPanel):
                 if text:
                     lab = QtWidgets.QLabel(text)
                     lab.setFont(font())
+                    if text == "T:":
+                        lab.setToolTip("Temperatures of the sample boxes (comma-separated)")
                     lay.addWidget(lab)
                 if w is not None:
                     w.setFont(font())
@@ -163,32 +189,41 @@ class TextPanel(ContentPanel):
 
         # -- probe line and samples
         self.probe_label = QtWidgets.QLabel("")
-        self.probe_label.setFont(font(FONT_PT + 1, mono=True))
+        self.probe_label.setFont(font(FONT_PT, mono=True))
         self.probe_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.probe_label.setWordWrap(False)
         # a long probe line is clipped at the panel's edge instead of widening the whole dock
         self.probe_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
-        self.probe_caption = QtWidgets.QLabel("Probe: under each token, the model's guess for the next one "
+        self.probe_caption = QtWidgets.QLabel("Probe — under each token, the model's guess for the next "
                                               "(green right, red wrong); ← → move the highlight.")
-        self.probe_caption.setFont(font(FONT_PT - 1))
+        self.probe_caption.setFont(font(FONT_PT - 2))
+        self.probe_caption.setWordWrap(True)  # wraps instead of being cut at the panel's edge
         self.probe_caption.setToolTip(self.probe_caption.text())
-        self.probe_caption.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
-        self.samples_row = QtWidgets.QHBoxLayout()
+        self.probe_caption.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                         QtWidgets.QSizePolicy.Policy.Minimum)
+        # the samples and the argmax line in a grid: 4, 2 or 1 per row as the width allows
+        self.samples_row = QtWidgets.QGridLayout()
         self.samples_row.setSpacing(4)
-        self.argmax_box = _SampleBox("argmax: the likeliest next token (T → 0)")
-        self.argmax_box.setMaximumHeight(76)  # two lines: it tends to repeat itself; the samples get the room
+        self._columns = 0
+        self._chunk = PROBE_CHUNK
+        self._probe_lines = PROBE_LINES
+        self.argmax_box = _SampleBox("argmax — the likeliest next token (T → 0)")
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(3)
-        lay.addLayout(row1)
-        lay.addLayout(row2)
+        # the two rows of controls share one row when the panel is wide (saves a line for the samples)
+        self.controls = QtWidgets.QBoxLayout(QtWidgets.QBoxLayout.Direction.TopToBottom)
+        self.controls.setSpacing(3)
+        self.controls.addLayout(row1, 3)
+        self.controls.addLayout(row2, 2)
+        lay.addLayout(self.controls)
+
         lay.addWidget(self.error_label)
         lay.addWidget(self.probe_caption)
         lay.addWidget(self.probe_label)
-        lay.addLayout(self.samples_row, 3)
-        lay.addWidget(self.argmax_box, 1)
-        self.setMinimumSize(480, 360)
+        lay.addLayout(self.samples_row, 1)
+        self.setMinimumSize(420, 300)
         self._take_config(getattr(getattr(session, "spec", None), "config", None))
         self._ensure_boxes(self._temperatures())
         session.live_param_changed.connect(lambda name, value, _step: self._take_config({name: value}))
@@ -274,8 +309,53 @@ class TextPanel(ContentPanel):
         for t in temps:
             box = _SampleBox(f"T = {t:g}")  # short: a box title's width is a minimum width
             box.setToolTip(f"Sampled at temperature {t:g} (low: safe and repetitive, high: varied and wild)")
-            self.samples_row.addWidget(box, 1)
             self.boxes[t] = box
+        self._columns = 0
+        self._arrange_boxes()
+
+    def all_boxes(self) -> list[_SampleBox]:
+        """Every sample box shown (one per temperature, then the argmax line)."""
+        return list(self.boxes.values()) + [self.argmax_box]
+
+    def _arrange_boxes(self) -> None:
+        """Lay the boxes out 4, 2 or 1 per row, so that each is at least BOX_MIN_W wide."""
+        boxes = self.all_boxes()
+        n = len(boxes)
+        width = max(self.width() - 8, 1)
+        cols = next((c for c in (n, 2, 1) if c <= n and width / c >= BOX_MIN_W), 1)
+        if cols == self._columns:
+            return
+        self._columns = cols
+        for box in boxes:
+            self.samples_row.removeWidget(box)
+        for c in range(4):
+            self.samples_row.setColumnStretch(c, 0)
+            self.samples_row.setRowStretch(c, 0)
+        for i, box in enumerate(boxes):
+            self.samples_row.addWidget(box, i // cols, i % cols)
+        for c in range(cols):
+            self.samples_row.setColumnStretch(c, 1)
+        for r in range((n + cols - 1) // cols):
+            self.samples_row.setRowStretch(r, 1)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._arrange_boxes()
+        wide = self.width() >= CONTROLS_ONE_ROW_W
+        self.controls.setDirection(QtWidgets.QBoxLayout.Direction.LeftToRight if wide
+                                   else QtWidgets.QBoxLayout.Direction.TopToBottom)
+        roomy = self.height() >= CAPTION_MIN_H
+        if roomy != self.probe_caption.isVisibleTo(self):
+            self.probe_caption.setVisible(roomy)  # short panel: the explanation stays in the tooltip
+        self.probe_label.setToolTip("" if roomy else self.probe_caption.text())
+
+        lines = 1 if self.height() < PROBE_SHORT_H else PROBE_LINES
+        fm = QtGui.QFontMetrics(self.probe_label.font())
+        chunk = int(min(PROBE_CHUNK, max(16, (self.width() - 12) // max(fm.horizontalAdvance("m"), 1) - 8)))
+        if (lines, chunk) != (self._probe_lines, self._chunk):
+            self._probe_lines, self._chunk = lines, chunk
+            if self.probe is not None:
+                self._on_timestep(self.current_t())
 
     def _on_view(self, view: View) -> None:
         if not isinstance(view, TextSamples):
@@ -304,12 +384,12 @@ class TextPanel(ContentPanel):
         if p is None or p.num_steps == 0:
             return
         t = clamp_t(t, p.num_steps)
-        text = self.probe_html(p, t)
+        text = self.probe_html(p, t, self._chunk, self._probe_lines)
         if text != self.probe_label.text():  # a rich-text relayout costs ~1 ms: skip when unchanged
             self.probe_label.setText(text)
 
     @staticmethod
-    def probe_html(p: Probe, t: int) -> str:
+    def probe_html(p: Probe, t: int, chunk: int = PROBE_CHUNK, max_lines: int = PROBE_LINES) -> str:
         """Two monospace lines per chunk: the probe tokens (token t highlighted) and, under each token,
         the model's guess for the next one (green right, red wrong). Characters sit side by side;
         words (word-lm) are padded to a common width and separated by a space so the rows line up."""
@@ -325,7 +405,7 @@ class TextPanel(ContentPanel):
         for i, tok in enumerate(toks):
             guess = preds[i] if i < len(preds) else ""
             width = max(len(tok), len(guess)) if words else 1
-            if current and used + width > PROBE_CHUNK:
+            if current and used + width > chunk:
                 chunks.append(current)
                 current, used = [], 0
             current.append((i, width))
@@ -333,9 +413,10 @@ class TextPanel(ContentPanel):
         if current:
             chunks.append(current)
         at = next((n for n, ch in enumerate(chunks) if any(i == t for i, _ in ch)), 0)
-        first = max(0, min(at, len(chunks) - PROBE_LINES))  # the line with t, and the next one(s)
+        first = max(0, min(at, len(chunks) - max_lines))  # the line with t, and the next one(s)
         lines = []
-        for ch in chunks[first: first + PROBE_LINES]:
+        for ch in chunks[first: first + max_lines]:
+
             top, bottom = [], []
             for i, width in ch:
                 c = html.escape(toks[i].ljust(width))

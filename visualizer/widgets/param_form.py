@@ -42,9 +42,20 @@ class _Field(QtWidgets.QWidget):
     def __init__(self, param: Param):
         super().__init__()
         self.param = param
+        self.error = ""
         self.setToolTip(param.help)
-        self.layout_ = QtWidgets.QHBoxLayout(self)
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(1)
+        self.layout_ = QtWidgets.QHBoxLayout()
         self.layout_.setContentsMargins(0, 0, 0, 0)
+        outer.addLayout(self.layout_)
+        # the reason a value is refused, next to the field (the same rule for every field and value)
+        self.error_label = QtWidgets.QLabel("")
+        self.error_label.setObjectName("fieldError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
+        outer.addWidget(self.error_label)
 
     def raw(self) -> Any:  # the unvalidated value
         raise NotImplementedError
@@ -57,11 +68,15 @@ class _Field(QtWidgets.QWidget):
         raise NotImplementedError
 
     def set_error(self, message: str | None) -> None:
+        """Mark the field invalid and show why right under it (``None``: valid again)."""
+        self.error = message or ""
         self.setProperty("invalid", bool(message))
         self.setToolTip(self.param.help + (f"\n\n⚠ {message}" if message else ""))
         for w in self.findChildren(QtWidgets.QWidget):
             w.style().unpolish(w)
             w.style().polish(w)
+        self.error_label.setText(f"⚠ {message}" if message else "")
+        self.error_label.setVisible(bool(message))
 
 
 class _FloatField(_Field):
@@ -130,13 +145,45 @@ class _FloatField(_Field):
             self.slider.blockSignals(False)
 
 
+class _RangeSpin(QtWidgets.QSpinBox):
+    """A spin box that takes any typed integer (validation says what is wrong) but whose arrows and
+    wheel stay inside [low, high]."""
+
+    def __init__(self, low: float | None, high: float | None):
+        super().__init__()
+        self.low = None if low is None else int(low)
+        self.high = None if high is None else int(high)
+        self.setRange(-(2**31) + 1, 2**31 - 1)
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 (Qt name)
+        v = self.value() + steps * self.singleStep()
+        if self.low is not None:
+            v = max(v, self.low)
+        if self.high is not None:
+            v = min(v, self.high)
+        self.setValue(int(v))
+
+    def stepEnabled(self) -> QtWidgets.QAbstractSpinBox.StepEnabledFlag:  # noqa: N802
+        flags = QtWidgets.QAbstractSpinBox.StepEnabledFlag.StepNone
+        if self.low is None or self.value() > self.low:
+            flags |= QtWidgets.QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        if self.high is None or self.value() < self.high:
+            flags |= QtWidgets.QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+        return flags
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 (the range's 10 digits would make it very wide)
+        return QtCore.QSize(min(super().sizeHint().width(), 120), super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802
+        return QtCore.QSize(min(super().minimumSizeHint().width(), 90), super().minimumSizeHint().height())
+
+
 class _IntField(_Field):
     def __init__(self, param: Param):
         super().__init__(param)
-        self.spin = QtWidgets.QSpinBox()
-        lo = -(2**31) + 1 if param.low is None else int(max(param.low, -(2**31) + 1))
-        hi = 2**31 - 1 if param.high is None else int(min(param.high, 2**31 - 1))
-        self.spin.setRange(lo, hi)
+        # the box accepts any integer: a value out of the Param's range is refused with its reason next
+        # to the field (a QSpinBox would silently cut 999999 to its maximum); the arrows stop at the range
+        self.spin = _RangeSpin(param.low, param.high)
         self.spin.setKeyboardTracking(False)  # valueChanged on Enter / focus out / arrows only
         self.spin.valueChanged.connect(self.committed)
         self.spin.setMinimumWidth(90)
