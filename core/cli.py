@@ -6,6 +6,8 @@
     rnnlab train --resume RUN_DIR [--steps TOTAL] [--checkpoint-every N]
     rnnlab sample CHECKPOINT [--prime TEXT] [--temperature T ...] [--length N] [--seed S]
     rnnlab eval CHECKPOINT
+    rnnlab sweep EXPERIMENT --grid KEY=V1,V2 [--sample KEY=log:LO:HI --trials N] [--seeds K] --out DIR
+                 [--workers N] [--ray [ADDRESS]]          (see core.sweep)
 
 ``main(argv) -> int`` returns the exit code: 0 ok, 1 bad input/data/checkpoint,
 2 bad command line, 3 training diverged (NaN/inf), 130 interrupted. Errors end
@@ -590,6 +592,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", parents=[common], help="print a checkpoint's evaluation metrics")
     s.add_argument("checkpoint", metavar="CHECKPOINT")
     s.set_defaults(func=cmd_eval)
+
+    from core.sweep import add_parser as add_sweep_parser  # rnnlab sweep: core.sweep.cmd_sweep
+
+    add_sweep_parser(sub, common)
 
     s = sub.add_parser("analyze", parents=[common], help="why the network works: units, spectra, gradient flow, memory")
     s.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT")
