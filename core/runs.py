@@ -30,7 +30,7 @@ from core.config import ConfigError
 from core.experiments.base import Experiment
 from core.history import MetricHistory
 from core.probe import Snapshot
-from core.run import (Command, Event, Failed, Load, Notice, Pause, Play, Refresh, Replaced, Restart, Run, RunSpec,
+from core.run import (Command, Event, Failed, LiveApplied, Load, Notice, Pause, Play, Refresh, Replaced, Restart, Run, RunSpec,
                       SetSpeed, StateChanged, Step)
 
 
@@ -214,7 +214,7 @@ class RunSet:
 
     def _tag(self, rid: int, events: list[Event]) -> list[Event]:
         """A selected run's events as they are; the list changes with its state."""
-        if any(isinstance(e, StateChanged) for e in events):
+        if any(isinstance(e, (StateChanged, LiveApplied)) for e in events):
             events = events + [self._changed()]
         return events
 

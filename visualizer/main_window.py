@@ -126,6 +126,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, self.transport)
 
         self._build_settings_dock()
+        self._build_runs_dock()
         self._build_status_bar()
         self._build_menus()
 
@@ -234,12 +235,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action(file, "Export panels as PNG…", None, self._ask_png)
         self._action(file, "Export metrics as CSV…", None, self._ask_csv)
         file.addSeparator()
+        self._action(file, "Open run folder…", None, self._ask_open_run)
+        self._action(file, "Open sweep…", None, self._ask_open_sweep)
+        file.addSeparator()
         self._action(file, "Quit", "Ctrl+Q", self.close)
         self.view_menu = menu.addMenu("&View")
         run = menu.addMenu("&Run")
         for a in (self.transport.play_action, self.transport.step_action, self.transport.step_n_action,
                   self.transport.reset_action):
             run.addAction(a)
+        run.addSeparator()
+        self.fork_action = self._action(run, "Fork with the settings' values", "Ctrl+K", self.fork_from_form)
+        self.fork_action.setToolTip("A copy of the shown run with the settings' current values, trained side by side")
         help_ = menu.addMenu("&Help")
         self.reset_layout_action = QtGui.QAction("Reset layout", self)
         self.reset_layout_action.setToolTip("Back to the default arrangement of the panels and the window size")
@@ -255,6 +262,100 @@ class MainWindow(QtWidgets.QMainWindow):
         menu.addAction(a)
         self.addAction(a)
         return a
+
+    # -- runs ---------------------------------------------------------------------------------
+    def _build_runs_dock(self) -> None:
+        from visualizer.panels.runs import RunsPanel
+
+        self.runs_panel = RunsPanel(self.session)
+        self.runs_panel.fork_requested.connect(self.fork_from_form)
+        self.runs_panel.save_requested.connect(self._ask_save_run)
+        self.runs_dock = QtWidgets.QDockWidget("Runs", self)
+        self.runs_dock.setObjectName("runsDock")
+        self.runs_dock.setWidget(self.runs_panel)
+        self.runs_dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
+                                   | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.runs_dock)
+        self.splitDockWidget(self.settings_dock, self.runs_dock, QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.settings_dock, self.runs_dock], [3, 1], QtCore.Qt.Orientation.Vertical)
+        self.compare_docks: list[QtWidgets.QDockWidget] = []
+        self._compare_hub = None
+        self.session.runs_changed.connect(self._on_runs)
+
+    def fork_from_form(self) -> None:
+        """Fork the shown run with the settings form's current values (those that differ from the run's)."""
+        spec = self.session.spec
+        try:
+            values = self.form.values() if self.form is not None else {}
+        except ValueError as exc:
+            self._on_error(str(exc))
+            return
+        changed = {k: v for k, v in values.items() if spec.config.get(k) != v}
+        self.session.fork(**changed)
+
+    def open_run(self, path: str | Path) -> None:
+        """Add a run folder written by ``rnnlab train`` (its checkpoint.npz) or a checkpoint file to the runs."""
+        path = Path(path)
+        self.session.load(str(path / "checkpoint.npz" if path.is_dir() else path))
+
+    def open_sweep(self, folder: str | Path) -> int:
+        """Add every finished trial of a sweep folder (``rnnlab sweep --out``) to the runs; returns how many."""
+        folder = Path(folder)
+        trials = sorted(p.parent for p in folder.glob("*/checkpoint.npz"))
+        if not trials:
+            self._on_error(f"{str(folder)!r} holds no run folders with a checkpoint.npz (is it a sweep's --out?)")
+            return 0
+        for trial in trials:
+            self.session.load(str(trial / "checkpoint.npz"))
+        self._on_message(f"Opening {len(trials)} runs of {folder.name}")
+        return len(trials)
+
+    def _ask_open_run(self) -> None:
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a run folder (rnnlab train --out)")
+        if path:
+            self.open_run(path)
+
+    def _ask_open_sweep(self) -> None:
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a sweep folder (rnnlab sweep --out)")
+        if path:
+            self.open_sweep(path)
+
+    def _ask_save_run(self, run: int) -> None:
+        if run != self.session.selected:
+            self.session.select_run(run)
+        self._ask_save()
+
+    def _on_runs(self, runs: Any) -> None:
+        """Open or close the compare docks when the compared run changes."""
+        compare = self.session.compare
+        current = None if self._compare_hub is None else self._compare_hub.run
+        if compare == current:
+            return
+        for dock in self.compare_docks:
+            self.panel_area.removeDockWidget(dock)
+            dock.deleteLater()
+        self.compare_docks = []
+        if self._compare_hub is not None:
+            self._compare_hub.close()
+            self._compare_hub = None
+        info = self.session.run_info(compare) if compare is not None else None
+        if info is None:
+            return
+        from visualizer.compare import CompareHub
+        from visualizer.panels.runs import run_color
+
+        hub = self._compare_hub = CompareHub(self.session, compare, self)
+        for key, cls in ((c.key, c) for c in panels_for(info.spec.cls.view_types)):
+            if key in ("loss", "inspector", "worked") or key not in self.docks:
+                continue
+            panel = cls(hub)
+            dock = QtWidgets.QDockWidget(f"{getattr(panel, 'title', key)} — {info.name}", self.panel_area)
+            dock.setObjectName(f"compare-{key}")
+            dock.setWidget(panel)
+            dock.setStyleSheet(f"QDockWidget::title {{ border-bottom: 2px solid {run_color(compare)}; }}")
+            self.panel_area.splitDockWidget(self.docks[key], dock, QtCore.Qt.Orientation.Horizontal)
+            self.compare_docks.append(dock)
+        self.session.refresh()
 
     # -- experiment / panels ------------------------------------------------------------
     def _install_experiment(self, spec: RunSpec) -> None:
