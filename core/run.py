@@ -446,7 +446,10 @@ class Run:
 
     # -- frames -------------------------------------------------------------------------------------
     def wants(self, what: str) -> bool:
-        """True when a command asked for a fresh ``"probe"`` or ``"views"``."""
+        """True when a command asked for a fresh ``"probe"`` or ``"views"`` (or, while not training, when a
+        background analysis has finished: nothing else would ask for views then)."""
+        if what == "views" and not self.training and self._analyst is not None and self._analyst.ready():
+            self._wanted.add("views")
         return what in self._wanted
 
     def frame(self, probe: bool = False, views: bool = False) -> tuple[Snapshot, list[Event]]:

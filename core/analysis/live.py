@@ -440,6 +440,7 @@ class Analyst:
         self._ready: dict[str, View] = {}  # results not yet handed out
         self._have: dict[str, int] = {}  # kind -> step of the last result handed out
         self._requested: set[str] = set()
+        self._watched: tuple[str, ...] = ()
         self._next_live = 0.0
         self._next_memory = 0.0
         self._hist_steps: list[int] = []
@@ -451,6 +452,18 @@ class Analyst:
     def pending(self) -> bool:
         with self._lock:
             return bool(self._jobs or self._ready or self._requested)
+
+    def ready(self) -> bool:
+        """True when a result waits to be handed out (a finished job, a "computing" notice), or when the
+        watched live views are behind the model and due (the run asks for views then, e.g. after a pause)."""
+        with self._lock:
+            if self._ready:
+                return True
+        if any(f.done() for f in list(self._jobs.values())):
+            return True
+        exp, live = self._exp, [k for k in self._watched if k in LIVE_KINDS]
+        return bool(live and exp is not None and "live" not in self._jobs and self.clock() >= self._next_live
+                    and any(self._have.get(k) != int(exp.step) for k in live))
 
     def request(self, kind: str, experiment: Any) -> None:
         """Start ``kind`` now (raises ValueError for an unknown kind or a model without a recurrent layer)."""
@@ -469,6 +482,7 @@ class Analyst:
         if experiment is not self._exp:
             self._reset(experiment)
         watched = tuple(k for k in watched if k in KINDS)
+        self._watched = watched
         if recurrent_model(experiment) is None:
             out = tuple(VIEW_OF_KIND[k](int(getattr(experiment, "step", 0)), "unavailable",
                                         "This model has no recurrent layer.") for k in watched

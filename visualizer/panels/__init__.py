@@ -13,7 +13,7 @@ from typing import Iterable
 
 from core.views import View
 
-MODULES = ("loss", "hidden", "inspector", "binary", "sine", "text", "digits", "worked")
+MODULES = ("loss", "hidden", "inspector", "binary", "sine", "text", "digits", "worked", "analysis")
 
 
 def panel_classes() -> list[type]:
