@@ -273,7 +273,8 @@ class RunSet:
         if isinstance(command, Load):
             from pathlib import Path
 
-            return f"{rid}: {Path(command.path).stem}"
+            path = Path(command.path)  # a run folder's checkpoint.npz is named by its folder (a sweep's trial id)
+            return f"{rid}: {path.parent.name if path.stem == 'checkpoint' else path.stem}"
         return f"{rid}: {spec.id}" + (f" {spec.preset}" if spec.preset not in (None, spec.cls.default_preset) else "")
 
     def _fork(self, command: Fork) -> list[Event]:

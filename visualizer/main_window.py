@@ -299,15 +299,25 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.load(str(path / "checkpoint.npz" if path.is_dir() else path))
 
     def open_sweep(self, folder: str | Path) -> int:
-        """Add every finished trial of a sweep folder (``rnnlab sweep --out``) to the runs; returns how many."""
-        folder = Path(folder)
-        trials = sorted(p.parent for p in folder.glob("*/checkpoint.npz"))
-        if not trials:
-            self._on_error(f"{str(folder)!r} holds no run folders with a checkpoint.npz (is it a sweep's --out?)")
+        """Add every trial of a sweep folder (``rnnlab sweep --out``) that has a checkpoint to the runs, and
+        dock a chart of each swept hyperparameter against the final metric; returns how many runs."""
+        from core.sweep import read_sweep
+        from visualizer.panels.sweep import SweepPanel
+
+        try:
+            sweep = read_sweep(folder)
+        except ValueError as exc:
+            self._on_error(str(exc))
             return 0
-        for trial in trials:
-            self.session.load(str(trial / "checkpoint.npz"))
-        self._on_message(f"Opening {len(trials)} runs of {folder.name}")
+        trials = [t.path / "checkpoint.npz" for t in sweep.trials if (t.path / "checkpoint.npz").is_file()]
+        for path in trials:
+            self.session.load(str(path))
+        dock = QtWidgets.QDockWidget(f"Sweep — {Path(folder).name}", self.panel_area)
+        dock.setObjectName(f"sweep-{Path(folder).name}")
+        dock.setWidget(SweepPanel(self.session, sweep))
+        self.panel_area.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.sweep_docks = getattr(self, "sweep_docks", []) + [dock]
+        self._on_message(f"Opened {len(trials)} runs of the sweep {Path(folder).name}")
         return len(trials)
 
     def _ask_open_run(self) -> None:

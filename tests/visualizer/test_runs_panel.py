@@ -1,6 +1,7 @@
 """Runs in the window: fork, the runs list, overlaid curves, compare, and no run lost by a click."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from fakes import FakeExperiment
@@ -116,4 +117,25 @@ def test_open_a_run_folder_written_by_the_cli(window, qtbot, tmp_path):
     w.open_run(out)
     qtbot.waitUntil(lambda: len(s.runs) == 2 and s.spec.id == "binary-addition", timeout=10000)
     assert s.run_info(2).step == 30 and s.run_info(1).experiment == "fake"
-    assert w.open_sweep(tmp_path / "nothing") == 0 and "checkpoint.npz" in w.message_bar.text()
+    assert w.open_sweep(tmp_path / "nothing") == 0 and "not a sweep folder" in w.message_bar.text()
+
+
+def test_open_a_sweep_charts_it_and_a_click_shows_the_trial(window, qtbot, tmp_path):
+    import tqdm
+
+    from core.cli import main
+
+    tqdm.tqdm.monitor_interval = 0
+    out = tmp_path / "sw"
+    assert main(["sweep", "binary-addition", "--set", "hidden_size=4", "--grid", "learning_rate=0.01,0.1",
+                 "--steps", "20", "--workers", "1", "--out", str(out)]) == 0
+    w, s = window, window.session
+    assert w.open_sweep(out) == 2
+    qtbot.waitUntil(lambda: len(s.runs) == 3, timeout=15000)
+    panel = w.sweep_docks[-1].widget()
+    pts = panel.points("learning_rate")
+    assert pts.shape == (2, 2) and sorted(np.round(10 ** pts[:, 0], 6)) == [0.01, 0.1]  # a log axis
+    trial = panel.sweep.trials[0]
+    assert panel.show_trial(trial.id)
+    qtbot.waitUntil(lambda: s.selected == next(r.id for r in s.runs if r.name.endswith(trial.id)), timeout=5000)
+    assert s.spec.config["learning_rate"] == trial.params["learning_rate"]
