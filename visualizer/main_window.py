@@ -203,7 +203,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings_dock.setWidget(box)
         self.settings_dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
                                        | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.settings_dock.setMinimumWidth(280)
+        self.settings_dock.setMinimumWidth(250)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.settings_dock)
 
     def _build_status_bar(self) -> None:
@@ -456,7 +456,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Default proportions: columns ~55:45, the hidden-state heatmap the tallest panel of its column."""
         if self._user_arranged:
             return
-        self.resizeDocks([self.settings_dock], [max(280, min(330, self.width() // 5))], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.settings_dock], [max(250, min(330, self.width() // 5))], QtCore.Qt.Orientation.Horizontal)
         area = self.panel_area
         w = max(area.width(), 800)
         h = max(area.height(), 500)

@@ -26,7 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
+
 
 from core.probe import Probe
 from core.views import BitSum
@@ -65,7 +66,7 @@ class BinaryPanel(ContentPanel):
 
         self.board = QtWidgets.QWidget()
         self.grid = QtWidgets.QGridLayout(self.board)
-        self.grid.setHorizontalSpacing(4)  # p(1) values must not run together
+        self.grid.setHorizontalSpacing(6)  # p(1) values must not run together
         self.grid.setVerticalSpacing(2)
         self.grid.setContentsMargins(0, 4, 0, 4)
         self.note = QtWidgets.QLabel(
@@ -154,11 +155,24 @@ class BinaryPanel(ContentPanel):
             self.cells[row] = cells
             value = QtWidgets.QLabel("")
             value.setFont(font(FONT_PT + 4, bold=row in ("sum", "pred")))
-            value.setMinimumWidth(80)
+            value.setMinimumWidth(60)
+
             self.grid.addWidget(value, grid_row, T + 1)
             self.values[row] = value
             grid_row += 1
-        self._equal_columns = False
+        # every bit column as wide as its widest content, measured with the fonts (not the size hints of
+        # labels that may not be polished yet, e.g. right after switching experiments): a 2-digit bit,
+        # the 3-character p(1) value, plus room for the highlight's rounded box
+        bit_w = QtGui.QFontMetrics(font(BIT_PT, bold=True, mono=True)).horizontalAdvance("0")
+        p_w = QtGui.QFontMetrics(font(FONT_PT - 2, mono=True)).horizontalAdvance("0.0")
+        col_w = max(bit_w, p_w) + 8
+        bit_h = QtGui.QFontMetrics(font(BIT_PT, bold=True, mono=True)).height() + 6
+        for row, cells in self.cells.items():
+            for cell in cells:
+                cell.setMinimumWidth(col_w)
+                if row not in ("t", "carry", "p"):
+                    cell.setMinimumHeight(bit_h)
+        self._equal_columns = True
         for t in range(T):
             self.cells["t"][t].setText(str(t))
         hi = 2 ** max(T - 1, 0) - 1  # operands below 2^(bits-1): the sum fits in T bits

@@ -74,6 +74,8 @@ class DigitsPanel(ContentPanel):
         style_axis(self.bar_plot.getAxis("left"))
         style_axis(self.bar_plot.getAxis("bottom"))
         self.bar_plot.setYRange(0, 1, padding=0.02)
+        self.bar_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, ".5"), (1.0, "1")]])  # few: never overlapping
+        self.bar_plot.setMinimumHeight(120)
         self.bar_plot.setLabel("left", "probability")
         self.bar_plot.setLabel("bottom", "class (green = true)")
         self._bar_title = ""
@@ -92,6 +94,8 @@ class DigitsPanel(ContentPanel):
         style_axis(self.heat_plot.getAxis("bottom"))
         self.heat_plot.setLabel("left", "after row")
         self.heat_plot.setTitle("p(class) after each row", size=f"{FONT_PT}pt")
+        self.heat_plot.setMinimumHeight(110)
+
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setColorMap(colormap_for(0, 1))
         self.heat_plot.addItem(self.heat)
@@ -109,7 +113,8 @@ class DigitsPanel(ContentPanel):
 
         self.verdict = QtWidgets.QLabel("")
         self.verdict.setFont(font(FONT_PT + 4, bold=True))
-        self.random_button = QtWidgets.QPushButton("Random image")
+        self.random_button = QtWidgets.QPushButton("Random")
+
         self.random_button.setToolTip("Probe the network with another image from the validation set")
         self.random_button.setFont(font())
         self.random_button.clicked.connect(self.random_image)
@@ -121,7 +126,7 @@ class DigitsPanel(ContentPanel):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
         lay.addLayout(plots, 1)
-        self.setMinimumSize(420, 300)
+        self.setMinimumSize(340, 300)
 
     def random_image(self) -> None:
         self.session.set_probe_example(random=True)

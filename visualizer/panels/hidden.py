@@ -327,7 +327,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         lay.addLayout(top)
         lay.addLayout(info_row)
         lay.addWidget(self.view, 1)
-        self.setMinimumSize(400, 260)
+        self.setMinimumSize(320, 260)
 
     def _set_row_titles(self) -> None:
         self.labels.getAxis("left").setTicks([[(1.5, self._input_title), (0.5, "predicted")]])

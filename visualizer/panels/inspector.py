@@ -126,7 +126,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         lay.addWidget(self.no_layer)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.output_label)
-        self.setMinimumSize(320, 240)
+        self.setMinimumSize(280, 240)
 
     # -- hub -------------------------------------------------------------------
     def _on_experiment(self, info: Any) -> None:

@@ -17,10 +17,11 @@ from PySide6 import QtCore, QtWidgets
 from core.probe import Probe
 from core.views import SeriesForecast, SeriesWindow, View
 from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, ContentPanel, clamp_t, font, style_axis
+from visualizer.widgets.legend import LegendStrip
 
 TRUE_PEN = pg.mkPen("#9e9e9e", width=4)
 PRED_PEN = pg.mkPen("#42a5f5", width=2)
-FORECAST_PEN = pg.mkPen("#ff9800", width=2, style=QtCore.Qt.PenStyle.DashLine)
+FORECAST_PEN = pg.mkPen("#ffb74d", width=3, style=QtCore.Qt.PenStyle.DashLine)  # bright and thick: it is seen
 
 
 class SinePanel(ContentPanel):
@@ -46,9 +47,8 @@ class SinePanel(ContentPanel):
         self.plot.setLabel("left", "value")
         # no axis grid: its translucent lines cost ~4.5 ms a repaint; a zero line is enough to read values
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#616161", width=1)), ignoreBounds=True)
-        # two columns of smaller entries: a short legend that hides less of the curves
-        self.legend = self.plot.addLegend(offset=(-10, -10), labelTextSize=f"{FONT_PT - 1}pt", colCount=2,
-                                          brush=pg.mkBrush(0, 0, 0, 150), pen=pg.mkPen("#757575"))
+        # the legend sits above the plot (it used to cover ~40% of it); click a name to show/hide a curve
+        self.legend = LegendStrip()
         self.region = pg.LinearRegionItem(values=(0, 0), movable=False,
                                           brush=pg.mkBrush(255, 213, 79, 40), pen=pg.mkPen(None))
         self.region.setZValue(-10)
@@ -61,6 +61,18 @@ class SinePanel(ContentPanel):
                                             symbolBrush=HIGHLIGHT, symbolPen=None, name="probe window")
         self.probe_pred = self.plot.plot([], [], pen=None, symbol="star", symbolSize=16,
                                          symbolBrush="#e53935", symbolPen=None, name="probe prediction")
+        self._series = {"true": self.true_curve, "pred": self.pred_curve, "forecast": self.forecast_curve,
+                        "window": self.window_points, "probe": self.probe_pred}
+        for key, label, item in (("true", "true signal", self.true_curve),
+                                 ("pred", "one-step prediction", self.pred_curve),
+                                 ("forecast", "free-running forecast", self.forecast_curve),
+                                 ("window", "probe window", self.window_points),
+                                 ("probe", "probe prediction", self.probe_pred)):
+            pen = item.opts["pen"] if item.opts.get("pen") is not None else None
+            pen = pg.mkPen(pen) if pen is not None and pg.mkPen(pen).style() != QtCore.Qt.PenStyle.NoPen \
+                else pg.mkPen(item.opts.get("symbolBrush") or HIGHLIGHT, width=4)
+            self.legend.add(key, label, pen)
+        self.legend.toggled.connect(lambda key, on: self._series[key].setVisible(on))
         self.cursor = pg.ScatterPlotItem(size=18, pen=pg.mkPen("#000000", width=3), brush=pg.mkBrush(None))
         self.cursor.setZValue(10)
         self.plot.addItem(self.cursor)
@@ -79,8 +91,10 @@ class SinePanel(ContentPanel):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
+        lay.addWidget(self.legend)
         lay.addWidget(self.view, 1)
-        self.setMinimumSize(420, 300)
+
+        self.setMinimumSize(340, 260)
 
     # -- hub ---------------------------------------------------------------------
     def _on_experiment(self, info: Any) -> None:

@@ -164,6 +164,8 @@ class TextPanel(ContentPanel):
         self.every_spin.setSpecialValueText("never")
         self.every_spin.setToolTip("While training, ask for new samples every N steps (never = only on Regenerate)")
         self.regen_button = QtWidgets.QPushButton("Regenerate")
+        self.regen_button.setToolTip("New samples now")
+
         self.regen_button.clicked.connect(self.regenerate)
         self.error_label = QtWidgets.QLabel("")
         self.error_label.setStyleSheet(f"color: {WRONG};")
@@ -207,7 +209,9 @@ class TextPanel(ContentPanel):
         self._columns = 0
         self._chunk = PROBE_CHUNK
         self._probe_lines = PROBE_LINES
-        self.argmax_box = _SampleBox("argmax — the likeliest next token (T → 0)")
+        self.argmax_box = _SampleBox("argmax (T → 0)")
+        self.argmax_box.setToolTip("Greedy: always the likeliest next token (the limit T → 0)")
+
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -223,7 +227,7 @@ class TextPanel(ContentPanel):
         lay.addWidget(self.probe_caption)
         lay.addWidget(self.probe_label)
         lay.addLayout(self.samples_row, 1)
-        self.setMinimumSize(420, 300)
+        self.setMinimumSize(340, 300)
         self._take_config(getattr(getattr(session, "spec", None), "config", None))
         self._ensure_boxes(self._temperatures())
         session.live_param_changed.connect(lambda name, value, _step: self._take_config({name: value}))

@@ -118,10 +118,8 @@ class LegendStrip(QtWidgets.QWidget):
 
     @staticmethod
     def _style(b: QtWidgets.QToolButton) -> None:
-        f = b.font()
-        f.setStrikeOut(not b.isChecked())
-        b.setFont(f)
-        b.setStyleSheet("" if b.isChecked() else "color: #7a7a7a;")
+        b.setStyleSheet("" if b.isChecked() else "color: #7a7a7a; text-decoration: line-through;")
+
 
     def set_checked(self, key: str, on: bool) -> None:
         b = self._entries.get(key)

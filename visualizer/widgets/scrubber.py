@@ -41,7 +41,11 @@ class TimestepScrubber(QtWidgets.QWidget):
 
         self.play_button = QtWidgets.QToolButton()
         self.play_button.setCheckable(True)
-        self.play_button.setText("▶")
+        # the style's own play/pause icons: a "⏸" glyph is an empty box in DejaVu-only systems
+        self._icons = {on: self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPause if on
+                                                     else QtWidgets.QStyle.StandardPixmap.SP_MediaPlay)
+                       for on in (False, True)}
+        self.play_button.setIcon(self._icons[False])
         self.play_button.setToolTip("Play through the timesteps (loops)")
         self.play_button.toggled.connect(self._on_play_toggled)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
@@ -178,7 +182,10 @@ class TimestepScrubber(QtWidgets.QWidget):
         return self.timer.isActive()
 
     def _on_play_toggled(self, on: bool) -> None:
-        self.play_button.setText("⏸" if on else "▶")
+        self.play_button.setIcon(self._icons[bool(on)])
+        self.play_button.setToolTip("Stop playing through the timesteps" if on
+                                    else "Play through the timesteps (loops)")
+
         if on:
             self.timer.start()
         else:
