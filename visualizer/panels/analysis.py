@@ -69,7 +69,7 @@ class AnalysisPanel(Panel):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(3)
-        self.caption_label = QtWidgets.QLabel(f"{self.short}  ⓘ" if self.short else self.caption)
+        self.caption_label = QtWidgets.QLabel(self.short or self.caption)
         self.caption_label.setToolTip(self.caption)
         self.caption_label.setWordWrap(True)
         self.caption_label.setFont(font(FONT_PT - 1))
@@ -204,7 +204,7 @@ class UnitFinderPanel(AnalysisPanel):
                               "Click a row: the heatmap shows that layer and state with the unit marked ▶.")
         self.table.cellClicked.connect(lambda row, _: self.pick(row))
         self.mode = QtWidgets.QComboBox()
-        self.mode.addItems(["colour by the unit's activation", "colour by surprise (−log p of the next token)"])
+        self.mode.addItems(["colour: unit activation", "colour: surprise"])
         self.mode.setToolTip("Red–blue: the chosen unit's value after reading each token (Karpathy et al. 2015). "
                              "Surprise: where the model did not expect the next token (white: expected, red: surprised)")
         self.mode.currentIndexChanged.connect(lambda _: self._draw_detail())
@@ -221,7 +221,9 @@ class UnitFinderPanel(AnalysisPanel):
         dl.addWidget(self.text)
         dl.addWidget(self.plot)
         split.addWidget(detail)
-        split.setSizes([330, 600])
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        self.table.setMinimumWidth(250)
         self.body.addWidget(split, 1)
         self.selected: tuple[str, int, str, int, float] | None = None
         self.clear()
@@ -235,7 +237,7 @@ class UnitFinderPanel(AnalysisPanel):
         self.mode.hide()
 
     def status_text(self, v: UnitsView) -> str:
-        return f"step {v.step:,} · {v.source} ({v.samples:,} samples)"
+        return f"step {v.step:,} · {v.samples:,} samples: {v.source}"
 
     def draw(self, v: UnitsView) -> None:
         rows = v.rows
@@ -372,7 +374,7 @@ class GradientFlowPanel(AnalysisPanel):
             if len(v.layers[0][2]) > 20:
                 g = v.layers[0][3]
                 ratio = g[0] / g[20] if g[20] > 0 else np.inf
-                p.setTitle(f"‖∂h_T/∂h_(T−k)‖ — layer 1 falls {ratio:.3g}× from lag 1 to lag 21",
+                p.setTitle(f"layer 1: ÷{ratio:.3g} from lag 1 to 21",
                            size=f"{FONT_PT - 1}pt")
         q = self.items.getPlotItem()
         q.clear()
@@ -385,8 +387,8 @@ class GradientFlowPanel(AnalysisPanel):
                                   brush=COLORS[3], pen=None))
         log_axis_ticks(q, y.min() - 0.5, y.max())
         k90 = int(np.argmax(cos >= 0.9)) if np.any(cos >= 0.9) else None
-        where = f"the first {k90 + 1} lags give 90% of its direction" if k90 is not None else ""
-        q.setTitle(f"itemized BPTT ({where})" if where else "itemized BPTT", size=f"{FONT_PT - 1}pt")
+        where = f"lags 0–{k90}: 90% of the direction" if k90 is not None else ""
+        q.setTitle(f"itemized BPTT: {where}" if where else "itemized BPTT", size=f"{FONT_PT - 1}pt")
         self.items.setToolTip(f"{v.itemized_note}. Bars: ‖G_k‖ on a log scale. Cosine of the truncated sum "
                               f"with the full gradient reaches 0.9 at lag {k90 if k90 is not None else '—'}.")
 
@@ -580,7 +582,7 @@ class MemoryPanel(AnalysisPanel):
         self.horizon_label.setText("")
 
     def status_text(self, v: MemoryView) -> str:
-        return f"step {v.step:,} · {len(v.labels)} steps · computed in {v.seconds:.2f} s"
+        return f"step {v.step:,} · {len(v.labels)} steps · computed in {v.seconds * 1000:.0f} ms"
 
     def draw(self, v: MemoryView) -> None:
         M = np.asarray(v.matrix, float)
@@ -647,7 +649,7 @@ class FixedPointsPanel(AnalysisPanel):
         self.eigs.setText("")
 
     def status_text(self, v: FixedPointsView) -> str:
-        return f"step {v.step:,} · {v.note} · {v.input_note} · {v.seconds:.2f} s"
+        return f"step {v.step:,} · {v.note} ({v.seconds * 1000:.0f} ms) · {v.input_note}"
 
     def draw(self, v: FixedPointsView) -> None:
         p = self.plot.getPlotItem()
