@@ -34,6 +34,7 @@ from core.data.text import check_corpus
 from core.experiments import registry
 from core.run import RunSpec
 from visualizer.panels import panels_for
+from visualizer.panels.analysis import install_analysis_docks
 from visualizer.session import TrainingSession
 from visualizer.widgets.param_form import ParamForm
 from visualizer.widgets.transport import Transport
@@ -448,6 +449,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.view_menu.addAction(self.docks[name].toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.settings_dock.toggleViewAction())
+        install_analysis_docks(self, cls)  # hidden "why it works" docks for recurrent models (View menu)
         self._dock_heights = heights
         self._user_arranged = False  # new panels: the default arrangement again
         self._size_docks()
