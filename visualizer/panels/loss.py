@@ -475,7 +475,8 @@ class LossPanel(Panel):
     def _arrange_plots(self) -> None:
         """Stacked (the default), or side by side when the panel is short and wide: both stay readable."""
         h, w = self.graphics.height(), self.graphics.width()
-        side = self.metric_plot.isVisible() and h < SIDE_BY_SIDE_H and w >= 2.2 * h and w > 560
+        side = self.metric_plot.isVisible() and h < SIDE_BY_SIDE_H and w >= 2.2 * h and w > 380
+
         if side == self._side_by_side:
             return
         self._side_by_side = side
