@@ -111,7 +111,11 @@ class BinaryPanel(ContentPanel):
         lay.addLayout(board_row)
         lay.addWidget(self.note)
         lay.addStretch(1)
-        self.setMinimumSize(420, 300)
+        # only a minimum width: the grid's own minimum height (rows of big digits) must hold, or the
+        # rows overlap and the highlight clips the digits in a short dock (seen at 1152 x 648)
+        self.setMinimumWidth(420)
+        self.note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Minimum)
+
 
     # -- commands ----------------------------------------------------------------
     def use_typed_pair(self) -> None:
