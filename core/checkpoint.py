@@ -113,8 +113,12 @@ def check_finite(experiment: Experiment) -> None:
                                   f"(the model diverged; lower learning_rate or use clip)")
 
 
-def save_checkpoint(path: str | os.PathLike, experiment: Experiment, history: MetricHistory | None = None) -> Path:
+def save_checkpoint(path: str | os.PathLike, experiment: Experiment, history: MetricHistory | None = None,
+                    replay: Any = None) -> Path:
     """Write ``experiment`` (and ``history``) to ``path`` atomically; returns the path.
+
+    ``replay``: anything with ``events`` (core.replay.RunEvent list) and ``keyframes``
+    (core.replay.KeyframeStore), e.g. a core.run.Run: saved too, so a loaded run can be replayed.
 
     The parent folder is created if needed; leftovers of saves killed mid-way
     (``.<name>.*.tmp`` beside ``path``) are deleted first. The file gets the
@@ -139,6 +143,11 @@ def save_checkpoint(path: str | os.PathLike, experiment: Experiment, history: Me
         arrays[f"state/{k}"] = np.asarray(v)
     if history is not None:
         arrays.update(history.to_arrays("history/"))
+    if replay is not None:
+        from core.replay import events_to_jsonl
+
+        arrays["events_jsonl"] = np.array(events_to_jsonl(list(replay.events)))
+        arrays.update(replay.keyframes.to_arrays("keyframes/"))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, _file_mode())  # mkstemp makes 0600
@@ -291,7 +300,24 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         history = MetricHistory.from_arrays(arrays, "history/")
     except ValueError as e:
         raise CheckpointError(f"{str(path)!r}: {e}") from None
-    return Checkpoint(path, exp_id, config, seed, step, rng_state, state, history)
+    ck = Checkpoint(path, exp_id, config, seed, step, rng_state, state, history)
+    ck.arrays = {k: v for k, v in arrays.items() if k.startswith("keyframes/") or k == "events_jsonl"}
+    return ck
+
+
+def load_replay(ck_or_path: Any) -> tuple[list, Any]:
+    """The events (core.replay.RunEvent list) and keyframes (core.replay.KeyframeStore) saved in a checkpoint
+    (empty when it has none). Raises CheckpointError for malformed ones."""
+    from core.replay import KeyframeStore, events_from_jsonl
+
+    ck = ck_or_path if isinstance(ck_or_path, Checkpoint) else read_checkpoint(ck_or_path)
+    arrays = getattr(ck, "arrays", {})
+    try:
+        events = events_from_jsonl(str(arrays["events_jsonl"][()])) if "events_jsonl" in arrays else []
+        keyframes = KeyframeStore.from_arrays(arrays, "keyframes/")
+    except ValueError as e:
+        raise CheckpointError(f"checkpoint {str(ck.path)!r}: {e}") from None
+    return events, keyframes
 
 
 def _validate_against(ck: Checkpoint, experiment: Experiment) -> None:

@@ -19,10 +19,13 @@ returns a :class:`Failed` event whose message names the field, value and range.
 """
 from __future__ import annotations
 
+import math
 import time
 import types
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+
+import numpy as np
 
 from core.config import ConfigError, resolve
 from core.experiments import registry
@@ -33,6 +36,7 @@ from core.probe import Snapshot
 from core.trainer import Trainer
 
 IDLE_WAIT = 0.1  # seconds a driver may block waiting for commands when nothing trains
+SPIKE_FACTOR = 20.0  # the watchdog pauses when the loss exceeds this many times its recent median
 
 
 # -- what a run is ---------------------------------------------------------------------------
@@ -165,6 +169,35 @@ class Refresh(Command):
 
 
 @dataclass(frozen=True)
+class ShowKeyframe(Command):
+    """Show what the panels showed at training step ``step`` (the keyframe in force then)."""
+
+    step: int
+
+
+@dataclass(frozen=True)
+class Note(Command):
+    """A note the user types, marked at the current step ("lowered lr because ...")."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class RewindTo(Command):
+    """Restore the exact state of the newest snapshot at or before ``step``; training then continues
+    bit-identically (metrics, keyframes and events after it are forgotten)."""
+
+    step: int
+
+
+@dataclass(frozen=True)
+class SetWatchdog(Command):
+    """Pause when the loss exceeds ``factor`` times the median of the last 50 (0 = off)."""
+
+    factor: float
+
+
+@dataclass(frozen=True)
 class Watch(Command):
     """The optional analysis views the GUI shows now (``core.analysis.live``); hidden ones cost nothing."""
 
@@ -206,6 +239,21 @@ class Replaced(Event):
 
 
 @dataclass(frozen=True)
+class KeyframeShown(Event):
+    """The keyframe in force at ``requested``: what the panels showed at ``keyframe.step``."""
+
+    requested: int
+    keyframe: Any
+
+
+@dataclass(frozen=True)
+class EventAdded(Event):
+    """A moment marked on the run's time axis (core.replay.RunEvent)."""
+
+    event: Any
+
+
+@dataclass(frozen=True)
 class Notice(Event):
     """Information for the status bar (saved, loaded)."""
 
@@ -241,6 +289,7 @@ class Run:
         self._seq = 0
         self.watched: tuple[str, ...] = ()
         self._analyst: Any = None
+        self.spike_factor = SPIKE_FACTOR
 
     @property
     def analyst(self) -> Any:
@@ -259,6 +308,13 @@ class Run:
         self._sent_step = float(experiment.step) if history is not None else -1.0  # metric points handed out
         self._wanted = {"probe", "views"}  # shown afresh in the next frame
         self.broken: set[str] = set()  # "probe"/"views" after they raised (until the next model)
+        from core.replay import KeyframeStore, SnapshotStore
+
+        self.keyframes = KeyframeStore()
+        self.snapshots = SnapshotStore()
+        self.events: list[Any] = []  # core.replay.RunEvent, in order
+        self._recent_losses: list[float] = []
+        self.keyframe_seconds = 0.0  # time spent recording keyframes and snapshots (for benchmarks)
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -339,7 +395,7 @@ class Run:
         value = exp.config[cmd.name]
         self.spec = RunSpec(self.spec.cls, {**self.spec.config, cmd.name: value}, self.spec.seed, self.spec.preset)
         self._wanted.update(("probe", "views"))
-        return [LiveApplied(cmd.name, value, self.step)]
+        return [LiveApplied(cmd.name, value, self.step), self.log("live", f"{cmd.name}={value}")]
 
     def _restart(self, cmd: Restart) -> list[Event]:
         try:
@@ -349,12 +405,23 @@ class Run:
         return self._replace(cmd.spec, experiment, None)
 
     def _load(self, cmd: Load) -> list[Event]:
-        from core.checkpoint import load_checkpoint
+        loaded = Run.from_checkpoint(cmd.path, self.clock)  # raises CheckpointError (a ValueError): nothing changed
+        events = self._replace(loaded.spec, loaded.experiment, loaded.history)
+        self.keyframes, self.events = loaded.keyframes, loaded.events
+        return events + [Notice(f"Loaded checkpoint {cmd.path} (step {self.step:,})")]
 
-        experiment, history = load_checkpoint(cmd.path)  # raises CheckpointError (a ValueError): nothing changed
-        spec = RunSpec(type(experiment), dict(experiment.config), int(experiment.seed), None)
-        return self._replace(spec, experiment, history) + [Notice(f"Loaded checkpoint {cmd.path} "
-                                                                  f"(step {experiment.step:,})")]
+    @classmethod
+    def from_checkpoint(cls, path: str, clock: Callable[[], float] = time.perf_counter) -> "Run":
+        """A run rebuilt from a checkpoint: model, metric history, events and keyframes (to replay it)."""
+        from core.checkpoint import build_from, load_replay, read_checkpoint
+
+        ck = read_checkpoint(path)
+        experiment, history = build_from(ck)
+        events, keyframes = load_replay(ck)
+        run = cls(RunSpec(type(experiment), dict(experiment.config), int(experiment.seed), None),
+                  experiment=experiment, history=history, clock=clock)
+        run.events, run.keyframes = events, keyframes
+        return run
 
     def _replace(self, spec: RunSpec, experiment: Experiment, history: MetricHistory | None) -> list[Event]:
         was = self.state
@@ -367,8 +434,13 @@ class Run:
     def _save(self, cmd: Save) -> list[Event]:
         from core.checkpoint import save_checkpoint
 
-        save_checkpoint(cmd.path, self.experiment, self.history)
-        return [Notice(f"Saved checkpoint at step {self.step:,} to {cmd.path}")]
+        logged = self.log("saved", f"saved {cmd.path}")  # in the file too
+        try:
+            save_checkpoint(cmd.path, self.experiment, self.history, replay=self)
+        except BaseException:
+            self.events.pop()
+            raise
+        return [Notice(f"Saved checkpoint at step {self.step:,} to {cmd.path}"), logged]
 
     def _probe_example(self, cmd: SetProbe) -> list[Event]:
         self.experiment.set_probe_example(**dict(cmd.options))
@@ -390,10 +462,99 @@ class Run:
         self._wanted.add("views")
         return []
 
+    def _show_keyframe(self, cmd: ShowKeyframe) -> list[Event]:
+        frame = self.keyframes.at(int(cmd.step))
+        if frame is None:
+            raise ConfigError(f"no keyframe at or before step {cmd.step} (the first is at step "
+                              f"{(self.keyframes.steps() or ['—'])[0]})")
+        return [KeyframeShown(int(cmd.step), frame)]
+
+    def _note(self, cmd: Note) -> list[Event]:
+        text = " ".join(str(cmd.text).split())
+        if not text:
+            raise ConfigError("note: empty; type what you want to remember at this step")
+        return [self.log("note", text[:500])]
+
+    def _rewind(self, cmd: RewindTo) -> list[Event]:
+        from core.replay import restore_snapshot
+
+        snap = self.snapshots.at(int(cmd.step))
+        if snap is None:
+            raise ConfigError(f"rewind: no exact snapshot at or before step {cmd.step} "
+                              f"(snapshots at {', '.join(map(str, self.snapshots.steps())) or 'none yet'})")
+        history = restore_snapshot(snap, self.experiment)
+        self.trainer = Trainer(self.experiment, history=history)
+        self.spec = RunSpec(self.spec.cls, dict(self.experiment.config), self.spec.seed, self.spec.preset)
+        self.keyframes.truncate(snap.step)
+        self.snapshots.truncate(snap.step)
+        self.events = [e for e in self.events if e.step <= snap.step]
+        self._recent_losses = []
+        self._sent_step = float(snap.step)
+        self._playing, self._steps_left = False, 0
+        self._wanted.update(("probe", "views"))
+        copy = MetricHistory.from_arrays(history.to_arrays())
+        return ([Replaced(self.spec, copy)] + self._set_state("paused")
+                + [self.log("rewind", f"rewound to the snapshot at step {snap.step:,}")])
+
+    def _watchdog(self, cmd: SetWatchdog) -> list[Event]:
+        f = float(cmd.factor)
+        if not (f == 0 or (math.isfinite(f) and f > 1)):
+            raise ConfigError(f"spike factor: {cmd.factor!r} must be 0 (off) or a number > 1")
+        self.spike_factor = f
+        return []
+
     _HANDLERS: dict[type, Callable[["Run", Any], list[Event]]] = {
         Play: _play, Pause: _pause, Step: _step, SetSpeed: _speed, SetLive: _live, Restart: _restart,
         Load: _load, Save: _save, SetProbe: _probe_example, Refresh: _refresh, Watch: _watch, Analyze: _analyze,
+        ShowKeyframe: _show_keyframe, Note: _note, RewindTo: _rewind, SetWatchdog: _watchdog,
     }
+
+    def log(self, kind: str, text: str, step: int | None = None) -> EventAdded:
+        """Mark ``text`` on the run's time axis at ``step`` (default: now); returns the event to report."""
+        from core.replay import RunEvent
+
+        e = RunEvent(self.step if step is None else int(step), kind, text)
+        self.events.append(e)
+        return EventAdded(e)
+
+    def _record(self, result: Any) -> list[Event]:
+        """After a step: the spike watchdog, then a keyframe and an exact snapshot when due."""
+        from core.replay import Keyframe, take_snapshot
+
+        events: list[Event] = []
+        loss = result.metrics.get("loss")
+        if loss is not None and self.spike_factor:
+            recent = self._recent_losses
+            if len(recent) >= 20:
+                median = float(np.median(recent))
+                if median > 0 and loss > self.spike_factor * median:
+                    events = self._spike(loss, median)
+            recent.append(float(loss))
+            if len(recent) > 50:
+                del recent[0]
+        step = self.step
+        t0 = self.clock()
+        if self.keyframes.due(step):
+            p = None if "probe" in self.broken else self._guarded("probe", self.experiment.probe, events)
+            vs = () if "views" in self.broken else tuple(self._guarded("views", self.experiment.views, events) or ())
+            self.keyframes.add(Keyframe(step, p, vs, dict(result.row or result.metrics)))
+        if self.snapshots.due(step):
+            self.snapshots.add(take_snapshot(self.experiment, self.history))
+        self.keyframe_seconds += self.clock() - t0
+        return events
+
+    def _spike(self, loss: float, median: float) -> list[Event]:
+        """The loss jumped: pause, say where it blew up, offer the last good snapshot."""
+        from core.replay import diagnose
+
+        self._playing, self._steps_left = False, 0
+        self._wanted.add("probe")
+        where = diagnose(self.experiment)
+        good = self.snapshots.at(self.step - 1)
+        text = (f"loss {loss:.4g} is {loss / median:.0f}x the recent median ({median:.4g}) at step {self.step:,}"
+                + (f"; {where}" if where else ""))
+        offer = f" Rewind to step {good.step:,} (the last exact snapshot) from the Events list." if good else ""
+        return self._set_state("paused") + [self.log("spike", text), Failed(f"Training paused: {text}.{offer}")]
 
     def _set_state(self, state: str) -> list[Event]:
         self.state = state
@@ -420,11 +581,14 @@ class Run:
             if not self._playing:
                 self._steps_left -= 1
             try:
-                self.trainer.step()
+                result = self.trainer.step()
             except Exception as exc:  # noqa: BLE001 — reported to the user, the run pauses
                 return self._fail(exc)
             self._steps_done += 1
             self._sps_n += 1
+            spiked = self._record(result)
+            if spiked:
+                return spiked
             if not self._playing and self._steps_left <= 0:  # a Step command finished
                 self._wanted.add("probe")
                 return self._set_state("paused")
@@ -442,7 +606,11 @@ class Run:
             msg = f"Training paused: {exc}"
         else:
             msg = f"Training paused by an error at step {self.step + 1:,}: {type(exc).__name__}: {exc}"
-        return self._set_state("paused") + [Failed(msg)]
+        good = self.snapshots.at(self.step)
+        if isinstance(exc, TrainingDiverged) and good is not None:
+            msg += f" You can also rewind to the exact snapshot at step {good.step:,} (Events list)."
+        kind = "diverged" if isinstance(exc, TrainingDiverged) else "error"
+        return self._set_state("paused") + [self.log(kind, str(exc), self.step + 1), Failed(msg)]
 
     # -- frames -------------------------------------------------------------------------------------
     def wants(self, what: str) -> bool:

@@ -30,7 +30,7 @@ from core.config import ConfigError
 from core.experiments.base import Experiment
 from core.history import MetricHistory
 from core.probe import Snapshot
-from core.run import (Command, Event, Failed, LiveApplied, Load, Notice, Pause, Play, Refresh, Replaced, Restart, Run, RunSpec,
+from core.run import (Command, Event, EventAdded, Failed, LiveApplied, Load, Notice, Pause, Play, Refresh, Replaced, Restart, Run, RunSpec,
                       SetSpeed, StateChanged, Step)
 
 
@@ -43,10 +43,11 @@ class Fork(Command):
     source: int | None = None
     values: tuple[tuple[str, Any], ...] = ()
     name: str = ""
+    at: int | None = None  # branch from the source's exact snapshot at or before this step (None: from now)
 
     @classmethod
-    def of(cls, source: int | None = None, name: str = "", **values: Any) -> "Fork":
-        return cls(source, tuple(sorted(values.items())), name)
+    def of(cls, source: int | None = None, name: str = "", at: int | None = None, **values: Any) -> "Fork":
+        return cls(source, tuple(sorted(values.items())), name, at)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class RunInfo:
     differs: tuple[tuple[str, Any], ...] = ()  # hyperparameters that differ from the first run of its experiment
     metric: str = ""  # the main metric's name
     value: float | None = None  # its latest value
+    events: tuple = ()  # core.replay.RunEvent: the moments on its time axis
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,8 @@ class RunSet:
             state = "diverged" if rid in self.diverged and run.state != "running" else run.state
             out.append(RunInfo(rid, self.names[rid], spec.id, spec, run.step, state, self.active[rid],
                                parent[0] if parent else None, parent[1] if parent else None, differs, metric,
-                               None if value is None or not math.isfinite(value) else float(value)))
+                               None if value is None or not math.isfinite(value) else float(value),
+                               tuple(run.events)))
         return tuple(out)
 
     def _changed(self) -> RunsChanged:
@@ -214,7 +217,7 @@ class RunSet:
 
     def _tag(self, rid: int, events: list[Event]) -> list[Event]:
         """A selected run's events as they are; the list changes with its state."""
-        if any(isinstance(e, (StateChanged, LiveApplied)) for e in events):
+        if any(isinstance(e, (StateChanged, LiveApplied, EventAdded)) for e in events):
             events = events + [self._changed()]
         return events
 
@@ -249,14 +252,11 @@ class RunSet:
             except (ValueError, OSError) as exc:
                 return [Failed(f"Could not build {command.spec.id}: {exc}")]
         else:
-            from core.checkpoint import load_checkpoint
-
             try:
-                experiment, history = load_checkpoint(command.path)
+                run = Run.from_checkpoint(command.path, self.clock)
             except (ValueError, OSError) as exc:
                 return [Failed(str(exc))]
-            spec = RunSpec(type(experiment), dict(experiment.config), int(experiment.seed), None)
-            run = Run(spec, experiment=experiment, history=history, clock=self.clock)
+            history = run.history
         for rid, old in self.runs.items():
             self.active[rid] = False
             if old.training:
@@ -264,6 +264,8 @@ class RunSet:
         rid = self._add(run, self._default_name(run.spec, command))
         self.selected = rid
         events: list[Event] = [Replaced(run.spec, None if history is None else _copy_history(history), rid)]
+        if isinstance(command, Load):
+            events.append(run.log("loaded", f"loaded {command.path}"))
         if isinstance(command, Load):
             events.append(Notice(f"Loaded checkpoint {command.path} (step {run.step:,}) as {self.names[rid]}"))
         return events + [StateChanged(run.state), self._changed()]
@@ -290,18 +292,33 @@ class RunSet:
             run = Run(new_spec, clock=self.clock)
             fork_step = 0
         else:
-            twin = clone_experiment(src.experiment, src.spec)
+            from core.replay import restore_snapshot
+
+            if command.at is not None:  # a branch from the past: the exact snapshot at or before that step
+                snap = src.snapshots.at(int(command.at))
+                if snap is None:
+                    raise ConfigError(f"branch: run {src_id} has no exact snapshot at or before step {command.at}")
+                twin = src.spec.build()
+                history = restore_snapshot(snap, twin)
+            else:
+                twin, history = clone_experiment(src.experiment, src.spec), _copy_history(src.history)
             for k, v in changed.items():
                 twin.set_live(k, v)
-            run = Run(new_spec, experiment=twin, history=_copy_history(src.history), clock=self.clock)
-            fork_step = src.step
+            run = Run(new_spec, experiment=twin, history=history, clock=self.clock)
+            fork_step = twin.step
+            run.keyframes = src.keyframes.copy()  # its past, to replay
+            run.keyframes.truncate(fork_step)
+            run.snapshots.snaps = {k: v for k, v in src.snapshots.snaps.items() if k <= fork_step}
+            run.events = [e for e in src.events if e.step <= fork_step]
         label = ", ".join(f"{k}={_fmt(v)}" for k, v in changed.items()) or "copy"
         rid = self._add(run, command.name or f"{self._next}: {label}", (src_id, fork_step))
+        logged = [run.log("fork", f"forked from {self.names[src_id]} at step {fork_step:,}" + (f" ({label})" if changed
+                                                                                              else ""))]
         if src.state == "running":
             run.apply(Play())
         self.selected = rid
         return [Replaced(run.spec, _copy_history(run.history) if fork_step else None, rid), StateChanged(run.state),
-                self._changed()]
+                *logged, self._changed()]
 
     def _select(self, command: SelectRun) -> list[Event]:
         if command.run not in self.runs:
@@ -380,7 +397,7 @@ class RunSet:
             evs = self.runs[rid].advance(share)
             if any(isinstance(e, Failed) for e in evs):
                 self.diverged.add(rid)
-            if any(isinstance(e, StateChanged) for e in evs):
+            if any(isinstance(e, (StateChanged, EventAdded)) for e in evs):
                 changed = True
             events += evs if rid == self.selected else [_named(self.names[rid], e) for e in evs
                                                         if isinstance(e, Failed)]

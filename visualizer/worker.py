@@ -20,7 +20,8 @@ import time
 import numpy as np
 from PySide6 import QtCore
 
-from core.run import Command, Event, Failed, LiveApplied, Notice, Replaced, RunSpec, StateChanged
+from core.run import (Command, Event, EventAdded, Failed, KeyframeShown, LiveApplied, Notice, Replaced, RunSpec,
+                      StateChanged)
 from core.runs import RunsChanged, RunSet, Selected
 from visualizer.pacing import FramePacer
 
@@ -38,6 +39,8 @@ class TrainingWorker(QtCore.QObject):
     replaced = QtCore.Signal(object, object, int)  # RunSpec, MetricHistory copy or None, run id: a new run shown
     selected = QtCore.Signal(int, object)  # run id, RunSpec: another existing run shown
     runs_changed = QtCore.Signal(object)  # core.runs.RunsChanged
+    run_event = QtCore.Signal(object)  # core.replay.RunEvent of the selected run (a moment on its time axis)
+    keyframe = QtCore.Signal(int, object)  # requested step, core.replay.Keyframe
     live_applied = QtCore.Signal(str, object, int)  # name, value, step
     message = QtCore.Signal(str)  # information for the status bar (saved, loaded)
     finished = QtCore.Signal()
@@ -138,6 +141,8 @@ class TrainingWorker(QtCore.QObject):
         Replaced: lambda self, e: self.replaced.emit(e.spec, e.history, e.run),
         Selected: lambda self, e: self.selected.emit(e.run, e.spec),
         RunsChanged: lambda self, e: self.runs_changed.emit(e),
+        EventAdded: lambda self, e: self.run_event.emit(e.event),
+        KeyframeShown: lambda self, e: self.keyframe.emit(e.requested, e.keyframe),
         Notice: lambda self, e: self.message.emit(e.text),
         Failed: lambda self, e: self.errored.emit(e.text),
     }
