@@ -37,6 +37,7 @@ from core.trainer import Trainer
 
 IDLE_WAIT = 0.1  # seconds a driver may block waiting for commands when nothing trains
 SPIKE_FACTOR = 20.0  # the watchdog pauses when the loss exceeds this many times its recent median
+KEYFRAME_SHARE = 0.03  # keyframes and snapshots may take this share of the training time (due ones wait past it)
 
 
 # -- what a run is ---------------------------------------------------------------------------
@@ -290,6 +291,7 @@ class Run:
         self.watched: tuple[str, ...] = ()
         self._analyst: Any = None
         self.spike_factor = SPIKE_FACTOR
+        self.keyframe_share = KEYFRAME_SHARE
 
     @property
     def analyst(self) -> Any:
@@ -314,7 +316,8 @@ class Run:
         self.snapshots = SnapshotStore()
         self.events: list[Any] = []  # core.replay.RunEvent, in order
         self._recent_losses: list[float] = []
-        self.keyframe_seconds = 0.0  # time spent recording keyframes and snapshots (for benchmarks)
+        self.keyframe_seconds = 0.0  # time spent recording keyframes and snapshots
+        self.train_seconds = 0.0  # time spent in training steps (keyframes get KEYFRAME_SHARE of it)
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -534,13 +537,14 @@ class Run:
                 del recent[0]
         step = self.step
         t0 = self.clock()
-        if self.keyframes.due(step):
+        within = self.keyframe_seconds <= self.keyframe_share * self.train_seconds + 0.02
+        if within and self.keyframes.due(step):  # (over budget — costly views, fast steps — a due keyframe waits)
             p = None if "probe" in self.broken else self._guarded("probe", self.experiment.probe, events)
             vs = () if "views" in self.broken else tuple(self._guarded("views", self.experiment.views, events) or ())
             self.keyframes.add(Keyframe(step, p, vs, dict(result.row or result.metrics)))
+        self.keyframe_seconds += self.clock() - t0
         if self.snapshots.due(step):
             self.snapshots.add(take_snapshot(self.experiment, self.history))
-        self.keyframe_seconds += self.clock() - t0
         return events
 
     def _spike(self, loss: float, median: float) -> list[Event]:
@@ -580,10 +584,12 @@ class Run:
         while True:
             if not self._playing:
                 self._steps_left -= 1
+            t_step = self.clock()
             try:
                 result = self.trainer.step()
             except Exception as exc:  # noqa: BLE001 — reported to the user, the run pauses
                 return self._fail(exc)
+            self.train_seconds += self.clock() - t_step
             self._steps_done += 1
             self._sps_n += 1
             spiked = self._record(result)

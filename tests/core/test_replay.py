@@ -22,7 +22,17 @@ def train(run: Run, n: int) -> list:
 
 
 def small_run(cls=BinaryAddition) -> Run:
-    return Run(RunSpec.create(cls, seed=2, values=SMALL))
+    run = Run(RunSpec.create(cls, seed=2, values=SMALL))
+    run.keyframe_share = 1e9  # every scheduled keyframe (the default share skips some when views are costly)
+    return run
+
+
+def test_keyframes_take_a_bounded_share_of_the_training_time():
+    run = Run(RunSpec.create(BinaryAddition, seed=2, values=SMALL))
+    run.keyframe_share = 0.01
+    train(run, 300)
+    assert run.keyframe_seconds <= 0.01 * run.train_seconds + 0.02 + 0.05  # + one keyframe's cost at most
+    assert 1 in run.keyframes.steps()  # the first is always recorded
 
 
 def test_the_schedule_is_dense_early_and_memory_is_bounded():
