@@ -40,9 +40,9 @@ from visualizer.widgets.param_form import ParamForm
 from visualizer.widgets.transport import Transport
 
 STATUS_INTERVAL_MS = 500
-MAX_PANEL_MIN_HEIGHT = 230  # px: a panel may not claim more, so that default proportions can apply
 SCREEN_FRACTION = 0.9  # the window opens at most this much of the available screen
 MIN_WINDOW = (1000, 560)  # usable from 1280x720 up: this fits a 1280x720 screen with a panel or taskbar
+MAX_PANEL_MIN_HEIGHT = 230  # px: a panel may not claim more, so that default proportions can apply
 CHECKPOINT_FILTER = "RNN Lab checkpoint (*.npz)"
 
 
@@ -94,9 +94,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setMinimumSize(*MIN_WINDOW)
         self.resize(*default_size(self.screen()))
         self.session = TrainingSession(spec, parent=self, start=False)
-        self._cls: type | None = None
         self.session.pause_at_goal = True  # Play trains up to the preset's length, then pauses
         self._goal_noted = False
+        self._cls: type | None = None
         self.panels: dict[str, QtWidgets.QWidget] = {}
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self.form: ParamForm | None = None
@@ -139,9 +139,9 @@ class MainWindow(QtWidgets.QMainWindow):
         s.live_param_changed.connect(self._on_live_param)
         s.snapshot_ready.connect(self._on_snapshot)  # the step counter follows every frame
         self._install_experiment(spec)  # panels exist before the first snapshot arrives
+        self._restore_window()
         s.start()
         self._stats_timer = QtCore.QTimer(self)
-        self._restore_window()
         self._stats_timer.setInterval(STATUS_INTERVAL_MS)
         self._stats_timer.timeout.connect(self._update_stats)
         self._stats_timer.start()
@@ -205,12 +205,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings_dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
                                        | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.settings_dock.setMinimumWidth(250)
+
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.settings_dock)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.state_label = QtWidgets.QLabel("idle")
-        self.step_label = QtWidgets.QLabel("step 0")
         # progress toward the preset's length (Preset.steps): Play pauses there, Play again goes on
         self.progress = QtWidgets.QProgressBar()
         self.progress.setObjectName("presetProgress")
@@ -218,6 +217,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.progress.setMinimumWidth(160)
         self.progress.setTextVisible(True)
         bar.addPermanentWidget(self.progress)
+        self.state_label = QtWidgets.QLabel("idle")
+        self.step_label = QtWidgets.QLabel("step 0")
         self.speed_label = QtWidgets.QLabel("0 steps/s")
         self.fps_label = QtWidgets.QLabel("0 fps")
         self.fps_label.setToolTip("Panel redraws per second")
@@ -241,6 +242,9 @@ class MainWindow(QtWidgets.QMainWindow):
         file.addSeparator()
         self._action(file, "Quit", "Ctrl+Q", self.close)
         self.view_menu = menu.addMenu("&View")
+        self.reset_layout_action = QtGui.QAction("Reset layout", self)
+        self.reset_layout_action.setToolTip("Back to the default arrangement of the panels and the window size")
+        self.reset_layout_action.triggered.connect(self.reset_layout)
         run = menu.addMenu("&Run")
         for a in (self.transport.play_action, self.transport.step_action, self.transport.step_n_action,
                   self.transport.reset_action):
@@ -249,9 +253,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.fork_action = self._action(run, "Fork with the settings' values", "Ctrl+K", self.fork_from_form)
         self.fork_action.setToolTip("A copy of the shown run with the settings' current values, trained side by side")
         help_ = menu.addMenu("&Help")
-        self.reset_layout_action = QtGui.QAction("Reset layout", self)
-        self.reset_layout_action.setToolTip("Back to the default arrangement of the panels and the window size")
-        self.reset_layout_action.triggered.connect(self.reset_layout)
         self.keys_action = self._action(help_, "Keyboard shortcuts", "F1", self._show_keys)
         self.shortcut_sheet: QtWidgets.QDialog | None = None
 
@@ -380,6 +381,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.corpus_action.setEnabled(any(p.name == "corpus" for p in cls.hyperparams))
         else:
             self.form.set_values(spec.config)
+        preset = cls.presets.get(spec.preset) if spec.preset else None  # the preset's own note, on screen
+        self.description.setText(getattr(cls, "description", "") + (f"\n\nPreset “{spec.preset}”: "
+                                                                    f"{preset.description}" if preset else ""))
+        self._goal_noted = False
+        self._update_progress()
         self._sync_pickers(spec)
 
     def _sync_pickers(self, spec: RunSpec) -> None:
@@ -449,9 +455,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self.view_menu.addAction(self.docks[name].toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.settings_dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.reset_layout_action)
         install_analysis_docks(self, cls)  # hidden "why it works" docks for recurrent models (View menu)
         self._dock_heights = heights
         self._user_arranged = False  # new panels: the default arrangement again
+        self._default_panel_state = self.panel_area.saveState()
+        self._restore_panels(cls.id)
         self._size_docks()
 
     def _size_docks(self) -> None:
@@ -483,11 +493,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
-        preset = cls.presets.get(spec.preset) if spec.preset else None  # the preset's own note, on screen
-        self.description.setText(getattr(cls, "description", "") + (f"\n\nPreset “{spec.preset}”: "
-                                                                    f"{preset.description}" if preset else ""))
-        self._goal_noted = False
-        self._update_progress()
         if not self._user_arranged:  # keep the default proportions until the user drags a separator
             QtCore.QTimer.singleShot(0, self._size_docks)
 
@@ -557,13 +562,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.save(str(path))
 
     def load_checkpoint(self, path: str | Path) -> None:
-        self.view_menu.addSeparator()
-        self.view_menu.addAction(self.reset_layout_action)
         self.session.load(str(path))
 
     def open_corpus(self, path: str | Path) -> bool:
-        self._default_panel_state = self.panel_area.saveState()
-        self._restore_panels(cls.id)
         """Use a text file as the corpus (restarts). Bad files are reported; nothing changes then."""
         spec = self.session.spec
         if not any(p.name == "corpus" for p in spec.cls.hyperparams):
@@ -619,6 +620,15 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export metrics", "metrics.csv", "CSV (*.csv)")
         if path:
             self.export_csv(path)
+
+    def export_header(self) -> list[str]:
+        """The lines written above an exported PNG."""
+        spec = self.session.spec
+        from visualizer.widgets.param_form import format_value
+
+        values = ", ".join(f"{k}={format_value(v)}" for k, v in spec.config.items() if format_value(v) != "")
+        return [f"RNN Lab — {spec.cls.title} · preset {spec.preset or '(checkpoint)'} · seed {spec.seed} · "
+                f"step {self.session.step:,}", values]
 
     def _show_keys(self) -> None:
         """F1: a sheet listing every keyboard shortcut of the window (Esc closes it)."""
@@ -726,6 +736,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_snapshot(self, snap: Any) -> None:
         self.step_label.setText(f"step {snap.step:,}")
+        self._update_progress()
 
     def _update_stats(self) -> None:
         s = self.session
@@ -738,6 +749,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- closing -------------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        self.save_layout()
         self.shutdown()
         super().closeEvent(event)
 
@@ -763,20 +775,9 @@ def dock_columns(names: list[str]) -> tuple[list[str], list[str], dict[str, floa
     heights = {"hidden": 1.4, "inspector": 1.0, "loss": 1.0}
     if "worked" in left and len(left) == 1:
         heights = {"hidden": 1.0, "inspector": 1.0}
-    return left, right, {n: heights.get(n, 1.1) for n in names}
-    def export_header(self) -> list[str]:
-        """The lines written above an exported PNG."""
-        spec = self.session.spec
-        from visualizer.widgets.param_form import format_value
-
-        values = ", ".join(f"{k}={format_value(v)}" for k, v in spec.config.items() if format_value(v) != "")
-        return [f"RNN Lab — {spec.cls.title} · preset {spec.preset or '(checkpoint)'} · seed {spec.seed} · "
-                f"step {self.session.step:,}", values]
-
-        self._update_progress()
-        self.save_layout()
     # the experiment's own panel gets the room it needs: sample boxes of several lines, a large digit
     heights.update({"text": 2.0, "digits": 1.6, "binary": 1.1, "sine": 1.3})
+    return left, right, {n: heights.get(n, 1.1) for n in names}
 
 
 def default_size(screen: QtGui.QScreen | None) -> tuple[int, int]:
