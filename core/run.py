@@ -316,6 +316,7 @@ class Run:
         self.snapshots = SnapshotStore()
         self.events: list[Any] = []  # core.replay.RunEvent, in order
         self._recent_losses: list[float] = []
+        self._last_views: tuple = ()  # the latest views computed (kept with keyframes when fresh ones cost too much)
         self.keyframe_seconds = 0.0  # time spent recording keyframes and snapshots
         self.train_seconds = 0.0  # time spent in training steps (keyframes get KEYFRAME_SHARE of it)
 
@@ -537,11 +538,15 @@ class Run:
                 del recent[0]
         step = self.step
         t0 = self.clock()
-        within = self.keyframe_seconds <= self.keyframe_share * self.train_seconds + 0.02
-        if within and self.keyframes.due(step):  # (over budget — costly views, fast steps — a due keyframe waits)
+        budget = self.keyframe_share * self.train_seconds + 0.02
+        # The probe is cheap: every due keyframe has its own (unless even that is over twice the budget). The
+        # views (samples, forecasts) can cost tens of ms: computed afresh within the budget, else the latest
+        # ones (at most a few hundred steps old) are kept with the keyframe.
+        if self.keyframes.due(step) and self.keyframe_seconds <= 2 * budget:
             p = None if "probe" in self.broken else self._guarded("probe", self.experiment.probe, events)
-            vs = () if "views" in self.broken else tuple(self._guarded("views", self.experiment.views, events) or ())
-            self.keyframes.add(Keyframe(step, p, vs, dict(result.row or result.metrics)))
+            if self.keyframe_seconds <= budget and "views" not in self.broken:
+                self._last_views = tuple(self._guarded("views", self.experiment.views, events) or ())
+            self.keyframes.add(Keyframe(step, p, self._last_views, dict(result.row or result.metrics)))
         self.keyframe_seconds += self.clock() - t0
         if self.snapshots.due(step):
             self.snapshots.add(take_snapshot(self.experiment, self.history))
@@ -640,7 +645,7 @@ class Run:
             self.probe_seconds = self.clock() - t0
         if (views or "views" in self._wanted) and "views" not in self.broken:
             t0 = self.clock()
-            vs = tuple(self._guarded("views", exp.views, events) or ())
+            vs = self._last_views = tuple(self._guarded("views", exp.views, events) or ())
             if "analysis" not in self.broken and (self.watched or (self._analyst is not None
                                                                    and self._analyst.pending())):
                 vs += tuple(self._guarded("analysis", lambda: self.analyst.views(exp, p, self.watched), events) or ())

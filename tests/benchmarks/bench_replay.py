@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.runtime import limit_blas_threads
 
     limit_blas_threads(1)
+    import numpy as np
+
+    np.ones((64, 64)) @ np.ones((64, 64))  # load the BLAS before asking which it is
     blas = [f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} threads={i.get('num_threads')}"
             for i in threadpool_info()]
     print("BLAS:", "; ".join(blas))
