@@ -21,7 +21,7 @@ from visualizer.panels.base import Panel
 
 RUN_COLORS = ("#4cc9f0", "#f72585", "#b5e48c", "#ffb703", "#9d4edd", "#fb8500", "#06d6a0", "#ef476f",
               "#8ecae6", "#e9c46a")
-COLUMNS = ("show", "train", "run", "differs from run 1", "step", "metric", "state")
+COLUMNS = ("plot", "train", "run", "differs", "step", "metric", "state")
 
 
 def run_color(run: int) -> str:
@@ -57,7 +57,7 @@ class RunsPanel(Panel):
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QtWidgets.QHeaderView.ResizeMode.Stretch)
         for col, tip in enumerate(("overlay this run's curves on the loss plots", "train with Play / Pause / Step",
-                                   "double-click to rename", "settings that differ from the first run",
+                                   "double-click to rename", "settings that differ from the first run of its experiment",
                                    "training steps done", "latest value of the main metric",
                                    "running / paused / idle / diverged")):
             self.table.horizontalHeaderItem(col).setToolTip(tip)
