@@ -120,7 +120,8 @@ class RunsPanel(Panel):
                 name.setToolTip(f"{r.experiment}" + (f", preset {r.spec.preset}" if r.spec.preset else ", from a file")
                                 + f", seed {r.spec.seed}"
                                 + (f"; forked from run {r.parent} at step {r.fork_step:,}" if r.parent else ""))
-                self._item(i, 3, ", ".join(f"{k}={_fmt(v)}" for k, v in r.differs) or "—")
+                differs = self._item(i, 3, ", ".join(f"{k}={_fmt(v)}" for k, v in r.differs) or "—")
+                differs.setToolTip(differs.text())  # the column is narrow in the settings column: the whole text
                 self._item(i, 4, f"{r.step:,}")
                 self._item(i, 5, "" if r.value is None else f"{r.metric} {r.value:.4g}")
                 state = self._item(i, 6, r.state + (" (compared)" if r.id == s.compare else ""))
