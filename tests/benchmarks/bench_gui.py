@@ -94,6 +94,7 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     cpu0 = time.process_time()
     frames0, heavy0 = s.frames, s.heavy_frames
     s.set_speed_cap(None)  # the window's default is a cap (see visualizer.widgets.transport.DEFAULT_SPEED)
+    s.pause_at_goal = False  # train flat out past the preset's length (the window pauses there by default)
     s.play()
     expected[0] = time.perf_counter() + 0.010
     timer.start()
