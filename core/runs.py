@@ -34,6 +34,9 @@ from core.run import (Command, Event, EventAdded, Failed, LiveApplied, Load, Not
                       SetSpeed, StateChanged, Step)
 
 
+LIST_INTERVAL = 1.0  # seconds between RunsChanged updates while training (steps, metrics in the list)
+
+
 # -- commands ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Fork(Command):
@@ -154,6 +157,7 @@ class RunSet:
         self._next = 1
         self.selected = self._add(Run(spec, clock=clock), "run 1")
         self._turn = 0
+        self._listed = clock()
 
     # -- bookkeeping ------------------------------------------------------------------------------
     def _add(self, run: Run, name: str = "", parent: tuple[int, int] | None = None) -> int:
@@ -402,7 +406,11 @@ class RunSet:
             events += evs if rid == self.selected else [_named(self.names[rid], e) for e in evs
                                                         if isinstance(e, Failed)]
         self._turn += 1
-        return events + ([self._changed()] if changed else [])
+        now = self.clock()
+        if changed or now - self._listed >= LIST_INTERVAL:  # the list's steps and metrics follow training
+            self._listed = now
+            return events + [self._changed()]
+        return events
 
     # -- frames ---------------------------------------------------------------------------------------
     def has_new_points(self) -> bool:

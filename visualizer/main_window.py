@@ -147,6 +147,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._stats_timer.start()
         self._stats_t = time.perf_counter()
         self._stats_frames = 0
+        # Space must play at once: the first focus goes to the panels, not to the toolbar's Step N box
+        # (a text field keeps Space for itself)
+        self.panel_area.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.panel_area.setFocus()
 
     # -- construction -------------------------------------------------------------------
     def _make_scrubber(self) -> QtWidgets.QWidget | None:

@@ -80,3 +80,20 @@ def test_a_bad_save_path_is_a_message_without_a_traceback(window, qtbot, tmp_pat
         w.save_checkpoint(blocker_file / "run.npz")  # a file where a folder should be
     assert "run.npz" in blocker.args[0] or "a-file" in blocker.args[0]
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_window_opens_with_the_focus_off_text_fields_so_space_plays(qtbot, app_setup):
+    from PySide6 import QtCore, QtWidgets
+
+    w = MainWindow("binary-addition")
+    qtbot.addWidget(w)
+    w.show()
+    w.activateWindow()
+    try:
+        qtbot.waitUntil(lambda: w.isActiveWindow() and w.session.state == "idle", timeout=10000)
+        focus = QtWidgets.QApplication.focusWidget()
+        assert focus is w.panel_area  # not the toolbar's Step N box, which would take the Space
+        qtbot.keyClick(focus, QtCore.Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: w.session.state == "running", timeout=5000)
+    finally:
+        w.close()
