@@ -130,6 +130,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_runs_dock()
         self._build_status_bar()
         self._build_menus()
+        from visualizer.replay_ui import install_replay
+
+        self.replay = install_replay(self)  # training-time scrubber, Events list, rewind/branch, movies
 
         s = self.session
         s.experiment_changed.connect(self._on_experiment)
@@ -739,7 +742,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.message_bar.kind = ""
 
     def _on_snapshot(self, snap: Any) -> None:
-        self.step_label.setText(f"step {snap.step:,}")
+        self.step_label.setText(f"step {self.session.step:,}")  # the present, also while replaying
         self._update_progress()
 
     def _update_stats(self) -> None:

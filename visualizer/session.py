@@ -17,7 +17,7 @@ from PySide6 import QtCore
 from core.history import MetricHistory
 from core.probe import Probe, Snapshot
 from core.run import (Command, Load, Pause, Play, Refresh, Restart, RunSpec, Save, SetLive, SetProbe,
-                      SetSpeed, Step, Watch)
+                      SetSpeed, ShowKeyframe, Step, Watch)
 from core.runs import Fork, RemoveRun, RenameRun, RunInfo, RunsChanged, SelectRun, SetActive, SetCompare
 from core.views import View
 from visualizer.worker import TrainingWorker
@@ -57,6 +57,9 @@ class TrainingSession(QtCore.QObject):
     runs_changed = QtCore.Signal(object)  # tuple of core.runs.RunInfo (the runs list changed)
     run_points = QtCore.Signal(int, object)  # run id, Snapshot: new metric points of a run that is not shown
     compare_ready = QtCore.Signal(object)  # Snapshot of the compared run (its probe and views)
+    replay_changed = QtCore.Signal(object)  # training step being replayed (int), or None: live again
+    keyframe_shown = QtCore.Signal(int, object)  # requested step, core.replay.Keyframe now on the panels
+    run_event = QtCore.Signal(object)  # core.replay.RunEvent added to the selected run's time axis
 
     def __init__(self, spec: RunSpec, parent: QtCore.QObject | None = None, start: bool = True):
         super().__init__(parent)
@@ -81,6 +84,8 @@ class TrainingSession(QtCore.QObject):
         self._thread: QtCore.QThread | None = None
         self._worker: TrainingWorker | None = None
         self._early: list[Command] = []  # commands sent before the worker exists
+        self.replay_step: int | None = None  # training step replayed on the panels (None: live)
+        self.replay_keyframe: Any = None  # the core.replay.Keyframe shown while replaying
         if start:
             self.start()
 
@@ -104,6 +109,8 @@ class TrainingSession(QtCore.QObject):
         worker.runs_changed.connect(self._on_worker_runs)
         worker.live_applied.connect(self._on_worker_live)
         worker.message.connect(self.message)
+        worker.keyframe.connect(self._on_worker_keyframe)
+        worker.run_event.connect(self.run_event)
         thread.start()
 
     def shutdown(self, timeout: float = 1.0) -> bool:
@@ -233,6 +240,50 @@ class TrainingSession(QtCore.QObject):
         """Load a checkpoint; on failure ``errored`` and nothing changes."""
         self.send(Load(str(path)))
 
+    # -- training time: replay keyframes -----------------------------------------
+    def show_keyframe(self, step: int) -> None:
+        """Replay training step ``step``: the panels show the keyframe in force then (``keyframe_shown``
+        follows); live frames keep feeding the metric curves but no longer the probe and views."""
+        step = max(0, int(step))
+        self.replay_step = step
+        self.send(ShowKeyframe(step))
+        self.replay_changed.emit(step)
+
+    def live(self) -> None:
+        """Back to the present: the panels show the live probe and views again."""
+        if self.replay_step is None:
+            return
+        self.replay_step = None
+        self.replay_keyframe = None
+        self.send(Refresh())
+        self.replay_changed.emit(None)
+
+    def keyframes(self) -> list:
+        """The selected run's keyframes (core.replay.Keyframe, oldest first), read from the worker's run.
+        (A copy of the store's dict, taken in one step under the GIL; the keyframes are frozen.)"""
+        runs = getattr(self._worker, "runs", None)
+        run = None if runs is None else runs.runs.get(self.selected)
+        return [] if run is None else list(dict(run.keyframes.frames).values())
+
+    def show_keyframe_now(self, keyframe: Any, requested: int | None = None) -> None:
+        """Put ``keyframe`` on every panel at once (the movie export does this without a round trip)."""
+        self.replay_step = int(keyframe.step if requested is None else requested)
+        self._on_worker_keyframe(self.replay_step, keyframe)
+
+    @QtCore.Slot(int, object)
+    def _on_worker_keyframe(self, requested: int, keyframe: Any) -> None:
+        if self.replay_step is None:  # back to live meanwhile: a late answer
+            return
+        self.replay_keyframe = keyframe
+        self.latest_probe = keyframe.probe if keyframe.probe is not None else self.latest_probe
+        self.latest_views.update((type(v), v) for v in keyframe.views)
+        if keyframe.probe is not None and keyframe.probe.num_steps and self.timestep >= keyframe.probe.num_steps:
+            self.set_timestep(keyframe.probe.num_steps - 1)
+        self.keyframe_shown.emit(int(requested), keyframe)
+        self.replay_changed.emit(self.replay_step)
+        self.snapshot_ready.emit(Snapshot(self._last_seq.get(self.selected, 0), int(keyframe.step), {},
+                                          keyframe.probe, tuple(keyframe.views), 0.0))
+
     # -- timestep ------------------------------------------------------------
     def set_timestep(self, t: int) -> None:
         """Select timestep ``t`` (clamped to the probe's length) for every panel."""
@@ -289,6 +340,8 @@ class TrainingSession(QtCore.QObject):
         self._queue = []
         self.step = snap.step
         self.steps_per_second = snap.steps_per_second
+        if self.replay_step is not None and (snap.probe is not None or snap.views):  # replaying: the panels keep
+            snap = Snapshot(snap.seq, snap.step, snap.metrics, None, (), snap.steps_per_second)  # the keyframe
         if snap.probe is not None:
             self.latest_probe = snap.probe
             if snap.probe.num_steps and self.timestep >= snap.probe.num_steps:
@@ -330,6 +383,9 @@ class TrainingSession(QtCore.QObject):
         return next((r for r in self.runs if r.id == run), None)
 
     def _show(self, spec: RunSpec) -> None:
+        if self.replay_step is not None:  # another run, a rewind, a restart: the present again
+            self.replay_step = self.replay_keyframe = None
+            self.replay_changed.emit(None)
         self.spec = spec
         self.latest_probe = None
         self.latest_views = {}

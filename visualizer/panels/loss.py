@@ -306,6 +306,9 @@ class LossPanel(Panel):
         if hasattr(session, "run_points"):
             session.run_points.connect(self._on_run_points)
             session.runs_changed.connect(self._on_runs_changed)
+        from visualizer.widgets.timeline import EventMarkers
+
+        self.event_markers = EventMarkers(self, session)  # run events, the replayed step; a click replays
 
     # -- state -----------------------------------------------------------------
     @property
