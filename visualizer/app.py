@@ -119,6 +119,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--size", default="1600x1000", help="window size WxH (default 1600x1000)")
     s.add_argument("--out", required=True)
+    m = sub.add_parser("movie", help="replay a run's keyframes as an animated GIF or MP4 (trains it first)")
+    m.add_argument("source", metavar="EXPERIMENT_OR_RUN", help="an experiment id, or a run folder / checkpoint")
+    m.add_argument("--preset", default=None)
+    m.add_argument("--set", action="append", metavar="KEY=VALUE", default=[])
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--steps", type=int, default=400, help="training steps (a new run; default 400)")
+    m.add_argument("--panel", default=None, help="record one panel (its key, e.g. hidden) instead of the window")
+    m.add_argument("--fps", type=float, default=5.0, help="keyframes per second of movie (default 5)")
+    m.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
+    m.add_argument("--out", required=True, help="FILE.gif or FILE.mp4")
     return p
 
 
@@ -126,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     """``rnnlab [gui [EXPERIMENT] [--preset P]]`` or ``rnnlab screenshot EXPERIMENT --out FILE.png``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv or ["gui"])
+    if args.command == "movie":
+        return _movie(args)
     if args.command == "screenshot":
         try:
             w, h = (int(x) for x in args.size.lower().split("x"))
@@ -160,6 +172,38 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     window.show()
     return app.exec()
+
+
+def _movie(args: argparse.Namespace) -> int:
+    """``rnnlab movie``: offscreen (unless QT_QPA_PLATFORM says otherwise); errors are one line."""
+    try:
+        w, h = (int(x) for x in args.size.lower().split("x"))
+    except ValueError:
+        print(f"rnnlab: error: --size: {args.size!r} is not WxH (e.g. 1280x800)", file=sys.stderr)
+        return 2
+    from visualizer.movie import MovieError, check_output
+
+    try:
+        check_output(args.out)  # before anything is trained
+    except MovieError as exc:
+        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = application()
+    from visualizer.movie import render_headless
+
+    t0 = time.perf_counter()
+    try:
+        path, frames, distinct = render_headless(args.source, args.out, preset=args.preset, sets=args.set,
+                                                 seed=args.seed, steps=args.steps, panel=args.panel, fps=args.fps,
+                                                 size=(w, h))
+    except (ValueError, OSError, TimeoutError) as exc:
+        print(f"rnnlab: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    finally:
+        app.processEvents()
+    print(f"saved {path} ({frames} frames, {distinct} distinct, {time.perf_counter() - t0:.1f} s)")
+    return 0
 
 
 def screenshot(experiment: str | type, out: str | Path, preset: str | None = None, steps: int = 200,

@@ -1,6 +1,6 @@
 """The ``rnnlab`` console entry point.
 
-* ``rnnlab`` (no arguments), ``rnnlab gui ...`` and ``rnnlab screenshot ...`` open Qt
+* ``rnnlab`` (no arguments), ``rnnlab gui ...``, ``rnnlab screenshot ...`` and ``rnnlab movie ...`` open Qt
   (``visualizer.app.main``);
 * anything else (``train``, ``sample``, ``eval``, ``list``, ``--help``) is the headless
   CLI, ``core.cli.main(argv)``, imported lazily so that Qt is never loaded for it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-GUI_COMMANDS = ("gui", "screenshot")
+GUI_COMMANDS = ("gui", "screenshot", "movie")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -231,6 +231,7 @@ def record(window: Any, path: str | os.PathLike, panel: str | None = None, fps: 
     False cancels (the file is removed). Returns (frames written, distinct frames). Raises MovieError."""
     app = QtWidgets.QApplication.instance()
     session = window.session
+    check_output(path)
     widget = target_widget(window, panel)
     if keyframes is None:
         keyframes = session.keyframes()
@@ -322,7 +323,7 @@ def render_headless(source: str, out: str, preset: str | None = None, sets: list
         s = window.session
         deadline = time.monotonic() + timeout
         failed = lambda: window.message_bar.kind == "error"  # noqa: E731
-        _wait(app, lambda: s.state in ("idle", "paused") or failed(), deadline)
+        _wait(app, lambda: s.latest_probe is not None or failed(), deadline)  # the worker's first frame
         if saved:
             s.load(str(ck_path))
             _wait(app, lambda: s.selected != 1 or failed(), deadline)
@@ -330,6 +331,7 @@ def render_headless(source: str, out: str, preset: str | None = None, sets: list
         elif dict(spec.config) != dict(s.spec.config):
             s.restart(spec)
             _wait(app, lambda: s.selected != 1 or failed(), deadline)
+            _wait(app, lambda: s.latest_probe is not None or failed(), deadline)
         if failed():
             raise MovieError(window.message_bar.label.text().lstrip("⚠ "))
         target_widget(window, panel)  # a bad --panel fails before training
@@ -354,5 +356,6 @@ def _record_every_keyframe(session: Any) -> None:
     runs keep theirs: there keyframes may take 3% of the training time)."""
     runs = getattr(session._worker, "runs", None)
     run = None if runs is None else runs.runs.get(session.selected)
-    if run is not None and hasattr(run, "keyframe_share"):
-        run.keyframe_share = 1e9
+    if run is None or not hasattr(run, "keyframe_share"):
+        raise MovieError("the training worker is not ready (no run to record)")
+    run.keyframe_share = 1e9
