@@ -74,7 +74,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -482,9 +482,10 @@ class _RayExecutor:
         try:
             if self.local:
                 ray_constants.ENABLE_RAY_CLUSTER = False  # read at start-up (Ray may have been imported before)
+                # address "local": a new instance, even if a cluster started by `ray start` runs here
                 self.capacity = workers or default_workers()
-                ray.init(num_cpus=self.capacity, include_dashboard=False, object_store_memory=100 * 1024 * 1024,
-                         log_to_driver=False, configure_logging=False)
+                ray.init(address="local", num_cpus=self.capacity, include_dashboard=False,
+                         object_store_memory=100 * 1024 * 1024, log_to_driver=False, configure_logging=False)
                 self.name = f"a local Ray instance ({self.capacity} CPUs)"
             else:
                 ray.init(address=address, log_to_driver=False, configure_logging=False,
@@ -730,7 +731,8 @@ def summary(result: SweepResult, folder: str | os.PathLike) -> str:
     plan, res = result.plan, result.results
     counts = {s: sum(r["status"] == s for r in res.values()) for s in ("ok", "diverged", "failed")}
     pending = len(plan.trials) - len(res)
-    lines = [f"sweep {plan.experiment} ({plan.preset}): {len(plan.trials)} trials: {counts['ok']} ok, "
+    n = len(plan.trials)
+    lines = [f"sweep {plan.experiment} ({plan.preset}): {n} trial{'s' if n != 1 else ''}: {counts['ok']} ok, "
              f"{counts['diverged']} diverged, {counts['failed']} failed"
              + (f", {pending} not run" if pending else "")
              + (f"; {result.ran} run now on {result.executor}" if result.ran or result.interrupted else "")
