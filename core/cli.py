@@ -137,7 +137,7 @@ def _default_out(exp_id: str) -> Path:
     return out
 
 
-RUN_FILES = ("run.json", "checkpoint.npz", "metrics.csv")
+RUN_FILES = ("run.json", "checkpoint.npz", "metrics.csv", "events.jsonl")
 MAX_STEPS = 10**9
 MAX_SEED = 2**63 - 1
 MAX_SAMPLE_LENGTH = 100_000
@@ -385,6 +385,9 @@ def _train(experiment: Any, history: Any, stage: Path, out: Path, steps: int, ar
     cls = type(experiment)
     ck_path, csv_path = stage / "checkpoint.npz", stage / "metrics.csv"
     trainer = Trainer(experiment, history=history)
+    from core.run_events import CliEvents
+
+    events = CliEvents.open(stage, ck_path, experiment.step)  # events.jsonl: checkpoints saved, divergence
     every = args.checkpoint_every
     auto = every is None
     if auto:
@@ -401,7 +404,7 @@ def _train(experiment: Any, history: Any, stage: Path, out: Path, steps: int, ar
 
     try:
         if new:  # step 0: checkpoint first (so --resume works from the start), then the evaluation row
-            save_checkpoint(ck_path, experiment, trainer.history)
+            save_checkpoint(ck_path, experiment, trainer.history, replay=events.saved(experiment.step))
             log = MetricsCSV(csv_path)
         elif experiment.step == 0:
             log = MetricsCSV(csv_path)
@@ -426,7 +429,7 @@ def _train(experiment: Any, history: Any, stage: Path, out: Path, steps: int, ar
     def checkpoint() -> None:
         nonlocal last_save
         log.sync()  # every row up to this step is on disk before the checkpoint that points there
-        save_checkpoint(ck_path, experiment, trainer.history)
+        save_checkpoint(ck_path, experiment, trainer.history, replay=events.saved(experiment.step))
         _write_json(stage / "run.json", describe("running", None, {}))
         last_save = (experiment.step, time.monotonic())
 
@@ -454,6 +457,7 @@ def _train(experiment: Any, history: Any, stage: Path, out: Path, steps: int, ar
                 status, error, code = "interrupted", "interrupted by the user", EXIT_INTERRUPTED
     except TrainingDiverged as e:
         status, error, code = "diverged", _one_line(e), EXIT_DIVERGED
+        events.add("diverged", error, experiment.step + 1)
     except BaseException as e:  # a second Ctrl+C mid-step, or a failure: keep the last checkpoint as it is
         bar.close()
         log.close()
@@ -474,7 +478,7 @@ def _train(experiment: Any, history: Any, stage: Path, out: Path, steps: int, ar
 
     if status == "interrupted":  # stopped after a finished step: save it; no final row, so --resume continues it
         log.close()
-        save_checkpoint(ck_path, experiment, trainer.history)
+        save_checkpoint(ck_path, experiment, trainer.history, replay=events.saved(experiment.step))
         with np.errstate(all="ignore"):
             final = {k: float(v) for k, v in experiment.evaluate().items()}
         _write_json(stage / "run.json", describe(status, error, final))
@@ -485,7 +489,7 @@ def _train(experiment: Any, history: Any, stage: Path, out: Path, steps: int, ar
         final = trainer.final_eval()
     log.add(experiment.step, {trainer.eval_key(k): v for k, v in final.items()})
     log.close()
-    save_checkpoint(ck_path, experiment, trainer.history)
+    save_checkpoint(ck_path, experiment, trainer.history, replay=events.saved(experiment.step))
     _write_json(stage / "run.json", describe(status, error, final))
     where = stage
     if stage != out and (status == "completed" or not _holds_run(out)):

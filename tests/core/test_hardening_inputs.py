@@ -279,7 +279,7 @@ def test_all_run_files_are_0644(capsys, tmp_path):
     finally:
         os.umask(old)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "r").iterdir()}
-    assert modes == {"checkpoint.npz": 0o644, "metrics.csv": 0o644, "run.json": 0o644}
+    assert modes == {"checkpoint.npz": 0o644, "metrics.csv": 0o644, "run.json": 0o644, "events.jsonl": 0o644}
 
 
 def test_nan_weights_are_never_saved_and_never_loaded(capsys, tmp_path):
