@@ -16,6 +16,25 @@ Metric names in the history
     metric never share a curve. Experiments avoid this by naming training
     metrics ``train_accuracy`` etc.
 
+Evaluation schedule
+    ``Trainer(experiment)`` (``eval_every`` left to the experiment) evaluates on a
+    schedule that thins out, so evaluation stays a small share of a long run:
+    every ``eval_every`` steps for the first :data:`EVAL_DENSE` evaluations, then
+    the interval doubles each time the step count doubles (``EVAL_DENSE / 2``
+    evaluations per doubling), up to :data:`EVAL_MAX_STRETCH` x ``eval_every``.
+    For eval_every = 25: steps 25, 50, ... 200, then every 50 to 400, every 100 to
+    800, every 200 to 1,600, every 400 from then on. :meth:`Trainer.eval_due` says whether a
+    step is on it; the schedule depends on the step number only, so runs stay
+    deterministic and a resumed run evaluates where the uninterrupted one did.
+    An explicit ``eval_every=N`` keeps the plain grid (every N steps) unless
+    ``thin=True``.
+
+    Scheduled evaluations call ``experiment.evaluate_scheduled()``: by default the
+    full ``evaluate()``; an experiment with a costly evaluation may estimate the
+    same metrics on a fixed subset there (binary-addition does, see its
+    docstring). :meth:`Trainer.final_eval` (the last row of ``rnnlab train``) is
+    always the full ``evaluate()``.
+
 Divergence
     When the loss or gradients become NaN/inf the experiment's guarded update
     raises :class:`core.experiments.common.TrainingDiverged` *before* touching
@@ -35,7 +54,10 @@ from core.experiments.base import Experiment
 from core.experiments.common import TrainingDiverged
 from core.history import MetricHistory
 
-__all__ = ["Trainer", "StepResult", "RunResult", "TrainingDiverged"]
+__all__ = ["Trainer", "StepResult", "RunResult", "TrainingDiverged", "EVAL_DENSE", "EVAL_MAX_STRETCH"]
+
+EVAL_DENSE = 8  # evaluations at the experiment's own interval before the schedule thins out
+EVAL_MAX_STRETCH = 16  # the interval grows to at most this many times eval_every
 
 
 @dataclass(frozen=True)
@@ -75,16 +97,24 @@ class Trainer:
                 0 -> never evaluate automatically). Evaluations happen when the
                 experiment's step count is a multiple of ``eval_every``.
     history:    an existing history to continue (e.g. from a checkpoint), else a new one.
+    thin:       thin the schedule out (module doc); None -> True when ``eval_every`` is
+                the experiment's own, False when it is given.
     """
 
     def __init__(self, experiment: Experiment, eval_every: int | None = None,
-                 history: MetricHistory | None = None):
+                 history: MetricHistory | None = None, thin: bool | None = None):
+        if thin is None:
+            thin = eval_every is None
         if eval_every is None:
             eval_every = experiment.eval_every
         if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 0:
             raise ValueError(f"eval_every must be a non-negative integer (0 = never), got {eval_every!r}")
         self.experiment = experiment
         self.eval_every = eval_every
+        self.thin = bool(thin)
+        self.last_eval_full = False  # the last evaluation was the full evaluate() (not a scheduled estimate)
+        self._scheduled = getattr(type(experiment), "evaluate_scheduled", None) is not None and \
+            type(experiment).evaluate_scheduled is not Experiment.evaluate_scheduled
         self.history = history if history is not None else MetricHistory()
         self.last_metrics: dict[str, float] = {}
         self.last_eval: dict[str, float] = {}
@@ -96,6 +126,18 @@ class Trainer:
         """History name of the evaluation metric ``name``: itself, or ``eval_<name>`` if a
         training metric of this run has that name (or it is ``loss``)."""
         return f"eval_{name}" if name == "loss" or name in self._train_names else name
+
+    def eval_due(self, step: int) -> bool:
+        """Whether the schedule evaluates after training step ``step`` (module doc)."""
+        every = self.eval_every
+        if not every or step % every:
+            return False
+        if not self.thin:
+            return True
+        stretch, dense = 1, every * EVAL_DENSE
+        while stretch < EVAL_MAX_STRETCH and step > dense * stretch:
+            stretch *= 2
+        return step % (every * stretch) == 0
 
     @property
     def steps_done(self) -> int:
@@ -116,23 +158,29 @@ class Trainer:
         self.history.record(exp.step, metrics)
         row = dict(metrics)
         ev = None
-        if self.eval_every and exp.step % self.eval_every == 0:
-            ev = self.evaluate()
+        if self.eval_every and exp.step % self.eval_every == 0 and self.eval_due(exp.step):
+            ev = self.evaluate(full=False)
             row.update({self.eval_key(k): v for k, v in ev.items()})
         return StepResult(exp.step, metrics, ev, row)
 
-    def evaluate(self) -> dict[str, float]:
-        """Run ``experiment.evaluate()`` now, record it at the current step, return the raw metrics."""
+    def evaluate(self, full: bool = True) -> dict[str, float]:
+        """Run ``experiment.evaluate()`` (``full=False``: ``experiment.evaluate_scheduled()``) now,
+        record it at the current step, return the raw metrics."""
         exp = self.experiment
-        ev = {k: float(v) for k, v in exp.evaluate().items()}
+        scheduled = not full and self._scheduled
+        raw = exp.evaluate_scheduled() if scheduled else exp.evaluate()
+        ev = {k: float(v) for k, v in raw.items()}
         self.history.record(exp.step, {self.eval_key(k): v for k, v in ev.items()})
         self.last_eval = ev
         self.last_eval_step = exp.step
+        self.last_eval_full = not scheduled
         return ev
 
     def final_eval(self) -> dict[str, float]:
-        """The evaluation metrics at the current step (re-uses the last one if it is current)."""
-        if self.last_eval_step == self.experiment.step and self.last_eval:
+        """The full evaluation metrics at the current step (re-uses the last evaluation if it is
+        current and was the full one; after a scheduled estimate at this step the full values are
+        recorded after it at the same step)."""
+        if self.last_eval_step == self.experiment.step and self.last_eval and self.last_eval_full:
             return dict(self.last_eval)
         return self.evaluate()
 

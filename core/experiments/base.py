@@ -15,7 +15,8 @@ Subclasses declare, as class attributes:
   opens one panel per kind, core names no panel)
 * ``metrics``: one core.views.Metric per metric it records (group, direction, unit,
   baseline); undeclared names are drawn as diagnostics
-* ``eval_every``: default number of training steps between evaluations
+* ``eval_every``: default number of training steps between evaluations (the Trainer
+  thins this schedule out in long runs, see core.trainer)
 * ``target``: the goal metric (e.g. accuracy >= 1.0) used by benchmarks/tests
 """
 from __future__ import annotations
@@ -114,6 +115,12 @@ class Experiment(ABC):
     @abstractmethod
     def evaluate(self) -> dict[str, float]:
         """Held-out metrics, e.g. ``accuracy``, ``rmse``, ``val_loss``, ``val_perplexity``."""
+
+    def evaluate_scheduled(self) -> dict[str, float]:
+        """The evaluation the training schedule runs (core.trainer): ``evaluate()`` unless an
+        experiment with a costly evaluation estimates the same metrics more cheaply (same
+        names); the final evaluation of a run is always the full ``evaluate()``."""
+        return self.evaluate()
 
     @abstractmethod
     def probe(self) -> Probe:

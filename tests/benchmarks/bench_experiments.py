@@ -7,8 +7,10 @@ Run explicitly (not collected by pytest)::
     python tests/benchmarks/bench_experiments.py --quick         # at most 300 steps per preset
     python tests/benchmarks/bench_experiments.py --max-seconds 60  # stop each preset after 60 s
 
-For each preset the Trainer runs until ``experiment.target`` is reached (checked
-at evaluation points) or the preset's step budget is used up. Prints one table
+For each preset the Trainer runs the preset's whole step budget (``--stop-at-target``:
+until the target is reached, checked at evaluation points), then the final full
+evaluation. 'eval %' is the share of that run's wall time spent evaluating (the
+scheduled evaluations plus the final full one; target <= 10%). Prints one table
 row per preset: steps and wall time to the target ("-" if not reached), the
 final evaluation metrics, and any baselines the experiment reports in
 ``evaluate()`` (metric names containing "bigram", "unigram" or "baseline").
@@ -36,7 +38,8 @@ from core.trainer import Trainer  # noqa: E402
 BASELINE_WORDS = ("bigram", "unigram", "baseline")
 
 
-def bench_preset(cls, preset: str, steps: int, seed: int, max_seconds: float | None = None) -> dict:
+def bench_preset(cls, preset: str, steps: int, seed: int, max_seconds: float | None = None,
+                 stop_at_target: bool = False) -> dict:
     """Train one preset; returns a dict of figures for the table."""
     t0 = time.perf_counter()
     exp = cls(cls.preset_config(preset), seed=seed)
@@ -44,23 +47,35 @@ def bench_preset(cls, preset: str, steps: int, seed: int, max_seconds: float | N
     trainer = Trainer(exp)
     target = cls.target_for(preset)
     eval_time = [0.0]
-    evaluate = exp.evaluate
+    n_evals = [0]
 
-    def timed_evaluate():  # evaluation is not training: time it separately
-        t = time.perf_counter()
-        try:
-            return evaluate()
-        finally:
-            eval_time[0] += time.perf_counter() - t
+    depth = [0]
 
-    exp.evaluate = timed_evaluate
+    def timed(fn):
+        def timed_evaluate(*a, **k):  # evaluation is not training: time it separately
+            depth[0] += 1
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:  # a scheduled evaluation that escalates to the full one counts once
+                    eval_time[0] += time.perf_counter() - t
+                    n_evals[0] += 1
+        return timed_evaluate
+
+    exp.evaluate = timed(exp.evaluate)
+    if hasattr(exp, "evaluate_scheduled"):  # the cheaper evaluation the training schedule runs
+        exp.evaluate_scheduled = timed(exp.evaluate_scheduled)
     hit: dict = {}
 
     def reached(r) -> bool:
         nonlocal status
-        if r.eval is not None and target is not None and target.reached(r.eval):
-            hit.update(step=r.step, time=time.perf_counter() - t_train, train_time=time.perf_counter() - t_train - eval_time[0])
-            return True
+        if not hit and r.eval is not None and target is not None and target.reached(r.eval):
+            now = time.perf_counter()
+            hit.update(step=r.step, time=now - t_train, train_time=now - t_train - eval_time[0])
+            if stop_at_target:
+                return True
         if max_seconds is not None and time.perf_counter() - t_train > max_seconds:
             status = f"stopped after {max_seconds:g} s"
             return True
@@ -74,10 +89,16 @@ def bench_preset(cls, preset: str, steps: int, seed: int, max_seconds: float | N
     except TrainingDiverged as e:
         status = f"diverged at step {e.step}"
     wall = time.perf_counter() - t_train
-    final = trainer.final_eval()
-    if not hit and target is not None and target.reached(final):
-        hit.update(step=exp.step, time=time.perf_counter() - t_train)
+    t_final = time.perf_counter()
+    with np.errstate(all="ignore"):
+        final = trainer.final_eval()
+    final_s = time.perf_counter() - t_final  # also counted in eval_s
+    total = wall + final_s
+    if not hit and target is not None and target.reached(final):  # reached on the final (full) evaluation
+        hit.update(step=exp.step, time=total, train_time=total - eval_time[0])
     return {"experiment": cls.id, "preset": preset, "budget": steps, "steps": exp.step, "build_s": build,
+            "eval_s": eval_time[0], "eval_share": eval_time[0] / total if total > 0 else float("nan"),
+            "n_evals": n_evals[0], "final_s": final_s,
             "wall_s": wall, "steps_per_s": exp.step / wall if wall > 0 else float("nan"),
             "target": "-" if target is None else f"{target.metric} {'>=' if target.mode == 'max' else '<='} {target.value:g}",
             "hit_step": hit.get("step"), "hit_time": hit.get("time"), "hit_train_time": hit.get("train_time"), "final": final, "status": status}
@@ -94,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="cap every preset at 300 steps")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, help="stop a preset after this much training time")
+    ap.add_argument("--stop-at-target", action="store_true",
+                    help="stop a preset when its target is reached (default: train the whole budget, so the "
+                         "eval share is the share of a whole run)")
     args = ap.parse_args(argv)
     ids = args.only or registry.ids()
     unknown = [i for i in ids if i not in registry.ids()]
@@ -111,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         for preset, p in cls.presets.items():
             steps = min(p.steps, 300) if args.quick else p.steps
             try:
-                r = bench_preset(cls, preset, steps, args.seed, args.max_seconds)
+                r = bench_preset(cls, preset, steps, args.seed, args.max_seconds, args.stop_at_target)
             except ValueError as e:  # e.g. a preset needing data that is not on this machine
                 print(f"{exp_id}/{preset}: skipped ({e})", flush=True)
                 continue
@@ -121,11 +145,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(r)
             hit = "-" if r["hit_step"] is None else f"{r['hit_step']} steps / {r['hit_time']:.1f} s"
             print(f"{exp_id}/{preset}: {r['steps']}/{r['budget']} steps in {r['wall_s']:.1f} s "
-                  f"({r['steps_per_s']:.0f} steps/s); target {r['target']}: {hit}; {r['status']}", flush=True)
+                  f"({r['steps_per_s']:.0f} steps/s); eval {r['eval_s']:.2f} s in {r['n_evals']} evaluations = "
+                  f"{100 * r['eval_share']:.1f}% of the run (final full evaluation {1e3 * r['final_s']:.0f} ms); "
+                  f"target {r['target']}: {hit}; {r['status']}", flush=True)
 
     print()
     head = f"{'experiment':16s} {'preset':13s} {'target':22s} {'to target':>10s} {'time':>8s} {'train':>7s} " \
-           f"{'steps':>7s} {'steps/s':>8s}  final metrics | baselines"
+           f"{'steps':>7s} {'steps/s':>8s} {'evals':>6s} {'eval %':>6s}  final metrics | baselines"
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -134,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         tr = "-" if r["hit_train_time"] is None else f"{r['hit_train_time']:.2f}s"
         note = "" if r["status"] == "ok" else f" [{r['status']}]"
         print(f"{r['experiment']:16s} {r['preset']:13s} {r['target']:22s} {to:>10s} {tt:>8s} {tr:>7s} "
-              f"{r['steps']:>7d} {r['steps_per_s']:>8.0f}  {_fmt_metrics(r['final'], False)} | "
+              f"{r['steps']:>7d} {r['steps_per_s']:>8.0f} {r['n_evals']:>6d} {100 * r['eval_share']:>5.1f}%  "
+              f"{_fmt_metrics(r['final'], False)} | "
               f"{_fmt_metrics(r['final'], True)}{note}")
     return 0
 

@@ -5,8 +5,14 @@ python tests/benchmarks/bench_panels.py              -> median ms per handler an
 python tests/benchmarks/bench_panels.py -n 30 -e sine  -> more repeats, one experiment
 
 Columns: probe (``_on_probe`` with one of 3 probes), view (``_on_view`` of each view the panel draws, "-" when
-the experiment emits none for it), timestep (``_on_timestep``), paint (``grab``), probe_paint (both).
-The loss panel is not measured here (tests/benchmarks/bench_gui.py covers it).
+the experiment emits none for it), timestep (``_on_timestep``), paint (``grab``), probe_paint (both): each
+"median/p90" ms. Sizes are what a panel gets in a 1600x1000 window.
+
+The loss panel (every experiment has one) is measured with 10^4, 10^5 and 10^6 training steps already in
+the run: a real TrainingSession (without a worker) holds the bounded MetricHistory the app keeps, filled
+with a loss point per step and evaluation points every 25 steps; then each frame is one snapshot of 250 new
+steps through the session (history + ``_on_metrics``), timed alone ("metrics") and with the repaint
+("frame" = metrics + grab). Target: redraw <= 3 ms median per visible panel.
 """
 from __future__ import annotations
 
@@ -27,13 +33,82 @@ SIZES = {"hidden": (720, 420), "inspector": (720, 420), "text": (720, 420), "bin
          "sine": (720, 420), "digits": (720, 420), "worked": (720, 420)}
 
 
-def ms(f, n: int) -> float:
+def times(f, n: int) -> list[float]:
     ts = []
     for _ in range(n):
         t0 = time.perf_counter()
         f()
         ts.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ts)
+    return ts
+
+
+def p90(ts: list[float]) -> float:
+    return statistics.quantiles(ts, n=10, method="inclusive")[-1] if len(ts) > 1 else ts[0]
+
+
+def ms(f, n: int) -> str:
+    ts = times(f, n)
+    return f"{statistics.median(ts):6.2f}/{p90(ts):6.2f}"
+
+
+LOSS_SIZE = (1100, 430)  # the loss dock in a 1600x1000 window
+LOSS_POINTS = (10_000, 100_000, 1_000_000)
+
+
+def bench_loss(app, n: int) -> None:
+    """The loss panel on a run of 10^4 / 10^5 / 10^6 steps (module doc)."""
+    import numpy as np
+
+    from core.experiments import registry
+    from core.probe import Snapshot
+    from core.run import RunSpec
+    from visualizer.panels.loss import LossPanel
+    from visualizer.session import TrainingSession
+
+    cls = registry.get("binary-addition")
+    evals = ("accuracy", "bit_accuracy", "val_loss", "carry_corr")
+    for total in LOSS_POINTS:
+        hub = TrainingSession(RunSpec.create(cls), start=False)
+        rng = np.random.default_rng(0)
+        steps = np.arange(1, total + 1, dtype=np.int64)
+        loss = 1.0 / np.sqrt(steps) + 0.05 * rng.random(total)
+        hub.history.series("loss").extend(steps, loss)
+        hub.history.series("train_accuracy").extend(steps, 1.0 - loss / 2)
+        es = steps[24::25]
+        for k in evals:
+            hub.history.series(k).extend(es, 1.0 - 1.0 / np.sqrt(es))
+        panel = LossPanel(hub)
+        panel.resize(*LOSS_SIZE)
+        panel.show()
+        for _ in range(5):
+            app.processEvents()
+        panel.redraw()
+        app.processEvents()
+        state = {"step": total, "seq": 0}
+
+        def frame_metrics():
+            s0 = state["step"]
+            st = np.arange(s0 + 1, s0 + 251, dtype=np.int64)
+            m = {"loss": (st, 1.0 / np.sqrt(st)), "train_accuracy": (st, 1.0 - 0.5 / np.sqrt(st))}
+            ev = st[st % 25 == 0]
+            for k in evals:
+                m[k] = (ev, 1.0 - 1.0 / np.sqrt(ev))
+            state["step"] = s0 + 250
+            state["seq"] += 1
+            hub._on_worker_snapshot(Snapshot(state["seq"], state["step"], m))
+
+        def frame():
+            frame_metrics()
+            panel.grab()
+
+        held = len(hub.history.series("loss"))
+        drawn = max(panel.drawn_points().values() or [0])
+        print(f"{'loss':16s} {f'{total:>9,d} steps':10s} metrics {ms(frame_metrics, n)}  paint "
+              f"{ms(panel.grab, n)}  frame {ms(frame, n)}   (history holds {held:,} loss points, "
+              f"drawn {drawn:,})", flush=True)
+        panel.close()
+        panel.deleteLater()
+        app.processEvents()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-e", "--experiment", action="append", choices=[e for e, _ in RUNS],
                     help="only this experiment (repeatable; default: all of them)")
     ap.add_argument("--train", type=int, default=5, help="training steps before probing (default 5)")
+    ap.add_argument("--loss", action="store_true", help="the loss panel too when -e is given")
     args = ap.parse_args(argv)
 
     import pyqtgraph as pg
@@ -55,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     from visualizer.panels import panels_for
 
     n = max(1, args.repeat)
+    print("ms median/p90 per call; QT_QPA_PLATFORM =", os.environ.get("QT_QPA_PLATFORM"), flush=True)
+    if not args.experiment or args.loss:
+        bench_loss(app, max(n, 20))
     for exp_id, preset in RUNS:
         if args.experiment and exp_id not in args.experiment:
             continue
@@ -70,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         hub = Hub()
         for panel_cls in panels_for(cls.view_types):
             if panel_cls.key == "loss":
-                continue
+                continue  # measured by bench_loss, with a run's worth of history
             panel = panel_cls(hub)
             panel.resize(*SIZES.get(panel_cls.key, (720, 420)))
             panel.show()
@@ -104,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
             r = dict(probe=ms(on_probe, n), view=ms(on_view, n) if mine else None, timestep=ms(on_t, n),
                      paint=ms(paint, n), probe_paint=ms(probe_and_paint, n))
-            cells = "  ".join(f"{k} {v:6.2f}" if v is not None else f"{k} {'-':>6s}" for k, v in r.items())
+            cells = "  ".join(f"{k} {v}" if v is not None else f"{k} {'-':>13s}" for k, v in r.items())
             print(f"{exp_id:16s} {panel_cls.key:10s} {cells}", flush=True)
             panel.close()
             panel.deleteLater()
