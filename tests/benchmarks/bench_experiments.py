@@ -6,6 +6,7 @@ Run explicitly (not collected by pytest)::
     python tests/benchmarks/bench_experiments.py --only iris --only sine
     python tests/benchmarks/bench_experiments.py --quick         # at most 300 steps per preset
     python tests/benchmarks/bench_experiments.py --max-seconds 60  # stop each preset after 60 s
+    python tests/benchmarks/bench_experiments.py --trask 7       # rnnlab train --preset trask vs the tutorial
 
 For each preset the Trainer runs the preset's whole step budget (``--stop-at-target``:
 until the target is reached, checked at evaluation points), then the final full
@@ -104,6 +105,46 @@ def bench_preset(cls, preset: str, steps: int, seed: int, max_seconds: float | N
             "hit_step": hit.get("step"), "hit_time": hit.get("time"), "hit_train_time": hit.get("train_time"), "final": final, "status": status}
 
 
+def bench_trask(rounds: int) -> None:
+    """End to end, as whole processes, paired and interleaved (A, B, B, A, ...):
+    ``rnnlab train binary-addition --preset trask`` (A) against the iamtrask tutorial's own loop
+    (trask_tutorial.py, B), 10,000 iterations each. Prints each pair's wall and CPU ratio A/B and
+    their median (min, max); the target is a median wall ratio <= 1/1.5 = 0.67."""
+    import resource
+    import statistics
+    import subprocess
+    import tempfile
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.abspath(os.path.join(here, "..", ".."))
+    out = os.path.join(tempfile.mkdtemp(prefix="bench_trask_"), "run")
+    cmds = {"A": [sys.executable, "-m", "core.cli", "train", "binary-addition", "--preset", "trask",
+                  "--out", out, "--overwrite"],
+            "B": [sys.executable, os.path.join(here, "trask_tutorial.py")]}
+
+    def once(k: str) -> tuple[float, float]:
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run(cmds[k], cwd=root, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - t
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+    once("A"), once("B")  # warm-up
+    walls, cpus = [], []
+    for i in range(rounds):
+        order = "AB" if i % 2 == 0 else "BA"
+        got = {k: once(k) for k in order}
+        walls.append(got["A"][0] / got["B"][0])
+        cpus.append(got["A"][1] / got["B"][1])
+        print(f"trask round {i + 1}: ours {got['A'][0]:.2f} s wall / {got['A'][1]:.2f} s cpu, tutorial "
+              f"{got['B'][0]:.2f} s / {got['B'][1]:.2f} s: ratio wall {walls[-1]:.3f}, cpu {cpus[-1]:.3f}",
+              flush=True)
+    for name, r in (("wall", walls), ("cpu", cpus)):
+        print(f"trask end to end, ours/tutorial {name}: median {statistics.median(r):.3f} "
+              f"(min {min(r):.3f}, max {max(r):.3f}), {rounds} paired rounds; target <= 0.667", flush=True)
+
+
 def _fmt_metrics(m: dict, baselines: bool) -> str:
     keys = [k for k in m if any(w in k for w in BASELINE_WORDS) == baselines]
     return ", ".join(f"{k}={m[k]:.4g}" for k in keys) or "-"
@@ -118,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stop-at-target", action="store_true",
                     help="stop a preset when its target is reached (default: train the whole budget, so the "
                          "eval share is the share of a whole run)")
+    ap.add_argument("--trask", type=int, metavar="ROUNDS", nargs="?", const=5,
+                    help="only the end-to-end pairing of --preset trask with the tutorial's loop (default 5 rounds)")
     args = ap.parse_args(argv)
+    if args.trask:
+        bench_trask(max(args.trask, 1))
+        return 0
     ids = args.only or registry.ids()
     unknown = [i for i in ids if i not in registry.ids()]
     if unknown:
