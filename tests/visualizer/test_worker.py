@@ -212,7 +212,7 @@ def test_running_emits_light_metric_frames_between_heavy_probe_frames(qtbot, mak
     s.snapshot_ready.connect(frames.append)
     s.play()
     qtbot.waitUntil(lambda: sum(f.probe is not None for f in frames) >= 3
-                    and sum(f.probe is None and not f.views for f in frames) >= 3, timeout=5000)
+                    and sum(f.probe is None and not f.views for f in frames) >= 3, timeout=15000)
     s.pause()
     _settled_step(qtbot, s)
     light = [f for f in frames if f.probe is None and not f.views]
