@@ -287,7 +287,6 @@ def render_headless(source: str, out: str, preset: str | None = None, sets: list
     checkpoint), and record its keyframes to ``out``. Returns (path, frames, distinct frames)."""
     from core.config import parse_assignments
     from core.run import RunSpec
-    from visualizer.app import _wait, application
     from visualizer.main_window import MainWindow
 
     check_output(out)
@@ -314,7 +313,9 @@ def render_headless(source: str, out: str, preset: str | None = None, sets: list
         if steps < 1:
             raise MovieError(f"--steps: {steps!r} must be at least 1")
         spec = RunSpec.create(source, preset, seed, values=parse_assignments(sets or []) or None)
-    app = application()
+    app = QtWidgets.QApplication.instance()  # made and configured by visualizer.app (rnnlab movie)
+    if app is None:
+        raise MovieError("no QApplication: run `rnnlab movie` (visualizer.app makes one)")
     window = MainWindow(spec.cls if spec is not None else None, preset=spec.preset if spec else None,
                         seed=spec.seed if spec else 0)
     window.resize(*size)
@@ -349,6 +350,14 @@ def render_headless(source: str, out: str, preset: str | None = None, sets: list
         window.close()
         window.deleteLater()
         app.processEvents()
+
+
+def _wait(app: QtWidgets.QApplication, done: Callable[[], bool], deadline: float) -> None:
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out waiting for the training worker")
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.005)
 
 
 def _record_every_keyframe(session: Any) -> None:

@@ -334,6 +334,7 @@ class EventMarkers(QtCore.QObject):
         session.replay_changed.connect(self._on_replay_changed)
         session.keyframe_shown.connect(self._on_keyframe)
         panel.graphics.scene().sigMouseClicked.connect(self._on_click)
+        self.plot.getViewBox().sigXRangeChanged.connect(self._place_labels)
 
     def _on_runs(self, _runs: Any) -> None:
         self.sync()
@@ -360,8 +361,7 @@ class EventMarkers(QtCore.QObject):
             if key in self.lines:
                 continue
             color = event_color(e.kind)
-            short = e.text if len(e.text) <= 22 else e.text[:21] + "…"
-            label = f"{e.kind}: {short}" if e.kind == "note" else e.kind
+            label = e.kind  # the whole text is the line's tooltip and in the Events list
             line = pg.InfiniteLine(pos=e.step, angle=90, movable=False,
                                    pen=pg.mkPen(color, width=1.5, style=QtCore.Qt.PenStyle.DotLine),
                                    label=label, labelOpts={"position": 0.08 + 0.1 * (len(self.lines) % 4),
@@ -370,6 +370,17 @@ class EventMarkers(QtCore.QObject):
             line.run_event = e
             self.plot.addItem(line, ignoreBounds=True)
             self.lines[key] = line
+        self._place_labels()
+
+    def _place_labels(self, *_: Any) -> None:
+        """Labels read to the right of their line, or to the left in the right half of the view (never cut)."""
+        (x0, x1), _ = self.plot.getViewBox().viewRange()
+        mid = 0.5 * (x0 + x1)
+        for line in list(self.lines.values()) + [self.replay_line]:
+            anchors = [(1, 0.5), (1, 0.5)] if line.value() > mid else [(0, 0.5), (0, 0.5)]
+            if line.label.anchors != anchors:
+                line.label.anchors = anchors
+                line.label.updatePosition()
 
     def kinds(self) -> list[str]:
         """The kinds of the events marked (for tests)."""
@@ -384,6 +395,7 @@ class EventMarkers(QtCore.QObject):
         self.replay_line.setPos(step)
         self.replay_line.label.setFormat(f"replay {step:,}")
         self.replay_line.show()
+        self._place_labels()
 
     def _on_click(self, ev: Any) -> None:
         if ev.button() != QtCore.Qt.MouseButton.LeftButton or ev.double() or ev.isAccepted():
