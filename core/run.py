@@ -314,6 +314,10 @@ class Run:
 
         self.keyframes = KeyframeStore()
         self.snapshots = SnapshotStore()
+        if experiment.step == 0:  # a fresh model: rewinding to the very start is possible too
+            from core.replay import take_snapshot
+
+            self.snapshots.add(take_snapshot(experiment, self.trainer.history))
         self.events: list[Any] = []  # core.replay.RunEvent, in order
         self._recent_losses: list[float] = []
         self._last_views: tuple = ()  # the latest views computed (kept with keyframes when fresh ones cost too much)

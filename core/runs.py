@@ -102,6 +102,8 @@ class RunInfo:
     metric: str = ""  # the main metric's name
     value: float | None = None  # its latest value
     events: tuple = ()  # core.replay.RunEvent: the moments on its time axis
+    keyframe_steps: tuple[int, ...] = ()  # steps with a keyframe (replayable)
+    snapshot_steps: tuple[int, ...] = ()  # steps with an exact snapshot (rewindable)
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ class RunSet:
             out.append(RunInfo(rid, self.names[rid], spec.id, spec, run.step, state, self.active[rid],
                                parent[0] if parent else None, parent[1] if parent else None, differs, metric,
                                None if value is None or not math.isfinite(value) else float(value),
-                               tuple(run.events)))
+                               tuple(run.events), tuple(run.keyframes.steps()), tuple(run.snapshots.steps())))
         return tuple(out)
 
     def _changed(self) -> RunsChanged:

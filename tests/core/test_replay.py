@@ -84,8 +84,12 @@ def test_rewind_then_training_reproduces_the_original_exactly():
     train(run, 60)
     np.testing.assert_array_equal(run.history.arrays("loss")[1], original)  # bit-identical
     np.testing.assert_array_equal(run.history.arrays("accuracy")[1], acc[1])
-    (bad,) = small_run().apply(RewindTo(5))
-    assert isinstance(bad, Failed) and "no exact snapshot" in bad.text  # none yet (the first comes at step 0 + 50)
+    fresh = small_run()
+    train(fresh, 5)
+    fresh.apply(RewindTo(5))
+    assert fresh.step == 0  # a fresh model keeps a snapshot of step 0: back to the very start
+    (bad,) = fresh.apply(RewindTo(-1))
+    assert isinstance(bad, Failed) and "no exact snapshot" in bad.text
 
 
 def test_events_and_keyframes_survive_save_and_load(tmp_path):
