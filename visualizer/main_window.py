@@ -324,7 +324,13 @@ class MainWindow(QtWidgets.QMainWindow):
         dock = QtWidgets.QDockWidget(f"Sweep — {Path(folder).name}", self.panel_area)
         dock.setObjectName(f"sweep-{Path(folder).name}")
         dock.setWidget(SweepPanel(self.session, sweep))
-        self.panel_area.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        beside = self.docks.get("loss") or next(iter(self.docks.values()), None)
+        if beside is not None:  # a tab beside the loss plots: the panels keep their room
+            self.panel_area.tabifyDockWidget(beside, dock)
+        else:
+            self.panel_area.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        dock.show()
+        dock.raise_()
         self.sweep_docks = getattr(self, "sweep_docks", []) + [dock]
         self._on_message(f"Opened {len(trials)} runs of the sweep {Path(folder).name}")
         return len(trials)

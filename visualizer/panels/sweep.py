@@ -48,6 +48,8 @@ class SweepPanel(Panel):
             log = scale == "log" or (bool(xs) and min(xs) > 0 and max(xs) >= 10 * min(xs))
             plot.setLabel("bottom", name + (" (log)" if log else ""))
             plot.setLabel("left", sweep.metric)
+            for side in ("bottom", "left"):
+                plot.getAxis(side).enableAutoSIPrefix(False)  # 0.003, not "3 (x0.001)"
             plot.setLogMode(x=log, y=False)
             spots = []
             for t in sweep.trials:
