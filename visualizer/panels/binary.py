@@ -34,6 +34,7 @@ from core.views import BitSum
 from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font
 
 BIT_PT = 20
+NOTE_MIN_H = 420  # px: below this panel height the reading note folds into a tooltip
 ROWS = ("t", "carry", "a", "b", "sum", "pred", "p")
 ROW_TITLES = {"t": "t", "carry": "carry", "a": "a", "b": "+ b", "sum": "a + b",
               "pred": "network", "p": "p(1)"}
@@ -74,6 +75,7 @@ class BinaryPanel(ContentPanel):
             "t = 0 is the rightmost column. Click a column to select its timestep.")
         self.note.setWordWrap(True)
         self.note.setFont(font(FONT_PT - 1))
+        self.board.setToolTip(self.note.text())  # the note folds away in a short dock (720p): the tooltip stays
 
         self.spin_a = QtWidgets.QSpinBox()
         self.spin_b = QtWidgets.QSpinBox()
@@ -188,6 +190,10 @@ class BinaryPanel(ContentPanel):
         self.probe = None
         self._build_grid(0)
         self.placeholder.setVisible(True)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self.note.setVisible(self.height() >= NOTE_MIN_H)  # a short dock gives the rows and the loss plot the room
 
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe

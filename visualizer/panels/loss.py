@@ -35,6 +35,7 @@ from visualizer.panels.base import Panel
 from visualizer.widgets.legend import LegendStrip
 
 GAP_POINTS = 64  # points used to measure a curve's typical spacing
+LEGEND_MIN_PANEL_H = 230  # px: below this panel height the legend strip folds into the "series" menu
 DOWNSAMPLE_FACTOR = 1.0  # samples per pixel column after pyqtgraph's peak downsampling (its default 5 paints 5x more)
 MAX_MARKER_POINTS = 150  # sparse (evaluation) curves get symbols while they have at most this many points
 MAX_MARKERS = 40
@@ -490,6 +491,9 @@ class LossPanel(Panel):
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
+        # a short panel (a 720p screen) gives the plots the room: the legend strip folds away (the "series"
+        # menu lists and toggles every curve, and the curves keep their colours)
+        self.legend.setVisible(self.height() >= LEGEND_MIN_PANEL_H)
         QtCore.QTimer.singleShot(0, self._arrange_plots)
 
     def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
