@@ -221,9 +221,9 @@ def test_failing_trial_is_recorded_with_its_message(capsys, tmp_path):
 
 def test_ctrl_c_keeps_finished_trials_and_a_rerun_resumes_bit_identically(capsys, tmp_path):
     out = tmp_path / "int"
-    argv = ["binary-addition", "--grid", "learning_rate=0.05,0.1", "--steps", "800", "--checkpoint-every", "50",
+    argv = ["binary-addition", "--grid", "learning_rate=0.05,0.1", "--steps", "6000", "--checkpoint-every", "50",
             "--out", str(out), "--workers", "1", "--no-progress"]
-    plan = sweep.plan_sweep("binary-addition", grid=["learning_rate=0.05,0.1"], steps=800)
+    plan = sweep.plan_sweep("binary-addition", grid=["learning_rate=0.05,0.1"], steps=6000)
     second = out / (plan.trials[1].id + ".partial")
     proc = subprocess.Popen([sys.executable, "-m", "core.cli", "sweep", *argv], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -246,7 +246,7 @@ def test_ctrl_c_keeps_finished_trials_and_a_rerun_resumes_bit_identically(capsys
     assert code == 0, err
     assert "1 run now" in text and "1 already done" in text and not second.exists()
     assert [r["status"] for r in csv_rows(out)] == ["ok", "ok"]
-    code = cli.main(["train", "binary-addition", "--set", "learning_rate=0.1", "--steps", "800", "--no-progress",
+    code = cli.main(["train", "binary-addition", "--set", "learning_rate=0.1", "--steps", "6000", "--no-progress",
                      "--out", str(tmp_path / "straight")])
     capsys.readouterr()
     assert code == 0
