@@ -104,8 +104,9 @@ def main() -> None:
         startstop = [ray_start_stop(2) for _ in range(3)]
         extra = statistics.median(b - a for a, b in zip(ta, tb))
         ss = statistics.median(startstop)
-        print(f"  Ray sweep / local sweep: median {statistics.median(ratios) ** -1:.2f}x "
-              f"(min {min(ratios) ** -1:.2f}, max {max(ratios) ** -1:.2f}); median extra wall time {extra:.2f} s "
+        slow = [1 / r for r in ratios]  # Ray's wall time over the local one's, per round
+        print(f"  Ray sweep / local sweep: median {statistics.median(slow):.2f}x "
+              f"(min {min(slow):.2f}, max {max(slow):.2f}); median extra wall time {extra:.2f} s "
               f"for {n} trials", flush=True)
         print(f"  bare local Ray start + stop: median {ss:.2f} s (min {min(startstop):.2f}, max {max(startstop):.2f})")
         print(f"  Ray overhead per trial, start/stop taken away: {(extra - ss) / n * 1000:.0f} ms "
