@@ -225,8 +225,10 @@ def test_ctrl_c_keeps_finished_trials_and_a_rerun_resumes_bit_identically(capsys
             "--out", str(out), "--workers", "1", "--no-progress"]
     plan = sweep.plan_sweep("binary-addition", grid=["learning_rate=0.05,0.1"], steps=6000)
     second = out / (plan.trials[1].id + ".partial")
+    # the child gets Ctrl+C's default handling whatever this process inherited (an ignored SIGINT is inherited)
     proc = subprocess.Popen([sys.executable, "-m", "core.cli", "sweep", *argv], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:  # until the second trial has trained a little
         run = sweep._read_json(second / "run.json")
