@@ -62,7 +62,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Sequence
 
 import numpy as np
 

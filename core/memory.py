@@ -31,7 +31,6 @@ characters; for word-lm as ``vocab_size`` words.
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping

@@ -188,7 +188,6 @@ def vjp(W: RecurrentWeights, q: Mapping[str, np.ndarray], dh: np.ndarray,
     dL/da (..., G*H)), where da is what multiplies h_{t-1} in the recurrent weight gradient
     (dL/dWh = h_{t-1}^T da; for the GRU the n block is d(hn)). ``q`` broadcasts against ``dh``.
     """
-    H = W.hidden_size
     if W.cell == "rnn":
         da = dh * q["dact"]
         return da @ W.Wh.T, None, da

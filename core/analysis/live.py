@@ -26,7 +26,6 @@ text (char-lm), 8 x 64 words (word-lm), 64 random pairs (binary addition), 100 t
 from __future__ import annotations
 
 import copy
-import math
 import threading
 import time
 from concurrent.futures import Future

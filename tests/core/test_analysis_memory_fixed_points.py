@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.analysis.cells import RecurrentWeights, recurrent_weights, step
+from core.analysis.cells import RecurrentWeights, recurrent_weights
 from core.analysis.fixed_points import find_fixed_points, starts_from_trace, step_map
 from core.analysis.memory import connectivity, connectivity_from_grad
 from core.nn.dense import Dense

@@ -3,19 +3,16 @@
 Each test names the issue item it covers ("Hardening: no input hangs, exhausts memory or clobbers a run").
 """
 import gzip
-import json
 import os
 import stat
 import threading
 import zipfile
-import zlib
 
 import numpy as np
 import pytest
 
 import core.checkpoint as ckmod
 import core.cli as cli
-import core.data.images as images
 import core.memory as memory
 from core.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from core.config import ConfigError

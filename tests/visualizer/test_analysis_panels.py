@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.analysis.live import Analyst, wait_for
-from core.analysis.views import FixedPointsView, GradientsView, SpectrumView, UnitsView
+from core.analysis.views import FixedPointsView, SpectrumView, UnitsView
 from core.probe import Snapshot, frozen_array
 from core.run import Analyze, RunSpec, Watch
 from core.views import MarkedUnit

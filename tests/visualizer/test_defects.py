@@ -156,7 +156,7 @@ def test_panels_agree_within_every_frame(window, qtbot):
         assert hid == list(p.prediction_labels)
         assert board.replace(" ", "") == "".join(p.prediction_labels)
         assert (float(widths[0]) > 0.5) == (p.prediction_labels[t] == "1")
-        assert f"predicted <b" in insp.output_label.text() and f"'{p.prediction_labels[t]}'" in insp.output_label.text()
+        assert "predicted <b" in insp.output_label.text() and f"'{p.prediction_labels[t]}'" in insp.output_label.text()
         checked.append(1)
 
     s.snapshot_ready.connect(check)

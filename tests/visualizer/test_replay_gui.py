@@ -267,7 +267,6 @@ def test_rewind_offer_parses_core_messages():
 
 def test_replay_fits_at_1280x720(make_window, qtbot):
     w = make_window(size=(1280, 720))
-    s = w.session
     _train(w, qtbot, 30)
     _replay(w, qtbot, 10)
     qtbot.wait(50)

@@ -22,7 +22,7 @@ from core.analysis.views import (FixedPointsView, GradientsView, MemoryView, Sat
 from core.run import Analyze, Watch
 from core.views import LayerStates, MarkedUnit, View
 from visualizer.panels.base import Panel
-from visualizer.panels.hidden import FONT_PT, colormap_for, font, foreground, style_axis
+from visualizer.panels.hidden import FONT_PT, font, style_axis
 
 COLORS = ("#42a5f5", "#ef5350", "#66bb6a", "#ffa726", "#ab47bc", "#26c6da", "#d4e157", "#8d6e63")
 GATE_COLORS = {"i": "#42a5f5", "f": "#66bb6a", "o": "#ffa726", "g": "#ab47bc", "r": "#ef5350", "z": "#26c6da",
