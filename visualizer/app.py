@@ -139,15 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "movie":
         return _movie(args)
     if args.command == "screenshot":
-        try:
-            w, h = (int(x) for x in args.size.lower().split("x"))
-        except ValueError:
-            print(f"rnnlab: error: --size: {args.size!r} is not WxH (e.g. 1600x1000)", file=sys.stderr)
+        size = _size(args.size, "1600x1000")
+        if size is None:
             return 2
         app = application()
         try:
             path = screenshot(args.experiment, args.out, preset=args.preset, steps=args.steps, seed=args.seed,
-                              size=(w, h))
+                              size=size)
         except (ValueError, OSError, TimeoutError) as exc:
             print(f"rnnlab: error: {exc}", file=sys.stderr)
             return 1
@@ -174,12 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     return app.exec()
 
 
+def _size(text: str, example: str) -> tuple[int, int] | None:
+    """``"1280x720"`` -> (1280, 720); a one-line error on stderr and None for anything else."""
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+        if w > 0 and h > 0:
+            return w, h
+    except ValueError:
+        pass
+    print(f"rnnlab: error: --size: {text!r} is not WxH (e.g. {example})", file=sys.stderr)
+    return None
+
+
 def _movie(args: argparse.Namespace) -> int:
     """``rnnlab movie``: offscreen (unless QT_QPA_PLATFORM says otherwise); errors are one line."""
-    try:
-        w, h = (int(x) for x in args.size.lower().split("x"))
-    except ValueError:
-        print(f"rnnlab: error: --size: {args.size!r} is not WxH (e.g. 1280x800)", file=sys.stderr)
+    size = _size(args.size, "1280x800")
+    if size is None:
         return 2
     from visualizer.movie import MovieError, check_output
 
@@ -196,7 +204,7 @@ def _movie(args: argparse.Namespace) -> int:
     try:
         path, frames, distinct = render_headless(args.source, args.out, preset=args.preset, sets=args.set,
                                                  seed=args.seed, steps=args.steps, panel=args.panel, fps=args.fps,
-                                                 size=(w, h))
+                                                 size=size)
     except (ValueError, OSError, TimeoutError) as exc:
         print(f"rnnlab: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
