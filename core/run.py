@@ -36,7 +36,7 @@ from core.probe import Snapshot
 from core.trainer import Trainer
 
 IDLE_WAIT = 0.1  # seconds a driver may block waiting for commands when nothing trains
-SPIKE_FACTOR = 20.0  # the watchdog pauses when the loss exceeds this many times its recent median
+SPIKE_FACTOR = 20.0  # the watchdog pauses when the loss exceeds this many times the largest of the last 50
 KEYFRAME_SHARE = 0.03  # keyframes and snapshots may take this share of the training time (due ones wait past it)
 
 
@@ -193,7 +193,9 @@ class RewindTo(Command):
 
 @dataclass(frozen=True)
 class SetWatchdog(Command):
-    """Pause when the loss exceeds ``factor`` times the median of the last 50 (0 = off)."""
+    """Pause when the loss exceeds ``factor`` times the largest of the last 50 (0 = off). (Against the
+    largest, not the median: a hard minibatch late in training is often 20x the median loss, and must
+    not stop a healthy run; a blow-up leaves everything recent far behind.)"""
 
     factor: float
 
@@ -534,9 +536,9 @@ class Run:
         if loss is not None and self.spike_factor:
             recent = self._recent_losses
             if len(recent) >= 20:
-                median = float(np.median(recent))
-                if median > 0 and loss > self.spike_factor * median:
-                    events = self._spike(loss, median)
+                top = max(recent)
+                if top > 0 and loss > self.spike_factor * top:
+                    events = self._spike(loss, top)
             recent.append(float(loss))
             if len(recent) > 50:
                 del recent[0]
@@ -556,7 +558,7 @@ class Run:
             self.snapshots.add(take_snapshot(self.experiment, self.history))
         return events
 
-    def _spike(self, loss: float, median: float) -> list[Event]:
+    def _spike(self, loss: float, top: float) -> list[Event]:
         """The loss jumped: pause, say where it blew up, offer the last good snapshot."""
         from core.replay import diagnose
 
@@ -564,7 +566,7 @@ class Run:
         self._wanted.add("probe")
         where = diagnose(self.experiment)
         good = self.snapshots.at(self.step - 1)
-        text = (f"loss {loss:.4g} is {loss / median:.0f}x the recent median ({median:.4g}) at step {self.step:,}"
+        text = (f"loss {loss:.4g} is {loss / top:.0f}x the largest of the last 50 ({top:.4g}) at step {self.step:,}"
                 + (f"; {where}" if where else ""))
         offer = f" Rewind to step {good.step:,} (the last exact snapshot) from the Events list." if good else ""
         return self._set_state("paused") + [self.log("spike", text), Failed(f"Training paused: {text}.{offer}")]

@@ -141,7 +141,7 @@ def test_the_spike_watchdog_pauses_says_where_and_rewinds():
         events += run.advance(1.0)
     assert run.step == 70 and run.state == "paused"
     failed = next(e for e in events if isinstance(e, Failed))
-    assert "recent median" in failed.text and "Rewind to step 50" in failed.text
+    assert "largest of the last 50" in failed.text and "Rewind to step 50" in failed.text
     assert "timestep" in failed.text and "layer 1" in failed.text  # where it blew up
     assert run.events[-1].kind == "spike"
     run.apply(RewindTo(run.step))
@@ -149,3 +149,23 @@ def test_the_spike_watchdog_pauses_says_where_and_rewinds():
     assert run.apply(SetWatchdog(0)) == [] and run.spike_factor == 0
     (bad,) = run.apply(SetWatchdog(0.5))
     assert isinstance(bad, Failed) and "spike factor" in bad.text
+
+
+class _Noisy(BinaryAddition):
+    """A healthy run with noisy minibatches (every 7th loss 5x) and one hard one at step 100 (30x: far above
+    the median, within 20x of the recent largest)."""
+
+    def train_step(self):
+        out = super().train_step()
+        if self.step % 7 == 0:
+            out["loss"] *= 5.0
+        if self.step == 100:
+            out["loss"] *= 30.0
+        return out
+
+
+def test_a_hard_minibatch_does_not_stop_a_healthy_run():
+    run = small_run(_Noisy)
+    events = train(run, 200)
+    assert run.step == 200 and not any(isinstance(e, Failed) for e in events)
+

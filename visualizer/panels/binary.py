@@ -38,6 +38,7 @@ NOTE_MIN_H = 420  # px: below this panel height the reading note folds into a to
 ROWS = ("t", "carry", "a", "b", "sum", "pred", "p")
 ROW_TITLES = {"t": "t", "carry": "carry", "a": "a", "b": "+ b", "sum": "a + b",
               "pred": "network", "p": "p(1)"}
+SHORT_TITLES = {"carry": "c", "b": "+b", "sum": "a+b", "pred": "net"}  # when the dock is too narrow for the others
 ROW_TIPS = {"t": "the timestep at which the network reads this column", "carry": "the carry arriving in this column",
             "p": "the network's probability that this sum bit is 1"}
 
@@ -134,7 +135,7 @@ class BinaryPanel(ContentPanel):
             item = self.grid.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        self.cells, self.values = {}, {}
+        self.cells, self.values, self.titles = {}, {}, {}
         self._T = T
         grid_row = 0
         for row in ROWS:
@@ -144,7 +145,7 @@ class BinaryPanel(ContentPanel):
                 line.setLineWidth(2)
                 self.grid.addWidget(line, grid_row, 0, 1, T + 2)
                 grid_row += 1
-            title = QtWidgets.QLabel(ROW_TITLES[row])
+            title = self.titles[row] = QtWidgets.QLabel(ROW_TITLES[row])
             small = row in ("t", "carry", "p")
             title.setFont(font(FONT_PT if small else FONT_PT + 2, bold=not small))
             title.setToolTip(ROW_TIPS.get(row, ""))
@@ -184,6 +185,7 @@ class BinaryPanel(ContentPanel):
         hi = 2 ** max(T - 1, 0) - 1  # operands below 2^(bits-1): the sum fits in T bits
         for sp in (self.spin_a, self.spin_b):
             sp.setRange(0, hi)
+        QtCore.QTimer.singleShot(0, self._fit_titles)  # once the new grid has its size
 
     # -- hub -------------------------------------------------------------------------
     def _on_experiment(self, info: Any) -> None:
@@ -194,6 +196,20 @@ class BinaryPanel(ContentPanel):
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
         self.note.setVisible(self.height() >= NOTE_MIN_H)  # a short dock gives the rows and the loss plot the room
+        self._fit_titles()
+
+    def _fit_titles(self) -> None:
+        """Short row titles ("net" for "network") when the board is wider than the panel: nothing clipped."""
+        titles = getattr(self, "titles", {})
+        if not titles:
+            return
+        for row, label in titles.items():
+            label.setText(ROW_TITLES[row])
+        narrow = self.board.minimumSizeHint().width() > self.width() - 12
+        if narrow:
+            for row, label in titles.items():
+                label.setText(SHORT_TITLES.get(row, ROW_TITLES[row]))
+                label.setToolTip(ROW_TIPS.get(row, ROW_TITLES[row]))
 
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe

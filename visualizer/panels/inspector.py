@@ -404,7 +404,13 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
             self.target_line.setVisible(tv is not None and K == 1)
             if tv is not None:
                 self.target_line.setPos(tv)
-            title = f"output at t = {t}" + (" (green: target)" if tv is not None else " (no target here)")
+            # the note only where it fits (a narrow dock clipped "(green: targe"); else it is the tooltip
+            note = " (green: target)" if tv is not None else " (no target here)"
+            full = f"output at t = {t}{note}"
+            room = min(self.out_plot.width(), self.width()) - 2 * self.out_plot.getAxis("left").width()
+            fits = QtGui.QFontMetrics(font(FONT_PT)).horizontalAdvance(full) + 20 <= room
+            title = full if fits else f"output at t = {t}"
+            self.out_plot.setToolTip(full)
             if self._changed("out_title", title):
                 self.out_plot.setTitle(title, size=f"{FONT_PT}pt")
         parts = []
