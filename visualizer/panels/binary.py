@@ -185,7 +185,7 @@ class BinaryPanel(ContentPanel):
         hi = 2 ** max(T - 1, 0) - 1  # operands below 2^(bits-1): the sum fits in T bits
         for sp in (self.spin_a, self.spin_b):
             sp.setRange(0, hi)
-        QtCore.QTimer.singleShot(0, self._fit_titles)  # once the new grid has its size
+        QtCore.QTimer.singleShot(0, self, self._fit_titles)  # once the new grid has its size (not after self is gone)
 
     # -- hub -------------------------------------------------------------------------
     def _on_experiment(self, info: Any) -> None:
@@ -203,13 +203,15 @@ class BinaryPanel(ContentPanel):
         titles = getattr(self, "titles", {})
         if not titles:
             return
-        for row, label in titles.items():
-            label.setText(ROW_TITLES[row])
-        narrow = self.board.minimumSizeHint().width() > self.width() - 12
-        if narrow:
+        try:
             for row, label in titles.items():
-                label.setText(SHORT_TITLES.get(row, ROW_TITLES[row]))
-                label.setToolTip(ROW_TIPS.get(row, ROW_TITLES[row]))
+                label.setText(ROW_TITLES[row])
+            if self.board.minimumSizeHint().width() > self.width() - 12:  # too narrow: the short titles
+                for row, label in titles.items():
+                    label.setText(SHORT_TITLES.get(row, ROW_TITLES[row]))
+                    label.setToolTip(ROW_TIPS.get(row, ROW_TITLES[row]))
+        except RuntimeError:  # the labels went with a rebuilt grid or a closed window
+            pass
 
     def _on_probe(self, probe: Probe) -> None:
         self.probe = probe
