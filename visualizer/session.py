@@ -8,6 +8,7 @@ the run's spec and the one selected timestep.
 """
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -41,6 +42,43 @@ def _merge(snaps: list[Snapshot]) -> Snapshot:
     last = snaps[-1]
     return Snapshot(last.seq, last.step, {k: (np.concatenate(a), np.concatenate(b)) for k, (a, b) in metrics.items()},
                     probe, tuple(views.values()), last.steps_per_second)
+
+
+class _MainThreadGC:
+    """Python's cyclic garbage collector runs in whichever thread happens to allocate. If it runs in the
+    training thread and finds Qt widgets in a reference cycle (a closed window, a replaced panel), it
+    deletes them there — and Qt widgets deleted off the GUI thread can deadlock it (seen: the worker
+    blocked in QMenu's destructor waiting for the GIL while the GUI thread, holding the GIL, waited for a
+    Qt mutex). So while a training thread runs, automatic collection is off and the GUI thread collects on
+    a timer: the youngest generation every 0.25 s, all of them every 10 s (a few ms on this heap)."""
+
+    _holders: set = set()
+    _timer: QtCore.QTimer | None = None
+    _ticks = 0
+
+    @classmethod
+    def hold(cls, session: QtCore.QObject) -> None:
+        if not cls._holders:
+            gc.disable()
+            cls._timer = QtCore.QTimer()
+            cls._timer.setInterval(250)
+            cls._timer.timeout.connect(cls._collect)
+            cls._timer.start()
+        cls._holders.add(id(session))
+
+    @classmethod
+    def release(cls, session: QtCore.QObject) -> None:
+        cls._holders.discard(id(session))
+        if not cls._holders and cls._timer is not None:
+            cls._timer.stop()
+            cls._timer = None
+            gc.enable()
+            gc.collect()  # here, in the GUI thread, with no training thread left
+
+    @classmethod
+    def _collect(cls) -> None:
+        cls._ticks += 1
+        gc.collect(2 if cls._ticks % 40 == 0 else (1 if cls._ticks % 4 == 0 else 0))
 
 
 class TrainingSession(QtCore.QObject):
@@ -111,6 +149,7 @@ class TrainingSession(QtCore.QObject):
         worker.message.connect(self.message)
         worker.keyframe.connect(self._on_worker_keyframe)
         worker.run_event.connect(self.run_event)
+        _MainThreadGC.hold(self)
         thread.start()
 
     def shutdown(self, timeout: float = 1.0) -> bool:
@@ -123,6 +162,7 @@ class TrainingSession(QtCore.QObject):
         ok = thread.wait(int(timeout * 1000))
         if ok:
             self._thread = self._worker = None
+            _MainThreadGC.release(self)
         return ok
 
     @property
