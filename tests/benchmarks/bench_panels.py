@@ -13,6 +13,13 @@ the run: a real TrainingSession (without a worker) holds the bounded MetricHisto
 with a loss point per step and evaluation points every 25 steps; then each frame is one snapshot of 250 new
 steps through the session (history + ``_on_metrics``), timed alone ("metrics") and with the repaint
 ("frame" = metrics + grab). Target: redraw <= 3 ms median per visible panel.
+
+The panels the window docks besides the content panels (``--docked``, on by default without -e): the Runs
+list (``update`` = one ``runs_changed`` of 4 runs whose step and metric moved, as while training), the
+Events list (the same signal; its list changes only when an event is added), the analysis tabs (``view`` =
+``_on_view`` of a fresh binary-addition analysis view of their kind, as the Analyst sends them every few
+seconds while the tab is shown) and the Sweep panel (built once from a finished sweep: no per-frame work,
+paint only). Columns: update/view, paint, frame (both).
 """
 from __future__ import annotations
 
@@ -111,6 +118,111 @@ def bench_loss(app, n: int) -> None:
         app.processEvents()
 
 
+def bench_docked(app, n: int) -> None:
+    """Runs, Events, the analysis tabs and the Sweep panel (module doc)."""
+    import dataclasses
+    import types
+
+    from PySide6 import QtCore
+
+    from core.analysis.live import Analyst, wait_for
+    from core.replay import RunEvent
+    from core.run import RunSpec
+    from core.runs import RunInfo
+    from visualizer.panels.analysis import ANALYSIS_PANELS
+    from visualizer.panels.events import EventsPanel
+    from visualizer.panels.runs import RunsPanel
+    from visualizer.panels.sweep import SweepPanel
+
+    def show(panel, size):
+        panel.resize(*size)
+        panel.show()
+        for _ in range(5):
+            app.processEvents()
+
+    def row(name, update, panel):
+        def frame():
+            update()
+            panel.grab()
+        cells = f"update {ms(update, n)}  " if update is not None else f"update {'-':>13s}  "
+        cells += f"paint {ms(panel.grab, n)}  frame {ms(frame if update else panel.grab, n)}"
+        print(f"{'docked':16s} {name:10s} {cells}", flush=True)
+        panel.close()
+        panel.deleteLater()
+        app.processEvents()
+
+    # the Runs and Events lists: runs_changed once per frame while 4 runs train
+    class RunsHub(QtCore.QObject):
+        runs_changed = QtCore.Signal(object)
+        snapshot_ready = QtCore.Signal(object)
+        timestep_changed = QtCore.Signal(int)
+        experiment_changed = QtCore.Signal(object)
+
+        def __init__(self):
+            super().__init__()
+            spec = RunSpec.create("binary-addition", seed=0)
+            events = tuple(RunEvent(50 * k, "note", f"note {k}") for k in range(30))
+            self.runs = tuple(RunInfo(i, f"run {i}", "binary-addition", spec, 1000, "running", True,
+                                      parent=1 if i > 1 else None, fork_step=500 if i > 1 else None,
+                                      differs=(("learning_rate", 0.01 * i),) if i > 1 else (),
+                                      metric="accuracy", value=0.5, events=events) for i in range(1, 5))
+            self.hidden_runs, self.selected, self.compare, self.timestep = set(), 1, None, 0
+
+        def run_info(self, run):
+            return next((r for r in self.runs if r.id == run), None)
+
+        def tick(self):
+            self.runs = tuple(dataclasses.replace(r, step=r.step + 250, value=min(1.0, r.value + 0.001))
+                              for r in self.runs)
+            self.runs_changed.emit(self.runs)
+
+    hub = RunsHub()
+    for cls in (RunsPanel, EventsPanel):
+        panel = cls(hub)
+        show(panel, (420, 300))
+        hub.tick()
+        app.processEvents()
+        row(cls.__name__.removesuffix("Panel").lower(), hub.tick, panel)
+
+    # the analysis tabs: a fresh view of their kind each time
+    from test_analysis_panels import Hub as AnalysisHub  # the stand-in hub of the analysis panel tests
+
+    exp = RunSpec.create("binary-addition", seed=0).build()
+    for _ in range(150):
+        exp.train_step()
+    analyst = Analyst(background=False)
+    kinds = ("units", "gradients", "spectrum", "saturation")
+    got = wait_for(analyst, exp, kinds, list(kinds))
+    analyst.request("fixed_points", exp)
+    got.update(wait_for(analyst, exp, (), ["fixed_points"]))
+    analyst.request("memory", exp)
+    try:
+        got.update(wait_for(analyst, exp, (), ["memory"], timeout=60))
+    except TimeoutError:
+        pass
+    for cls in ANALYSIS_PANELS:
+        view = got.get(cls.kind)
+        panel = cls(AnalysisHub())
+        show(panel, (720, 420))
+        if view is None:
+            row(cls.kind, None, panel)
+            continue
+        panel._on_view(view)
+        app.processEvents()
+        row(cls.kind, lambda p=panel, v=view: p._on_view(v), panel)
+
+    # the Sweep panel: static
+    trials = [types.SimpleNamespace(id=f"t{k}", status="ok", params={"learning_rate": 10 ** (-3 + k / 4),
+                                                                      "hidden_size": 4 + k}, value=k / 12)
+              for k in range(12)]
+    sweep = types.SimpleNamespace(experiment="binary-addition", trials=trials, metric="accuracy", mode="max",
+                                  swept={"learning_rate": "log", "hidden_size": "linear"},
+                                  value=lambda t: t.value)
+    panel = SweepPanel(hub, sweep)
+    show(panel, (720, 420))
+    row("sweep", None, panel)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="only this experiment (repeatable; default: all of them)")
     ap.add_argument("--train", type=int, default=5, help="training steps before probing (default 5)")
     ap.add_argument("--loss", action="store_true", help="the loss panel too when -e is given")
+    ap.add_argument("--docked", action="store_true", help="the docked panels too when -e is given")
     args = ap.parse_args(argv)
 
     import pyqtgraph as pg
@@ -134,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     print("ms median/p90 per call; QT_QPA_PLATFORM =", os.environ.get("QT_QPA_PLATFORM"), flush=True)
     if not args.experiment or args.loss:
         bench_loss(app, max(n, 20))
+    if not args.experiment or args.docked:
+        bench_docked(app, n)
     for exp_id, preset in RUNS:
         if args.experiment and exp_id not in args.experiment:
             continue
