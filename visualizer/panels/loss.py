@@ -23,6 +23,7 @@ with markers. Live hyperparameter changes are marked with labelled vertical line
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,7 @@ def quality_label(metrics: list[Metric]) -> str:
     return "metric value"
 
 
+@functools.lru_cache(maxsize=16)
 def _ema_weights(alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """(L, L) lower-triangular block weights and (L,) carry decay for ``ema`` (cached: frames reuse them)."""
     k = np.arange(_BLOCK)
@@ -106,6 +108,51 @@ class _LogAxis(pg.AxisItem):
         return out
 
 
+_OFFSETS = (QtGui.QTransform.fromTranslate(-1, 0), QtGui.QTransform.fromTranslate(0, -1))
+
+
+class _BoldCurve(pg.PlotCurveItem):
+    """A curve whose 2 px solid line is painted as three 1 px lines, offset by one device pixel left and
+    up: nearly the pixels of the 2 px pen (without antialiasing) for a small part of its cost (the raster
+    engine strokes a 1 px cosmetic polyline on a fast path; a 2 px one costs 5x more as line segments
+    and 50x more as a path). Other pens (dashed, antialiased, fills) are painted as pyqtgraph does."""
+
+    def paint(self, p, opt, widget):  # noqa: D102 (pyqtgraph's)
+        pen = self.opts["pen"]
+        if (self.xData is None or len(self.xData) == 0 or pen.widthF() != 2.0 or not pen.isCosmetic()
+                or pen.style() != QtCore.Qt.PenStyle.SolidLine or self.opts["antialias"]
+                or self.opts["fillLevel"] is not None or self.opts["shadowPen"] is not None
+                or self.opts["stepMode"] or self._exportOpts is not False or pg.getConfigOption("useOpenGL")):
+            return super().paint(p, opt, widget)
+        p.setRenderHint(p.RenderHint.Antialiasing, False)
+        thin = QtGui.QPen(pen)
+        thin.setWidthF(1.0)
+        p.setPen(thin)
+        path = self.getPath()
+        p.drawPath(path)
+        t = p.worldTransform()
+        for off in _OFFSETS:
+            p.setWorldTransform(t * off)  # one device pixel left / up
+            p.drawPath(path)
+        p.setWorldTransform(t)
+
+
+class _BoldDataItem(pg.PlotDataItem):
+    """A PlotDataItem whose line is a :class:`_BoldCurve` (same look, cheaper)."""
+
+    def __init__(self, **opts: Any):
+        super().__init__()
+        old = self.curve  # pyqtgraph's own, left as an empty hidden child (unparenting it crashes at exit)
+        old.sigClicked.disconnect(self.sigClicked)
+        old.hide()
+        self.curve = _BoldCurve()
+        self.curve.setParentItem(self)
+        self.curve.stackBefore(self.scatter)  # symbols over the line, as in pyqtgraph
+        self.curve.sigClicked.connect(self.sigClicked)
+        if opts:
+            self.setData(**opts)
+
+
 def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
     font = QtGui.QFont()
     font.setPointSize(11)
@@ -120,6 +167,13 @@ def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
     # tick labels) whenever a curve changes; the crosshair readout gives exact values instead
 
 
+def _merge(a: tuple[float, float] | None, b: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The union of two (min, max) extents (None: empty)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a[0], b[0]), max(a[1], b[1])
+
+
 class _Curve:
     """One metric: a faint raw curve and a smoothed one. ``x``/``raw``/``y`` mirror the session's bounded
     history of the metric; new points are folded in (EMA state kept), and the whole is rebuilt from the
@@ -132,7 +186,7 @@ class _Curve:
         self.color = c
         style = QtCore.Qt.PenStyle.DashLine if metric.baseline_of else QtCore.Qt.PenStyle.SolidLine
         self.raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1))
-        self.smooth = pg.PlotDataItem(pen=pg.mkPen(c, width=2, style=style), name=metric.label)
+        self.smooth = _BoldDataItem(pen=pg.mkPen(c, width=2, style=style), name=metric.label)
         for item in (self.raw, self.smooth):  # (wider pens paint much slower)
             plot.addItem(item)  # (the plot applies its peak downsampling and clip-to-view to the item)
             item.opts["autoDownsampleFactor"] = DOWNSAMPLE_FACTOR
@@ -146,6 +200,8 @@ class _Curve:
         self.x = np.empty(0)
         self.raw_y = np.empty(0)
         self.y = np.empty(0)  # smoothed (or raw when smoothing is off), as drawn
+        self.extent: tuple[float, float] | None = None  # (min, max) of the finite y (running)
+        self.log_extent: tuple[float, float] | None = None  # (min, max) of log10 of the positive finite y
 
     @property
     def point_alpha(self) -> float:
@@ -157,6 +213,7 @@ class _Curve:
         self.alpha = alpha
         self.spacing = None
         self.x = self.raw_y = self.y = np.empty(0)
+        self.extent = self.log_extent = None
         self.extend(steps, values)
 
     def extend(self, steps: np.ndarray, values: np.ndarray) -> None:
@@ -173,6 +230,8 @@ class _Curve:
         self.x = np.concatenate([self.x, s])
         self.raw_y = np.concatenate([self.raw_y, v])
         self.y = np.concatenate([self.y, sm])
+        self.extent = _merge(self.extent, LossPanel._y_extent([sm], False))
+        self.log_extent = _merge(self.log_extent, LossPanel._y_extent([sm], True))
         if self.enabled:  # a hidden series only keeps its state; it is drawn when shown
             self.draw()
 
@@ -528,7 +587,9 @@ class LossPanel(Panel):
             if not curves:
                 continue
             log = self.log_check.isChecked() and plot is self.loss_plot
-            lo_hi = self._y_extent([c.y for c in curves], log)  # the smoothed curves
+            lo_hi = None  # the smoothed curves' (kept up to date as points are folded in)
+            for c in curves:
+                lo_hi = _merge(lo_hi, c.log_extent if log else c.extent)
             if lo_hi is None:
                 continue
             lo, hi = lo_hi
