@@ -14,6 +14,7 @@ the other content panels (inspector, binary, sine, text, digits, worked).
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -225,7 +226,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         self._layer_idx = 0
         self._key = "h"
         self._levels: tuple[float, float] | None = None
-        self._texts: list[list[pg.TextItem]] = []  # [row][t]
+        self._texts: list[list[_Label]] = []  # [row][t]
         self._shown: list[list[tuple[str, str]]] = [[], []]
         self._wanted: list[list[tuple[str, str]]] = [[], []]
         self._stride_key: tuple | None = None
@@ -291,6 +292,8 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         self.labels.setMinimumHeight(LABEL_ROWS_H)  # two rows of small text and the timestep axis
         self.labels.setMaximumHeight(LABEL_ROWS_H)
         self.label_marker = ColumnMarker(self.labels)
+        self.label_layer = _LabelLayer()  # the label rows' texts, painted by one item (not 2 x T TextItems)
+        self.labels.addItem(self.label_layer, ignoreBounds=True)
 
         self.grad = pg.PlotItem()
         self.grad.setMenuEnabled(False)
@@ -475,30 +478,22 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
             self.info_label.setToolTip(text)
 
     def _set_column_texts(self, T: int) -> None:
-        """Create (or drop) the TextItems of the two label rows for ``T`` columns."""
+        """Create (or drop) the label slots of the two label rows for ``T`` columns."""
         if self._texts and len(self._texts[0]) == T:
             return
-        for row in self._texts:
-            for item in row:
-                self.labels.removeItem(item)
         n = len(self.LABEL_ROWS)
         self._texts = []
         self._shown = [[("", "")] * T for _ in range(n)]  # (text, colour) last set on each item
         self._wanted = [[("", "")] * T for _ in range(n)]  # (text, colour) each item should show
         self._stride_key = None
         self._stride = 1
+        self.label_layer.set_columns(T)
         if T == 0:
             return
+        fg = foreground()
         for r in range(n):
-            row = []
-            for t in range(T):
-                item = pg.TextItem("", anchor=(0.5, 0.5), color=foreground())
-                item.setFont(font(LABEL_PT, bold=(r == 0)))
-                item.setPos(t + 0.5, n - 0.5 - r)
-                item.setZValue(20)  # over the selected column's outline, not under it
-                self.labels.addItem(item, ignoreBounds=True)
-                row.append(item)
-            self._texts.append(row)
+            self._texts.append([_Label(self.label_layer, fg, r == 0, (t + 0.5, n - 0.5 - r)) for t in range(T)])
+        self.label_layer.labels = [item for row in self._texts for item in row]
 
     def _draw_labels(self) -> None:
         """Set the label rows (what each item should show; see ``_apply_labels``)."""
@@ -535,6 +530,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
                     if shown[t][1] != colour:
                         row[t].setColor(pg.mkColor(colour))
                     shown[t] = wanted[t]
+        self.label_layer.update()
 
     def label_texts(self, row: str) -> list[str]:
         """The texts of one label row ("input", "predicted"), for tests."""
@@ -551,7 +547,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         T = len(self._texts[0]) if self._texts else 0
         width = max(self.labels.getViewBox().width(), 1.0)
         longest = max((len(text) for row in self._wanted for text, _ in row), default=1)
-        char_px = QtGui.QFontMetrics(font(LABEL_PT, bold=True)).horizontalAdvance("0")  # measured, not guessed
+        char_px = _char_px(FONT_SCALE)  # measured, not guessed
         text_px = char_px * longest + 8
         k = label_stride(T, width, min_px=max(14.0, text_px))
         col_px = width / max(T, 1)
@@ -581,6 +577,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
                     item.setAnchor((0.0, 0.5))
                     item.setPos(t + 0.05, y)
 
+        self.label_layer.update()
         kt = label_stride(T, width, min_px=9.0 * len(str(max(T - 1, 0))) + 10)  # timestep numbers
         kt = max(kt, k) if k > 1 else kt
         self.labels.getAxis("bottom").setTicks([[(t + 0.5, str(t)) for t in range(0, T, kt)]])
@@ -617,6 +614,104 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         if t is not None:
             ev.accept()
             self.session.set_timestep(t)
+
+
+@functools.lru_cache(maxsize=4)
+def _char_px(scale: float) -> int:
+    """The width of "0" in the bold label font at this font scale (px)."""
+    return QtGui.QFontMetrics(font(LABEL_PT, bold=True)).horizontalAdvance("0")
+
+
+_TEXT_MARGIN = 4.0  # px around a QGraphicsTextItem's text (pyqtgraph TextItem anchors its box, margins included)
+
+
+class _Label:
+    """One label of the rows under the heatmap: what a pg.TextItem there held (text, colour, anchor,
+    position in view coordinates, visibility), painted by its :class:`_LabelLayer`."""
+
+    __slots__ = ("layer", "text", "color", "bold", "anchor", "pos", "visible")
+
+    def __init__(self, layer: "_LabelLayer", color: QtGui.QColor, bold: bool, pos: tuple[float, float]):
+        self.layer, self.text, self.color, self.bold = layer, "", QtGui.QColor(color), bold
+        self.anchor, self.pos, self.visible = (0.5, 0.5), pos, True
+
+    def setText(self, text: str) -> None:  # noqa: N802 (the TextItem names)
+        self.text = text
+
+    def setColor(self, color: Any) -> None:  # noqa: N802
+        self.color = pg.mkColor(color)
+
+    def setAnchor(self, anchor: tuple[float, float]) -> None:  # noqa: N802
+        self.anchor = (float(anchor[0]), float(anchor[1]))
+
+    def setPos(self, x: float, y: float) -> None:  # noqa: N802
+        self.pos = (float(x), float(y))
+
+    def setVisible(self, visible: bool) -> None:  # noqa: N802
+        self.visible = bool(visible)
+
+    def isVisible(self) -> bool:  # noqa: N802
+        return self.visible
+
+
+class _LabelLayer(pg.GraphicsObject):
+    """Paints every visible :class:`_Label` in one pass with cached QStaticTexts, unscaled (as
+    pg.TextItem draws them: fixed pixel size, anchored at a point of the view). Hundreds of TextItems
+    (a QTextDocument each) cost ~1 ms a frame to paint; this costs a fraction of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.labels: list[_Label] = []
+        self._columns = 0
+        self._fonts = (font(LABEL_PT), font(LABEL_PT, bold=True))
+        self._metrics = tuple(QtGui.QFontMetricsF(f) for f in self._fonts)
+        self._static: dict[tuple[str, bool], tuple[QtGui.QStaticText, float]] = {}
+        self.setZValue(20)  # over the selected column's outline, not under it
+
+    def set_columns(self, T: int) -> None:
+        self.prepareGeometryChange()
+        self._columns = T
+        self._fonts = (font(LABEL_PT), font(LABEL_PT, bold=True))  # (the app may have scaled the fonts)
+        self._metrics = tuple(QtGui.QFontMetricsF(f) for f in self._fonts)
+        self._static.clear()
+        self.labels = []
+        self.update()
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 (Qt name)
+        return QtCore.QRectF(-1.0, -1.0, self._columns + 2.0, 4.0)  # (the rows are y 0..2 of the view)
+
+    def _text(self, text: str, bold: bool) -> tuple[QtGui.QStaticText, float]:
+        got = self._static.get((text, bold))
+        if got is None:
+            if len(self._static) > 4096:
+                self._static.clear()
+            st = QtGui.QStaticText(text)
+            st.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+            st.prepare(QtGui.QTransform(), self._fonts[bold])
+            got = self._static[(text, bold)] = (st, self._metrics[bold].horizontalAdvance(text))
+        return got
+
+    def paint(self, p: QtGui.QPainter, *args: Any) -> None:
+        tr = p.transform()
+        p.resetTransform()
+        pen_color = None
+        bold = None
+        for lab in self.labels:
+            if not lab.visible or not lab.text:
+                continue
+            if lab.bold is not bold:
+                bold = lab.bold
+                p.setFont(self._fonts[bold])
+                h = self._metrics[bold].height()
+            st, w = self._text(lab.text, bold)
+            if pen_color is None or lab.color != pen_color:
+                pen_color = lab.color
+                p.setPen(pen_color)
+            at = tr.map(QtCore.QPointF(*lab.pos))
+            x = at.x() - (w + 2 * _TEXT_MARGIN) * lab.anchor[0] + _TEXT_MARGIN
+            y = at.y() - (h + 2 * _TEXT_MARGIN) * lab.anchor[1] + _TEXT_MARGIN
+            p.drawStaticText(QtCore.QPointF(round(x), round(y)), st)
+        p.setTransform(tr)
 
 
 def common_prefix(labels: Any) -> tuple[str, list[str]]:
