@@ -64,6 +64,20 @@ def random_pairs(rng: np.random.Generator, n: int, bits: int) -> tuple[np.ndarra
     return ab[0], ab[1]
 
 
+def step_batches(a: np.ndarray, b: np.ndarray, bits: int, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (N,), (N,) with N a multiple of ``batch`` -> the batches of N // batch consecutive
+    training steps, each contiguous: inputs (S, T, batch, 2) and targets (S, T, batch, 1), where
+    step k holds pairs k * batch ... (k + 1) * batch - 1 (``make_batch`` of them)."""
+    n = len(a)
+    if n % batch:
+        raise ValueError(f"{n} pairs do not make whole batches of {batch}")
+    x, y = make_batch(a, b, bits)  # (T, N, 2), (T, N, 1)
+    S = n // batch
+    x = np.ascontiguousarray(x.reshape(bits, S, batch, 2).transpose(1, 0, 2, 3))
+    y = np.ascontiguousarray(y.reshape(bits, S, batch, 1).transpose(1, 0, 2, 3))
+    return x, y
+
+
 def eval_pairs(bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Every pair a, b < 2^(bits-1) (16,384 for 8 bits), or a fixed sample of
     ``MAX_EVAL_PAIRS`` pairs when there are more (bits > 9)."""

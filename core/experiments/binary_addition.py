@@ -51,6 +51,7 @@ from core.nn.recurrent import make_recurrent
 from core.probe import Probe, frozen_array
 from core import views as V
 
+PAIRS_PER_DRAW = 1024  # training pairs drawn from the run's generator at a time (rounded to whole batches)
 SCHEDULED_EVAL_PAIRS = 1024  # pairs in the scheduled evaluation's fixed sample (all of them when fewer)
 EVAL_CHUNK = 2048  # pairs per forward pass of an evaluation
 
@@ -123,41 +124,85 @@ class BinaryAddition(NeuralExperiment):
         hi = data.max_operand(self.bits)
         self.probe_a, self.probe_b = (89 * hi) // 128, (57 * hi) // 128  # 89 + 57 for 8 bits: many carries
         self._views_cache: tuple[int, tuple[V.View, ...]] | None = None
+        # training pairs: drawn PAIRS_PER_DRAW at a time from self.rng, turned into per-step batches
+        B = c["batch_size"]
+        self._draw_size = B * max(1, PAIRS_PER_DRAW // B)  # pairs per draw: whole batches
+        self._pairs = np.zeros((2, self._draw_size), np.int64)  # (a row, b row) of the current draw
+        self._next = self._draw_size // B  # the next step's batch in the draw (all used: draw anew)
+        self._bx = self._by = self._byb = np.zeros((0,))  # the draw's batches (S, T, B, ...)
+        self._grad_map = [(k, k.startswith("rnn."), k.split(".", 1)[1]) for k in self.params]
+
+    # -- training data ----------------------------------------------------------------
+    def _next_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The next step's inputs (T, B, 2), targets (T, B, 1) and targets as bools. Pairs are drawn
+        from the run's generator ``_draw_size`` at a time (the same stream for a given seed)."""
+        k = self._next
+        if k >= len(self._bx):
+            self._use_pairs(self.rng.integers(0, data.max_operand(self.bits), size=(2, self._draw_size)), 0)
+            k = 0
+        self._next = k + 1
+        return self._bx[k], self._by[k], self._byb[k]
+
+    def _use_pairs(self, ab: np.ndarray, used: int) -> None:
+        """Train on the draw ``ab`` (2, _draw_size), its first ``used`` batches already used."""
+        B = self.config["batch_size"]
+        self._pairs = ab
+        self._next = used
+        if used * B >= ab.shape[1]:  # nothing left: the next step draws
+            self._bx = self._by = self._byb = np.zeros((0,))
+            return
+        self._bx, self._by = data.step_batches(ab[0], ab[1], self.bits, B)  # (S, T, B, 2), (S, T, B, 1)
+        self._byb = self._by > 0.5
+
+    def upcoming_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(a, b) of the pairs the following training steps will use, in order (batch_size per step):
+        what is left of the current draw (empty: the next step draws afresh from ``self.rng``)."""
+        rest = self._pairs[:, self._next * self.config["batch_size"]:]
+        return rest[0].copy(), rest[1].copy()
 
     # -- model --------------------------------------------------------------------
     def _forward(self, x: np.ndarray):
         """x (T, B, 2) -> probabilities (T, B, 1), logits, caches."""
-        h, _, rcache = self.rnn.forward(x)  # (T, B, H)
-        logits, ocache = self.out.forward(h)  # (T, B, 1)
+        h, _, rcache = self.rnn.forward(x, check=False)  # (T, B, H); our own batches: no checks
+        logits, ocache = self.out.forward(h, check=False)  # (T, B, 1)
         return sigmoid(logits), logits, h, (rcache, ocache)
 
-    def _loss(self, p: np.ndarray, logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """Loss and dL/dlogits (T, B, 1)."""
+    def _loss(self, p: np.ndarray, logits: np.ndarray, y: np.ndarray, grad: bool = True) -> tuple[float, np.ndarray | None]:
+        """Loss and dL/dlogits (T, B, 1) (None if not ``grad``)."""
         if self.config["loss"] == "bce":
             loss, dlogits = losses.bce_with_sigmoid(logits, y)
             return float(loss), dlogits
         B = y.shape[1]
         err = p - y  # (T, B, 1)
-        loss = 0.5 * float(np.sum(err * err)) / B
-        return loss, (err * p * (1.0 - p) / B).astype(p.dtype)  # the tutorial's delta (sign flipped)
+        loss = 0.5 * float(np.vdot(err, err)) / B
+        if not grad:
+            return loss, None
+        d = np.subtract(1.0, p)  # the tutorial's delta (sign flipped): err * p * (1 - p) / B
+        d *= p
+        d *= err
+        if B != 1:
+            d /= B
+        return loss, d
 
-    def _backward(self, dlogits: np.ndarray, caches) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _backward(self, dlogits: np.ndarray, caches, need_norms: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         rcache, ocache = caches
-        dh, ograds = self.out.backward(dlogits, ocache)
-        _, _, rgrads, dh_norms = self.rnn.backward(dh, rcache, need_dx=False)
-        grads = {**prefixed("rnn", rgrads), **prefixed("out", ograds)}
-        return {k: grads[k] for k in self.params}, dh_norms
+        dh, ograds = self.out.backward(dlogits, ocache, check=False)
+        _, _, rgrads, dh_norms = self.rnn.backward(dh, rcache, need_dx=False, check=False, overwrite_dy=True,
+                                                   need_norms=need_norms)
+        return {k: (rgrads if in_rnn else ograds)[key] for k, in_rnn, key in self._grad_map}, dh_norms
 
     def train_step(self) -> dict[str, float]:
-        a, b = data.random_pairs(self.rng, self.config["batch_size"], self.bits)
-        x, y = data.make_batch(a, b, self.bits)  # (T, B, 2), (T, B, 1)
+        x, y, yb = self._next_batch()  # (T, B, 2), (T, B, 1), (T, B, 1) bool
         p, logits, _, caches = self._forward(x)
         loss, dlogits = self._loss(p, logits, y)
-        grads, _ = self._backward(dlogits, caches)
+        grads, _ = self._backward(dlogits, caches, need_norms=False)
         self.update(loss, grads)
-        right = (p > 0.5) == (y > 0.5)  # (T, B, 1)
-        return {"loss": loss, "train_accuracy": float(right.all(axis=0).mean()),
-                "train_bit_accuracy": float(right.mean())}
+        wrong = (p > 0.5) != yb  # (T, B, 1)
+        n_wrong = np.count_nonzero(wrong)
+        B = wrong.shape[1]
+        pairs_wrong = np.count_nonzero(wrong.any(axis=0)) if n_wrong else 0
+        return {"loss": loss, "train_accuracy": (B - pairs_wrong) / B,
+                "train_bit_accuracy": (wrong.size - n_wrong) / wrong.size}
 
     def evaluate(self) -> dict[str, float]:
         """The full check: every evaluation pair."""
@@ -185,7 +230,7 @@ class BinaryAddition(NeuralExperiment):
         for i in range(0, N, EVAL_CHUNK):
             xc, yc = x[:, i:i + EVAL_CHUNK], y[:, i:i + EVAL_CHUNK]
             p, logits, h, _ = self._forward(xc)
-            lc, _ = self._loss(p, logits, yc)  # a mean over the chunk's pairs
+            lc, _ = self._loss(p, logits, yc, grad=False)  # a mean over the chunk's pairs
             loss += lc * xc.shape[1]
             right = (p > 0.5) == (yc > 0.5)  # (T, n, 1)
             exact += int(np.count_nonzero(right.all(axis=0)))
@@ -247,16 +292,32 @@ class BinaryAddition(NeuralExperiment):
         return self._views_cache[1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
-        """The evaluation schedule's memory (step of the last full check that passed; -1: none),
-        so a resumed run evaluates exactly as the uninterrupted one."""
-        return {"full_check_passed": np.array(-1 if self._full_passed is None else self._full_passed, np.int64)}
+        """The evaluation schedule's memory (step of the last full check that passed; -1: none), the
+        current draw of training pairs (2, _draw_size) and how many of its batches were used, so a
+        resumed run trains and evaluates exactly as the uninterrupted one."""
+        return {"full_check_passed": np.array(-1 if self._full_passed is None else self._full_passed, np.int64),
+                "pairs": self._pairs.astype(np.int32), "pairs_used": np.array(self._next, np.int64)}
 
     def load_extra_state(self, state: Mapping[str, np.ndarray]) -> None:
         state = dict(state)
         passed = state.pop("full_check_passed", None)  # absent in checkpoints written before it existed
-        super().load_extra_state(state)
+        pairs, used = state.pop("pairs", None), state.pop("pairs_used", None)  # absent before pairs were
+        super().load_extra_state(state)  # drawn ahead: the next step draws
+        if pairs is not None:
+            pairs = np.asarray(pairs)
+            B, hi = self.config["batch_size"], data.max_operand(self.bits)
+            used = -1 if used is None else int(np.asarray(used))
+            if pairs.shape != self._pairs.shape or pairs.dtype.kind not in "iu" or pairs.min() < 0 or \
+                    pairs.max() >= hi or not 0 <= used <= pairs.shape[1] // B:
+                raise ValueError(f"checkpoint: extra.pairs must be {self._pairs.shape} integers in [0, {hi}) and "
+                                 f"extra.pairs_used a count of batches of {B}, got {pairs.dtype} {pairs.shape}, "
+                                 f"{used}")
         v = -1 if passed is None else int(np.asarray(passed))
         self._full_passed = None if v < 0 else v
+        if pairs is None:
+            self._use_pairs(np.zeros_like(self._pairs), self._draw_size)
+        else:
+            self._use_pairs(pairs.astype(np.int64), used)
         self._views_cache = None
 
 

@@ -28,9 +28,18 @@ from core.nn.validate import check_choice, check_dtype, check_float_array, check
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
+    (x >= 0: 1 / (1 + e), else e / (1 + e), with e = exp(-|x|)); in place on temporaries."""
+    if not (isinstance(x, np.ndarray) and x.ndim and x.dtype.kind == "f"):  # scalars, ints: the plain form
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.asarray(x).dtype, copy=False)
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = e + 1.0
+    p = np.divide(1.0, d)
+    np.divide(e, d, out=p, where=x < 0)
+    return p.astype(x.dtype, copy=False)
 
 
 def sigmoid_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -159,21 +168,24 @@ class Dense(ParamLayer):
     def __repr__(self) -> str:
         return f"Dense({self.in_features}, {self.out_features}, dtype={self.dtype.name})"
 
-    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """x (..., in) -> (y (..., out), cache). The cache is x itself."""
-        check_float_array("x", x)
-        if x.ndim < 1 or x.shape[-1] != self.in_features:
-            raise ValueError(f"x must have shape (..., {self.in_features}), got {x.shape}")
+    def forward(self, x: np.ndarray, check: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """x (..., in) -> (y (..., out), cache). The cache is x itself.
+        ``check=False`` skips the argument checks (inputs correct by construction, hot loops)."""
+        if check:
+            check_float_array("x", x)
+            if x.ndim < 1 or x.shape[-1] != self.in_features:
+                raise ValueError(f"x must have shape (..., {self.in_features}), got {x.shape}")
         W = self.params["W"]
         y = x.reshape(-1, self.in_features) @ W  # (N, out): one matmul (a 3-D @ loops over the leading axis)
         y += self.params["b"]
         return y.reshape(x.shape[:-1] + (self.out_features,)), x
 
-    def backward(self, dy: np.ndarray, cache: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """dy (..., out) -> (dx (..., in), {"W": (in, out), "b": (out,)})."""
+    def backward(self, dy: np.ndarray, cache: np.ndarray, check: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """dy (..., out) -> (dx (..., in), {"W": (in, out), "b": (out,)}). ``check=False``: as forward."""
         x = cache
-        # shape and dtype only: a NaN gradient is caught by the caller's norm check (as the recurrent layers)
-        check_float_array("dy", dy, shape=x.shape[:-1] + (self.out_features,), finite=False)
+        if check:
+            # shape and dtype only: a NaN gradient is caught by the caller's norm check (as the recurrent layers)
+            check_float_array("dy", dy, shape=x.shape[:-1] + (self.out_features,), finite=False)
         W = self.params["W"]
         x2 = x.reshape(-1, self.in_features)  # (N, in)
         dy2 = dy.reshape(-1, self.out_features)  # (N, out)

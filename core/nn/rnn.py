@@ -40,6 +40,7 @@ from core.nn.validate import (check_choice, check_dtype, check_float_array, chec
                                check_positive_int, check_rng)
 
 ACTIVATIONS = ("tanh", "sigmoid")
+AUGMENT_MAX_INPUT = 8  # dense inputs this narrow take the augmented path (RNN._forward_augmented)
 
 
 def tune_malloc(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20) -> bool:
@@ -227,16 +228,21 @@ class RNN(RecurrentLayer):
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None, rng: Any = None,
-                train: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+                train: bool = True, check: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
         """x (T, B, D) (or int ids (T, B): one-hot input), h0 (B, H) or None -> (y (T, B, H), h_last (B, H), cache).
 
         ``rng``/``train`` are accepted for interface symmetry with Stacked and ignored.
         ``y`` is a view into the cache: do not modify it in place.
+        ``check=False`` skips the argument checks: for callers whose inputs are correct by
+        construction (an experiment's own batches, x of the layer's dtype), in a hot loop.
         """
-        x = self._check_x(x)
+        if check:
+            x = self._check_x(x)
+            h0, _ = self._check_state("h0", h0, x.shape[1])
+        if x.ndim == 3 and x.shape[2] <= AUGMENT_MAX_INPUT:
+            return self._forward_augmented(x, h0)
         T, B = x.shape[:2]
         H = self.hidden_size
-        h0, _ = self._check_state("h0", h0, B)
         p = self.params
         Wx, Wh, b = p["Wxh"], p["Whh"], p["bh"]
         sig = self.activation == "sigmoid"
@@ -272,16 +278,68 @@ class RNN(RecurrentLayer):
         cache = {"x": x, "h": hs, "pre": pre}
         return hs[1:], hs[-1].copy(), cache
 
+    def _forward_augmented(self, x: np.ndarray, h0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Small dense inputs (D <= AUGMENT_MAX_INPUT): each step is ONE product of the row
+        ``z_t = [h_{t-1}, x_t, 1]`` (K = H + D + 1 columns) with ``[Whh; Wxh; bh]`` (K, H), then
+        the nonlinearity: two NumPy calls per timestep, and the weight gradients are one
+        product ``Z^T @ dpre`` in backward. The sigmoid runs in u-space (module doc)."""
+        T, B, D = x.shape
+        H = self.hidden_size
+        K = H + D + 1
+        p = self.params
+        Wx, Wh, b = p["Wxh"], p["Whh"], p["bh"]
+        sig = self.activation == "sigmoid"
+        Z = np.empty((T + 1, B, K), self.dtype)  # rows z_t; Z[T] only holds h_T
+        Z[:T, :, H:H + D] = x
+        Z[:T, :, K - 1] = 1.0
+        Z[T, :, H:] = 0.0
+        W = np.empty((K, H), self.dtype)
+        if sig:  # pre / 2 = u_{t-1} @ Whh/4 + x_t @ Wxh/2 + (bh/2 + colsum(Whh)/4)
+            np.multiply(Wh, 0.25, out=W[:H])
+            np.multiply(Wx, 0.5, out=W[H:K - 1])
+            np.add(W[:H].sum(axis=0), 0.5 * b, out=W[K - 1])
+            if h0 is None:
+                Z[0, :, :H] = -1.0
+            else:
+                np.multiply(h0, 2.0, out=Z[0, :, :H])
+                Z[0, :, :H] -= 1.0
+        else:
+            W[:H] = Wh
+            W[H:K - 1] = Wx
+            W[K - 1] = b
+            Z[0, :, :H] = 0.0 if h0 is None else h0
+        pre = np.empty((T, B, H), self.dtype)
+        dot, tanh = np.dot, np.tanh
+        for z_t, pre_t, h_t in zip(Z[:-1], pre, Z[1:, :, :H]):
+            dot(z_t, W, out=pre_t)  # (B, H)
+            tanh(pre_t, out=h_t)
+        hs = np.empty((T + 1, B, H), self.dtype)  # contiguous h (the layer's output)
+        Zh = Z[:, :, :H]
+        if sig:  # back from u-space: h = (u + 1) / 2, pre = 2 (pre / 2), in Z too (backward's Z^T @ dpre)
+            pre *= 2.0
+            Zh *= 0.5
+            Zh += 0.5
+        hs[...] = Zh
+        cache = {"x": x, "h": hs, "pre": pre, "z": Z}
+        return hs[1:], hs[-1].copy(), cache
+
     # -- backward -------------------------------------------------------------------------
     def backward(self, dy: np.ndarray | None, cache: dict, dh_last: np.ndarray | None = None,
-                 need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, dict, np.ndarray]:
+                 need_dx: bool = True, check: bool = True, overwrite_dy: bool = False,
+                 need_norms: bool = True) -> tuple[np.ndarray | None, np.ndarray, dict, np.ndarray | None]:
         """dy (T, B, H) or None, dh_last (B, H) or None ->
-        (dx (T, B, D) (None if ``need_dx`` is False or x was ids), dh0 (B, H), grads, dh_norms (1, T))."""
+        (dx (T, B, D) (None if ``need_dx`` is False or x was ids), dh0 (B, H), grads, dh_norms (1, T)).
+
+        For a hot loop: ``check=False`` skips the argument checks (dy a (T, B, H) array of the
+        layer's dtype); ``overwrite_dy=True`` lets backward use dy's memory (dy is garbage
+        afterwards); ``need_norms=False`` returns None for dh_norms (not computed).
+        """
         x, hs = cache["x"], cache["h"]
         T, B = x.shape[:2]
         H = self.hidden_size
-        dy = self._check_dy(dy, T, B)
-        dh_last, _ = self._check_state("dh_last", dh_last, B)
+        if check:
+            dy = self._check_dy(dy, T, B)
+            dh_last, _ = self._check_state("dh_last", dh_last, B)
         p = self.params
         Wx, Wh = p["Wxh"], p["Whh"]
         WhT = np.ascontiguousarray(Wh.T)  # (H, H)
@@ -294,7 +352,10 @@ class RNN(RecurrentLayer):
         else:
             np.subtract(1.0, h, out=dact)
             dact *= h
-        dh = np.zeros((T, B, H), self.dtype) if dy is None else dy.copy()  # (T, B, H) total dL/dh_t
+        if dy is None:
+            dh = np.zeros((T, B, H), self.dtype)
+        else:
+            dh = dy if overwrite_dy and dy.flags.c_contiguous else dy.copy()  # (T, B, H) total dL/dh_t
         if dh_last is not None:
             dh[-1] += dh_last
         dpre = np.empty((T, B, H), self.dtype)  # (T, B, H)
@@ -314,11 +375,17 @@ class RNN(RecurrentLayer):
         dh0 = dpre[0] @ WhT  # (B, H)
 
         dp2 = dpre.reshape(T * B, H)  # (T*B, H)
-        grads = {"Wxh": self._grad_w_in(x, dp2),
-                 "Whh": hs[:-1].reshape(T * B, H).T @ dp2,
-                 "bh": dp2.sum(axis=0)}
+        Z = cache.get("z")
+        if Z is not None:  # one product for all three: Z^T @ dpre = [dWhh; dWxh; dbh]
+            D = x.shape[2]
+            dW = Z[:-1].reshape(T * B, H + D + 1).T @ dp2  # (K, H)
+            grads = {"Wxh": dW[H:H + D], "Whh": dW[:H], "bh": dW[H + D]}
+        else:
+            grads = {"Wxh": self._grad_w_in(x, dp2),
+                     "Whh": hs[:-1].reshape(T * B, H).T @ dp2,
+                     "bh": dp2.sum(axis=0)}
         dx = self._grad_x(x, dp2, Wx, need_dx)
-        dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh, dh))[None, :]  # (1, T)
+        dh_norms = np.sqrt(np.einsum("tbh,tbh->t", dh, dh))[None, :] if need_norms else None  # (1, T)
         return dx, dh0, grads, dh_norms
 
     def trace(self, cache: dict) -> list[dict[str, np.ndarray]]:

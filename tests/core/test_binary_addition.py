@@ -99,9 +99,7 @@ def test_trask_preset_matches_the_tutorial_update():
     for _ in range(30):  # away from the initial point
         exp.train_step()
     s0, sh, s1 = (exp.params[k].astype(np.float64) for k in ("rnn.Wxh", "rnn.Whh", "out.W"))
-    peek = np.random.default_rng()
-    peek.bit_generator.state = exp.rng.bit_generator.state
-    a, b = data.random_pairs(peek, 1, 8)  # the pair the next step will draw
+    a, b = exp.upcoming_pairs()  # the pair the next step will use (pairs are drawn ahead, in batches)
     want = _trask_update(s0, sh, s1, int(a[0]), int(b[0]))
     exp.train_step()
     for k, w in zip(("rnn.Wxh", "rnn.Whh", "out.W"), want):
