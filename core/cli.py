@@ -145,6 +145,7 @@ MAX_PRIME_CHARS = 10_000
 MAX_TEMPERATURES = 16
 AUTO_CHECKPOINT_STEPS = 1000  # --checkpoint-every default: every 1000 steps ...
 AUTO_CHECKPOINT_SECONDS = 300.0  # ... or every 5 minutes, whichever comes first
+PROGRESS_SECONDS = 0.1  # the progress bar is updated at most this often (not every step)
 
 
 def _check_int(flag: str, value: int, low: int, high: int, what: str) -> int:
@@ -423,7 +424,8 @@ def _train(experiment: Any, history: Any, stage: Path, out: Path, steps: int, ar
     status, error, code = "completed", None, 0
     bar = tqdm(total=steps, initial=experiment.step, file=sys.stderr, unit="step", dynamic_ncols=True,
                disable=args.no_progress, desc=cls.id, leave=True)
-    last_postfix = 0.0
+    last_postfix = time.monotonic()
+    bar_shown = experiment.step  # the step the bar shows
     last_save = (experiment.step, time.monotonic())
 
     def checkpoint() -> None:
@@ -439,16 +441,17 @@ def _train(experiment: Any, history: Any, stage: Path, out: Path, steps: int, ar
                 log.add(0, {trainer.eval_key(k): v for k, v in trainer.evaluate().items()})
 
             def progress(r: Any) -> None:
-                nonlocal last_postfix
+                nonlocal last_postfix, bar_shown
                 log.add(r.step, r.row)
-                bar.update(1)
                 now = time.monotonic()
                 if r.step < steps and every and (r.step % every == 0 or
                                                  (auto and now - last_save[1] >= AUTO_CHECKPOINT_SECONDS)):
                     checkpoint()
-                if now - last_postfix > 0.25:
+                if now - last_postfix >= PROGRESS_SECONDS:  # the bar moves on a timer, not every step
                     last_postfix = now
                     bar.set_postfix(loss=f"{r.metrics.get('loss', float('nan')):.4g}", refresh=False)
+                    bar.update(r.step - bar_shown)
+                    bar_shown = r.step
 
             with np.errstate(all="ignore"):  # divergence is caught by the guarded update, not by warnings
                 if not stop.requested:
@@ -474,40 +477,44 @@ def _train(experiment: Any, history: Any, stage: Path, out: Path, steps: int, ar
     finally:
         if trainer.last_metrics:
             bar.set_postfix(loss=f"{trainer.last_metrics.get('loss', float('nan')):.4g}", refresh=False)
+        bar.update(experiment.step - bar_shown)
         bar.close()
 
-    if status == "interrupted":  # stopped after a finished step: save it; no final row, so --resume continues it
+    try:
+        if status == "interrupted":  # stopped after a finished step: save it; no final row, so --resume continues it
+            log.close()
+            save_checkpoint(ck_path, experiment, trainer.history, replay=events.saved(experiment.step))
+            with np.errstate(all="ignore"):
+                final = {k: float(v) for k, v in experiment.evaluate().items()}
+            _write_json(stage / "run.json", describe(status, error, final))
+            sys.stderr.write(f"{PROG}: interrupted at step {experiment.step}: saved in {stage} "
+                             f"(continue with: {PROG} train --resume {stage})\n")
+            return code
+        with np.errstate(all="ignore"):
+            final = trainer.final_eval()
+        log.add(experiment.step, {trainer.eval_key(k): v for k, v in final.items()})
         log.close()
         save_checkpoint(ck_path, experiment, trainer.history, replay=events.saved(experiment.step))
-        with np.errstate(all="ignore"):
-            final = {k: float(v) for k, v in experiment.evaluate().items()}
         _write_json(stage / "run.json", describe(status, error, final))
-        sys.stderr.write(f"{PROG}: interrupted at step {experiment.step}: saved in {stage} "
-                         f"(continue with: {PROG} train --resume {stage})\n")
-        return code
-    with np.errstate(all="ignore"):
-        final = trainer.final_eval()
-    log.add(experiment.step, {trainer.eval_key(k): v for k, v in final.items()})
-    log.close()
-    save_checkpoint(ck_path, experiment, trainer.history, replay=events.saved(experiment.step))
-    _write_json(stage / "run.json", describe(status, error, final))
-    where = stage
-    if stage != out and (status == "completed" or not _holds_run(out)):
-        try:
-            _swap_in(stage, out)
-        except OSError as e:
-            raise ConfigError(f"the run is complete in {str(stage)!r} but could not be moved to {str(out)!r} "
-                              f"({_os_message(e)})") from None
-        where = out
-    wall = time.perf_counter() - t0
-    if code:
-        kept = "" if where == out else f"; the earlier run in {out} is untouched"
-        sys.stderr.write(f"{PROG}: error: {error} (saved what was trained to {where}{kept})\n")
-        return code
-    summary = ", ".join(f"{k} {v:.4g}" for k, v in final.items())
-    done = "" if new else f" ({experiment.step - first_step} since the resume)"
-    sys.stdout.write(f"{cls.id}: {experiment.step} steps{done} in {wall:.1f} s; {summary}\nwrote {where}\n")
-    return 0
+        where = stage
+        if stage != out and (status == "completed" or not _holds_run(out)):
+            try:
+                _swap_in(stage, out)
+            except OSError as e:
+                raise ConfigError(f"the run is complete in {str(stage)!r} but could not be moved to {str(out)!r} "
+                                  f"({_os_message(e)})") from None
+            where = out
+        wall = time.perf_counter() - t0
+        if code:
+            kept = "" if where == out else f"; the earlier run in {out} is untouched"
+            sys.stderr.write(f"{PROG}: error: {error} (saved what was trained to {where}{kept})\n")
+            return code
+        summary = ", ".join(f"{k} {v:.4g}" for k, v in final.items())
+        done = "" if new else f" ({experiment.step - first_step} since the resume)"
+        sys.stdout.write(f"{cls.id}: {experiment.step} steps{done} in {wall:.1f} s; {summary}\nwrote {where}\n")
+        return 0
+    finally:
+        log.close()  # idempotent: rows held in memory are written whatever happened above
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -549,7 +556,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # -- entry point ---------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand word of ``argv`` (its first argument not starting with '-'), or None."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``rnnlab`` parser. Given the ``argv`` it will parse, subcommands that are not used
+    there may be registered without their arguments (``train`` does not import core.sweep)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show full tracebacks on errors")
@@ -597,9 +611,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("checkpoint", metavar="CHECKPOINT")
     s.set_defaults(func=cmd_eval)
 
-    from core.sweep import add_parser as add_sweep_parser  # rnnlab sweep: core.sweep.cmd_sweep
+    if argv is not None and _command(argv) not in (None, "sweep"):
+        sub.add_parser("sweep", add_help=False)  # named among the choices; core.sweep is not imported
+    else:
+        from core.sweep import add_parser as add_sweep_parser  # rnnlab sweep: core.sweep.cmd_sweep
 
-    add_sweep_parser(sub, common)
+        add_sweep_parser(sub, common)
 
     s = sub.add_parser("analyze", parents=[common], help="why the network works: units, spectra, gradient flow, memory")
     s.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT")
@@ -613,7 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     limit_blas_threads()
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
         debug = getattr(args, "debug", False) or debug

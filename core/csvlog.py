@@ -1,7 +1,7 @@
 """Metrics as CSV: one format for the CLI's streamed ``metrics.csv`` and the GUI's export.
 
     log = MetricsCSV(path)                 # streaming, one row per step (rnnlab train)
-    log.add(step, {"loss": 0.7}); log.sync(); log.close()
+    log.add(step, {"loss": 0.7}); log.sync(); log.close()    # or: with MetricsCSV(path) as log: ...
     log = MetricsCSV.resume(path, step)    # continue a file cut back to ``step`` (rnnlab train --resume)
     write_metrics_csv(path, history)       # a whole core.history.MetricHistory at once (GUI: File > Export)
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -64,6 +65,10 @@ def _row(step: Any, values: Mapping[str, Any], columns: Sequence[str]) -> bytes:
     return _line([format_step(step)] + [format_value(values[c]) if c in values else "" for c in columns])
 
 
+FLUSH_SECONDS = 1.0  # MetricsCSV writes held rows at most this long after the last write ...
+FLUSH_ROWS = 8192  # ... or once this many are held
+
+
 class MetricsCSV:
     """Streams full-resolution metric rows to a CSV file (the format of the module doc).
 
@@ -73,6 +78,11 @@ class MetricsCSV:
     evaluation) are merged in; values for the last written step (after
     :meth:`sync`) rewrite that row. If a new metric appears after the header was
     written, the file is rewritten once with the wider header.
+
+    Rows are held in memory and written in batches (about every :data:`FLUSH_SECONDS`,
+    at most :data:`FLUSH_ROWS` at a time), and all of them by :meth:`sync` and
+    :meth:`close` — call ``close()`` in a ``finally`` (or use ``with``), so an error
+    or Ctrl+C loses nothing. The file's bytes are the same as with row-by-row writes.
     """
 
     def __init__(self, path: str | os.PathLike, _resume: tuple[list[str], int, int, dict[str, str]] | None = None):
@@ -80,6 +90,7 @@ class MetricsCSV:
         self.columns: list[str] = []
         self._rows: list[tuple[int, dict[str, Any]]] = []  # not yet written; the last one may still grow
         self._last: tuple[int, int, dict[str, Any]] | None = None  # (offset, step, values) of the last written row
+        self._due = time.monotonic() + FLUSH_SECONDS  # write held rows after this
         if _resume is None:
             self._f = open(self.path, "w+b")
             self._header_written = False
@@ -89,6 +100,12 @@ class MetricsCSV:
             self._f.seek(0, os.SEEK_END)
             self._header_written = True
             self._last = (offset, step, cells)
+
+    def __enter__(self) -> "MetricsCSV":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     @classmethod
     def resume(cls, path: str | os.PathLike, step: int) -> "MetricsCSV":
@@ -128,35 +145,45 @@ class MetricsCSV:
 
     def add(self, step: int, values: Mapping[str, float]) -> None:
         """Values of ``step`` (merged into the row of that step if it is the last one)."""
-        if self._rows and self._rows[-1][0] == step:
-            self._rows[-1][1].update(values)
+        rows = self._rows
+        if rows and rows[-1][0] == step:
+            rows[-1][1].update(values)
             return
-        if not self._rows and self._last is not None and self._last[1] == step:
+        if not rows and self._last is not None and self._last[1] == step:
             offset, _, old = self._last  # reopen the last written row
             self._f.seek(offset)
             self._f.truncate()
             self._last = None
-            self._rows.append((step, {**old, **values}))
+            rows.append((step, {**old, **values}))
             return
-        self._rows.append((step, dict(values)))
-        if len(self._rows) > 2 or (self._header_written and len(self._rows) > 1):
+        rows.append((step, dict(values)))
+        if len(rows) > FLUSH_ROWS or (len(rows) > 1 and time.monotonic() >= self._due):
             self._flush(keep_last=True)
 
     def _flush(self, keep_last: bool) -> None:
         rows = self._rows[:-1] if keep_last else self._rows
         self._rows = self._rows[-1:] if keep_last else []
+        self._due = time.monotonic() + FLUSH_SECONDS
         if not rows:
             return
         if not self._header_written:
             self.columns = column_order((s, v) for s, v in rows + self._rows)
             self._f.write(_line(["step"] + self.columns))
             self._header_written = True
-        for step, values in rows:
-            if any(k not in self.columns for k in values):
-                self.columns += [k for k in values if k not in self.columns]
-                self._rewrite()
-            self._last = (self._f.tell(), step, values)
-            self._f.write(_row(step, values, self.columns))
+        known = set(self.columns)
+        new = [k for _, values in rows for k in values if k not in known and not known.add(k)]
+        if new:  # a metric not in the header: widen it (every row, old and held, gets the column)
+            self.columns += new
+            self._rewrite()
+        columns = self.columns
+        buf = io.StringIO()
+        writerow = csv.writer(buf, lineterminator="\n").writerow
+        for step, values in rows[:-1]:
+            writerow([format_step(step)] + [repr(float(values[c])) if c in values else "" for c in columns])
+        self._f.write(buf.getvalue().encode("utf-8"))
+        step, values = rows[-1]
+        self._last = (self._f.tell(), step, values)
+        self._f.write(_row(step, values, columns))
 
     def _rewrite(self) -> None:
         """Rewrite the file with the current (wider) header; old rows get empty new cells."""
@@ -181,7 +208,7 @@ class MetricsCSV:
         os.fsync(self._f.fileno())
 
     def close(self) -> None:
-        """Write what is held (the header even if there are no rows) and close the file."""
+        """Write what is held (the header even if there are no rows) and close the file (again: no-op)."""
         if self._f.closed:
             return
         self._flush(keep_last=False)
