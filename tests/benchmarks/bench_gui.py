@@ -119,6 +119,100 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
             "gui_share": gui_cpu / max(gui_cpu + worker_cpu, 1e-9), "cpu": cpu}
 
 
+class _Attribution:
+    """Per-panel GUI costs in the real window: handler time of each snapshot (``Panel._on_snapshot``,
+    which draws the probe/views when visible) and paint time of every widget, attributed to the
+    panel (dock) it belongs to, else to "window" (toolbar, status bar, progress, scrubber).
+    Paint events are timed around QApplication.notify, so this pass runs in a process of its own
+    (a Python notify costs a little on every event): its figures are not used for the ratios."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[dict[str, float], dict[str, float]]] = []  # (handler, paint) seconds by owner
+        self.frame_handler: dict[str, float] = {}
+        self.frame_paint: dict[str, float] = {}
+
+    def owner(self, obj) -> str:
+        from visualizer.panels.base import Panel
+
+        w = obj
+        while w is not None:
+            if isinstance(w, Panel):
+                return getattr(w, "key", type(w).__name__)
+            w = w.parentWidget() if hasattr(w, "parentWidget") else None
+        return "window"
+
+    def install(self) -> "object":
+        from PySide6 import QtCore, QtWidgets
+
+        from visualizer.panels.base import Panel
+
+        att = self
+        paint_type = QtCore.QEvent.Type.Paint
+
+        class TimedApp(QtWidgets.QApplication):
+            def notify(self, obj, ev):  # noqa: N802 (Qt name)
+                if ev.type() != paint_type:
+                    return super().notify(obj, ev)
+                t0 = time.perf_counter()
+                r = super().notify(obj, ev)
+                key = att.owner(obj)
+                att.frame_paint[key] = att.frame_paint.get(key, 0.0) + time.perf_counter() - t0
+                return r
+
+        original = Panel._on_snapshot
+
+        def timed(panel, snapshot):
+            t0 = time.perf_counter()
+            original(panel, snapshot)
+            att.frame_handler[panel.key] = att.frame_handler.get(panel.key, 0.0) + time.perf_counter() - t0
+
+        Panel._on_snapshot = timed
+        return TimedApp(["rnnlab"])
+
+    def end_frame(self) -> None:
+        self.frames.append((self.frame_handler, self.frame_paint))
+        self.frame_handler, self.frame_paint = {}, {}
+
+
+def attribution(att: _Attribution, experiment: str, preset: str | None, seconds: float) -> None:
+    """Run the window once with every panel's handler and paint timed; print medians and p90 (ms)."""
+    import numpy as np
+    from PySide6 import QtWidgets
+
+    from visualizer import session as session_module
+
+    app = QtWidgets.QApplication.instance()
+    att.frames = []
+
+    ack = session_module.TrainingSession._ack
+
+    def timed_ack(worker, cpu0):  # a frame is drawn (its repaint has run): close the frame's paint sums
+        att.end_frame()
+        ack(worker, cpu0)
+
+    session_module.TrainingSession._ack = staticmethod(timed_ack)
+    try:
+        r = windowed(experiment, preset, seconds)
+    finally:
+        session_module.TrainingSession._ack = staticmethod(ack)
+    name = experiment + (f"/{preset}" if preset else "")
+    print(f"\n{name}: per-frame GUI cost by panel in the real window (1600x1000), ms median / p90 "
+          f"(handler: snapshot handling incl. drawing the probe/views; paint: Qt paint events), "
+          f"{r['fps']:.1f} frames/s in this instrumented run")
+    frames = att.frames[2:] or att.frames  # (the first frames lay out the window)
+    keys = sorted({k for h, p in frames for k in (*h, *p)}, key=lambda k: (k == "window", k))
+    total = np.zeros(len(frames))
+    for k in keys:
+        h = np.array([f[0].get(k, 0.0) for f in frames]) * 1000
+        p = np.array([f[1].get(k, 0.0) for f in frames]) * 1000
+        total += h + p
+        print(f"  {k:<12} handler {np.median(h):6.2f} / {np.percentile(h, 90):6.2f}   paint {np.median(p):6.2f} / "
+              f"{np.percentile(p, 90):6.2f}   both {np.median(h + p):6.2f} / {np.percentile(h + p, 90):6.2f}")
+    print(f"  {'all':<12} {'':>34} both {np.median(total):6.2f} / {np.percentile(total, 90):6.2f}  "
+          f"({len(frames)} frames)")
+    app.processEvents()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=10.0)
@@ -128,13 +222,21 @@ def main(argv: list[str] | None = None) -> int:
                         "(the machine's own noise is often larger than the effect measured)")
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads for both runs (default 1, as the app uses: see core.runtime.limit_blas_threads)")
+    p.add_argument("--panels", action="store_true",
+                   help="instead: one instrumented window run per case, each panel's redraw time per frame")
     args = p.parse_args(argv)
-    from visualizer.app import limit_blas_threads
+    from core.runtime import limit_blas_threads
 
     limit_blas_threads(args.blas_threads)
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     cases = [c for c in CASES if args.only in (None, c[0])] or [(args.only, None)]
+    if args.panels:
+        att = _Attribution()
+        att.install()  # before visualizer.app.application() creates a plain QApplication
+        for exp, preset in cases:
+            attribution(att, exp, preset, args.seconds)
+        return 0
     print("ratio: windowed / headless steps per wall second (noisy on a shared machine: headless is run\n"
           "before and after the window and averaged); per CPU s: the same per CPU second of the process.")
     print(f"{'experiment':<24} {'headless/s':>11} {'window/s':>10} {'ratio':>7} {'per CPU s':>10} "
