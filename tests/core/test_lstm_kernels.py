@@ -1,0 +1,84 @@
+"""Speed paths of the LSTM/GRU kernels: each must give the results of the plain path.
+
+The row-blocked recurrent products (core.nn.lstm.gemm_row_blocks) only switch on with
+OpenBLAS's AVX-512 kernels and large H; here they are forced on at tiny sizes by lowering
+the threshold, so that the uneven last block and both directions are exercised anywhere.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import core.nn.lstm as lstm_mod
+from core.nn.lstm import LSTM, gemm_row_blocks
+from core.gradcheck import numerical_grad
+
+
+def central_grad(f, a, eps=1e-4):
+    """Central differences, Richardson-combined (error O(eps^4))."""
+    return (4.0 * numerical_grad(f, a, eps) - numerical_grad(f, a, 2 * eps)) / 3.0
+
+
+@pytest.fixture
+def forced_blocks(monkeypatch):
+    """Row blocks at tiny sizes: H=8, B=3 -> forward blocks of 16 rows (of 32), backward of 5 (of 8)."""
+    monkeypatch.setattr(lstm_mod, "_SMALL_GEMM_MNK", 500)
+    monkeypatch.setattr(lstm_mod, "_small_gemm", [True])
+
+
+def _run(layer, x, dy, h0=None):
+    y, (h, c), cache = layer.forward(x, h0)
+    dx, (dh0, dc0), grads, norms = layer.backward(dy, cache, (np.ones_like(h), np.ones_like(c)))
+    return [y, h, c, dh0, dc0, norms] + ([] if dx is None else [dx]) + [grads[k] for k in sorted(grads)]
+
+
+def test_gemm_row_blocks_cover_every_row_once(forced_blocks):
+    a, out = np.zeros((32, 8)), np.zeros((32, 3))
+    blocks = gemm_row_blocks(a, out, 3)
+    assert [len(b) for b, _ in blocks] == [16, 16]
+    assert all(np.shares_memory(o, out) for _, o in blocks)
+    blocks = gemm_row_blocks(np.zeros((8, 32)), np.zeros((8, 3)), 3)
+    assert [len(b) for b, _ in blocks] == [5, 3]
+    assert gemm_row_blocks(np.zeros((4, 4)), np.zeros((4, 3)), 3) is None  # already small
+
+
+def test_no_blocks_without_the_small_kernel(monkeypatch):
+    monkeypatch.setattr(lstm_mod, "_small_gemm", [False])
+    assert gemm_row_blocks(np.zeros((4096, 1024)), np.zeros((4096, 32)), 32) is None
+
+
+@pytest.mark.parametrize("ids", [False, True])
+@pytest.mark.parametrize("dy_every_step", [True, False])
+def test_blocked_products_equal_the_plain_ones(monkeypatch, ids, dy_every_step):
+    rng = np.random.default_rng(3)
+    T, B, D, H = 5, 3, 4, 8
+    x = rng.integers(0, D, size=(T, B)) if ids else rng.standard_normal((T, B, D))
+    dy = rng.standard_normal((T, B, H)) if dy_every_step else None
+    h0 = (rng.standard_normal((B, H)), rng.standard_normal((B, H)))
+    layer = LSTM(D, H, np.random.default_rng(0), dtype=np.float64)
+    monkeypatch.setattr(lstm_mod, "_small_gemm", [False])
+    plain = _run(layer, x, dy, h0)
+    monkeypatch.setattr(lstm_mod, "_SMALL_GEMM_MNK", 500)
+    monkeypatch.setattr(lstm_mod, "_small_gemm", [True])
+    blocked = _run(layer, x, dy, h0)
+    assert len(plain) == len(blocked)
+    for a, b in zip(plain, blocked):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_blocked_gradients_match_central_differences(forced_blocks):
+    rng = np.random.default_rng(4)
+    T, B, D, H = 4, 3, 4, 8
+    layer = LSTM(D, H, rng, dtype=np.float64)
+    x = rng.standard_normal((T, B, D))
+    R = rng.standard_normal((T, B, H))
+
+    def loss():
+        return float(np.sum(layer.forward(x)[0] * R))
+
+    _, _, cache = layer.forward(x)
+    dx, _, grads, _ = layer.backward(R, cache)
+    for k, p in layer.params.items():
+        num = central_grad(loss, p)
+        assert np.max(np.abs(grads[k] - num)) <= 1e-7 * (1 + np.max(np.abs(num))), k
+    assert np.max(np.abs(dx - central_grad(loss, x))) <= 1e-7
