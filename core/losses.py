@@ -108,16 +108,21 @@ def mse(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
     return float((diff * diff).sum()) / diff.size, diff * (2.0 / diff.size)
 
 
-def bce_with_sigmoid(logits: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+def bce_with_sigmoid(logits: np.ndarray, target: np.ndarray, grad: bool = True,
+                     prob: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
     """Binary cross-entropy of ``sigmoid(logits)`` against ``target`` in [0, 1], mean over elements.
 
-    Stable form: max(x, 0) - x t + log(1 + exp(-|x|)). Returns (loss, (sigmoid(x) - t) / N).
+    Stable form: max(x, 0) - x t + log(1 + exp(-|x|)). Returns (loss, (sigmoid(x) - t) / N);
+    ``grad=False``: (loss, None). ``prob``: sigmoid(logits) if the caller has it already.
     """
     logits, target = _pair("logits", logits, "target", target)
     _check_unit_interval("target", target)
     x = logits
     loss = np.maximum(x, 0) - x * target + np.log1p(np.exp(-np.abs(x)))
-    return float(loss.mean()), (sigmoid(x) - target) / x.size
+    mean = float(np.add.reduce(loss, axis=None)) / loss.size
+    if not grad:
+        return mean, None
+    return mean, ((sigmoid(x) if prob is None else prob) - target) / x.size
 
 
 def bce(prob: np.ndarray, target: np.ndarray, eps: float | None = None) -> tuple[float, np.ndarray]:

@@ -47,7 +47,7 @@ from core.experiments.base import Preset, Target
 from core.experiments.common import NeuralExperiment, build_optimizer, layer_traces
 from core.nn.dense import Dense, sigmoid
 from core.nn.module import prefixed
-from core.nn.recurrent import make_recurrent
+from core.nn.rnn import RNN
 from core.probe import Probe, frozen_array
 from core import views as V
 
@@ -96,7 +96,7 @@ class BinaryAddition(NeuralExperiment):
         c = self.config
         self.bits = c["bits"]
         H = c["hidden_size"]
-        self.rnn = make_recurrent("rnn", 2, H, 1, rng=self.rng, activation="sigmoid")
+        self.rnn = RNN(2, H, self.rng, activation="sigmoid")  # what make_recurrent("rnn", ...) builds
         self.out = Dense(H, 1, self.rng)
         layers = {"rnn": self.rnn.params, "out": self.out.params}
         if c["init"] == "uniform":  # the tutorial: 2 * np.random.random(shape) - 1
@@ -161,17 +161,17 @@ class BinaryAddition(NeuralExperiment):
         return rest[0].copy(), rest[1].copy()
 
     # -- model --------------------------------------------------------------------
-    def _forward(self, x: np.ndarray):
-        """x (T, B, 2) -> probabilities (T, B, 1), logits, caches."""
-        h, _, rcache = self.rnn.forward(x, check=False)  # (T, B, H); our own batches: no checks
+    def _forward(self, x: np.ndarray, reuse: bool = False):
+        """x (T, B, 2) -> probabilities (T, B, 1), logits, caches (``reuse``: the training step's,
+        in the RNN's workspace, see RNN.forward)."""
+        h, _, rcache = self.rnn.forward(x, check=False, reuse=reuse)  # (T, B, H); our own batches: no checks
         logits, ocache = self.out.forward(h, check=False)  # (T, B, 1)
         return sigmoid(logits), logits, h, (rcache, ocache)
 
     def _loss(self, p: np.ndarray, logits: np.ndarray, y: np.ndarray, grad: bool = True) -> tuple[float, np.ndarray | None]:
         """Loss and dL/dlogits (T, B, 1) (None if not ``grad``)."""
         if self.config["loss"] == "bce":
-            loss, dlogits = losses.bce_with_sigmoid(logits, y)
-            return float(loss), dlogits
+            return losses.bce_with_sigmoid(logits, y, grad=grad, prob=p)
         B = y.shape[1]
         err = p - y  # (T, B, 1)
         loss = 0.5 * float(np.vdot(err, err)) / B
@@ -193,7 +193,7 @@ class BinaryAddition(NeuralExperiment):
 
     def train_step(self) -> dict[str, float]:
         x, y, yb = self._next_batch()  # (T, B, 2), (T, B, 1), (T, B, 1) bool
-        p, logits, _, caches = self._forward(x)
+        p, logits, _, caches = self._forward(x, reuse=True)
         loss, dlogits = self._loss(p, logits, y)
         grads, _ = self._backward(dlogits, caches, need_norms=False)
         self.update(loss, grads)

@@ -1,6 +1,7 @@
 """Shared machinery for neural experiments: guarded updates, state dicts, probe traces."""
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -31,7 +32,11 @@ def build_optimizer(config: Mapping[str, Any]) -> optim.Optimizer:
 
 
 def global_norm(grads: Mapping[str, np.ndarray]) -> float:
-    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+    total = 0.0
+    vdot = np.vdot
+    for g in grads.values():
+        total += float(vdot(g, g))
+    return math.sqrt(total)  # nan/inf stay nan/inf
 
 
 class NeuralExperiment(Experiment):
@@ -54,15 +59,16 @@ class NeuralExperiment(Experiment):
         or the gradient norm is not finite. Increments ``self.step``.
         """
         step = self.step + 1
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             raise TrainingDiverged(step, "the loss", float(loss))
-        clip = float(self.config.get("clip", 0.0) or 0.0)
-        mode = self.config.get("clip_mode", "norm")
+        config = self.config
+        clip = float(config.get("clip", 0.0) or 0.0)
+        mode = config.get("clip_mode", "norm") if clip > 0 else "norm"
         if clip > 0 and mode == "norm":
             norm = float(optim.clip_by_global_norm(grads, clip))
         else:
             norm = global_norm(grads)
-        if not np.isfinite(norm):
+        if not math.isfinite(norm):
             raise TrainingDiverged(step, "the gradient norm", norm)
         if clip > 0 and mode == "value":
             optim.clip_by_value(grads, clip)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+import weakref
 from typing import Any, Mapping
 
 import numpy as np
@@ -41,6 +42,8 @@ from core.nn.validate import (check_choice, check_dtype, check_float_array, chec
 
 ACTIVATIONS = ("tanh", "sigmoid")
 AUGMENT_MAX_INPUT = 8  # dense inputs this narrow take the augmented path (RNN._forward_augmented)
+AUGMENT_WIDE_BATCH = 128  # from this batch size on, the augmented loop keeps the tanh output contiguous
+_WORKSPACES: "weakref.WeakKeyDictionary[RNN, dict]" = weakref.WeakKeyDictionary()  # RNN.forward(reuse=True)
 
 
 def tune_malloc(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20) -> bool:
@@ -228,19 +231,22 @@ class RNN(RecurrentLayer):
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None, rng: Any = None,
-                train: bool = True, check: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+                train: bool = True, check: bool = True, reuse: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
         """x (T, B, D) (or int ids (T, B): one-hot input), h0 (B, H) or None -> (y (T, B, H), h_last (B, H), cache).
 
         ``rng``/``train`` are accepted for interface symmetry with Stacked and ignored.
         ``y`` is a view into the cache: do not modify it in place.
-        ``check=False`` skips the argument checks: for callers whose inputs are correct by
-        construction (an experiment's own batches, x of the layer's dtype), in a hot loop.
+        For a training loop: ``check=False`` skips the argument checks (inputs correct by
+        construction: an experiment's own batches, x of the layer's dtype). ``reuse=True`` (narrow
+        dense inputs) computes in buffers this layer keeps for the shape: the outputs and the cache
+        stay valid only until the next ``reuse=True`` call (one training loop per layer; not for
+        anything kept or drawn). What ``backward`` returns is always fresh.
         """
         if check:
             x = self._check_x(x)
             h0, _ = self._check_state("h0", h0, x.shape[1])
         if x.ndim == 3 and x.shape[2] <= AUGMENT_MAX_INPUT:
-            return self._forward_augmented(x, h0)
+            return self._forward_augmented(x, h0, reuse)
         T, B = x.shape[:2]
         H = self.hidden_size
         p = self.params
@@ -278,7 +284,8 @@ class RNN(RecurrentLayer):
         cache = {"x": x, "h": hs, "pre": pre}
         return hs[1:], hs[-1].copy(), cache
 
-    def _forward_augmented(self, x: np.ndarray, h0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, dict]:
+    def _forward_augmented(self, x: np.ndarray, h0: np.ndarray | None,
+                           reuse: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
         """Small dense inputs (D <= AUGMENT_MAX_INPUT): each step is ONE product of the row
         ``z_t = [h_{t-1}, x_t, 1]`` (K = H + D + 1 columns) with ``[Whh; Wxh; bh]`` (K, H), then
         the nonlinearity: two NumPy calls per timestep, and the weight gradients are one
@@ -289,11 +296,18 @@ class RNN(RecurrentLayer):
         p = self.params
         Wx, Wh, b = p["Wxh"], p["Whh"], p["bh"]
         sig = self.activation == "sigmoid"
-        Z = np.empty((T + 1, B, K), self.dtype)  # rows z_t; Z[T] only holds h_T
+        ws = self._workspace(T, B, D) if reuse else None
+        if ws is None:
+            Z = np.empty((T + 1, B, K), self.dtype)  # rows z_t; Z[T] only holds h_T
+            Z[:T, :, K - 1] = 1.0
+            Z[T, :, H:] = 0.0
+            W = np.empty((K, H), self.dtype)
+            pre = np.empty((T, B, H), self.dtype)
+            hs = np.empty((T + 1, B, H), self.dtype)  # contiguous h (the layer's output)
+            steps = zip(Z[:-1], pre, Z[1:, :, :H])
+        else:
+            Z, W, pre, hs, steps = ws["z"], ws["w"], ws["pre"], ws["h"], ws["fsteps"]
         Z[:T, :, H:H + D] = x
-        Z[:T, :, K - 1] = 1.0
-        Z[T, :, H:] = 0.0
-        W = np.empty((K, H), self.dtype)
         if sig:  # pre / 2 = u_{t-1} @ Whh/4 + x_t @ Wxh/2 + (bh/2 + colsum(Whh)/4)
             np.multiply(Wh, 0.25, out=W[:H])
             np.multiply(Wx, 0.5, out=W[H:K - 1])
@@ -308,20 +322,50 @@ class RNN(RecurrentLayer):
             W[H:K - 1] = Wx
             W[K - 1] = b
             Z[0, :, :H] = 0.0 if h0 is None else h0
-        pre = np.empty((T, B, H), self.dtype)
         dot, tanh = np.dot, np.tanh
-        for z_t, pre_t, h_t in zip(Z[:-1], pre, Z[1:, :, :H]):
-            dot(z_t, W, out=pre_t)  # (B, H)
-            tanh(pre_t, out=h_t)
-        hs = np.empty((T + 1, B, H), self.dtype)  # contiguous h (the layer's output)
         Zh = Z[:, :, :H]
-        if sig:  # back from u-space: h = (u + 1) / 2, pre = 2 (pre / 2), in Z too (backward's Z^T @ dpre)
-            pre *= 2.0
-            Zh *= 0.5
-            Zh += 0.5
-        hs[...] = Zh
-        cache = {"x": x, "h": hs, "pre": pre, "z": Z}
-        return hs[1:], hs[-1].copy(), cache
+        if B < AUGMENT_WIDE_BATCH:  # small batches: the nonlinearity writes into Z's rows directly
+            for z_t, pre_t, h_t in steps:
+                dot(z_t, W, out=pre_t)  # (B, H)
+                tanh(pre_t, out=h_t)
+            if sig:  # back from u-space: h = (u + 1) / 2, pre = 2 (pre / 2), in Z too (backward's Z^T @ dpre)
+                pre *= 2.0
+                Zh *= 0.5
+                Zh += 0.5
+            hs[...] = Zh
+        else:  # wide batches: the nonlinearity into contiguous memory (vectorised), then a copy into Z
+            hs[0] = Z[0, :, :H]
+            for t in range(T):
+                dot(Z[t], W, out=pre[t])
+                tanh(pre[t], out=hs[t + 1])
+                Z[t + 1, :, :H] = hs[t + 1]
+            if sig:
+                pre *= 2.0
+                hs *= 0.5
+                hs += 0.5
+                Zh[...] = hs
+        cache = {"x": x, "h": hs, "pre": pre, "z": Z, "ws": ws}
+        return hs[1:], (hs[-1] if ws is not None else hs[-1].copy()), cache
+
+    def _workspace(self, T: int, B: int, D: int) -> dict:
+        """This layer's buffers for ``reuse=True`` at shape (T, B, D), with the per-timestep views
+        of both loops made once (kept in a weak map: a copied layer builds its own)."""
+        ws = _WORKSPACES.get(self)
+        if ws is not None and ws["key"] == (T, B, D, self.dtype):
+            return ws
+        H, dt = self.hidden_size, self.dtype
+        K = H + D + 1
+        Z = np.empty((T + 1, B, K), dt)
+        Z[:T, :, K - 1] = 1.0
+        Z[T, :, H:] = 0.0
+        pre = np.empty((T, B, H), dt)
+        dh, dact, dpre = (np.empty((T, B, H), dt) for _ in range(3))
+        ws = {"key": (T, B, D, self.dtype), "z": Z, "w": np.empty((K, H), dt), "pre": pre,
+              "h": np.empty((T + 1, B, H), dt), "fsteps": list(zip(Z[:-1], pre, Z[1:, :, :H])),
+              "dh": dh, "dact": dact, "dpre": dpre, "tmp": np.empty((B, H), dt),
+              "bsteps": list(zip(dh[:0:-1], dact[:0:-1], dpre[:0:-1], dh[-2::-1]))}
+        _WORKSPACES[self] = ws
+        return ws
 
     # -- backward -------------------------------------------------------------------------
     def backward(self, dy: np.ndarray | None, cache: dict, dh_last: np.ndarray | None = None,
@@ -345,23 +389,31 @@ class RNN(RecurrentLayer):
         WhT = np.ascontiguousarray(Wh.T)  # (H, H)
 
         h = hs[1:]  # (T, B, H)
-        dact = np.empty((T, B, H), self.dtype)  # (T, B, H) d h_t / d pre_t
+        ws = cache.get("ws")
+        if ws is None:
+            dact = np.empty((T, B, H), self.dtype)  # (T, B, H) d h_t / d pre_t
+            if dy is None:
+                dh = np.zeros((T, B, H), self.dtype)
+            else:
+                dh = dy if overwrite_dy and dy.flags.c_contiguous else dy.copy()  # (T, B, H) total dL/dh_t
+            dpre = np.empty((T, B, H), self.dtype)  # (T, B, H)
+            tmp = np.empty((B, H), self.dtype)
+            steps = zip(dh[:0:-1], dact[:0:-1], dpre[:0:-1], dh[-2::-1])  # t = T-1 .. 1, with dh[t-1]
+        else:  # the forward's workspace (reuse=True): buffers and loop views made once
+            dact, dh, dpre, tmp, steps = ws["dact"], ws["dh"], ws["dpre"], ws["tmp"], ws["bsteps"]
+            if dy is None:
+                dh.fill(0.0)
+            else:
+                np.copyto(dh, dy)
         if self.activation == "tanh":
             np.multiply(h, h, out=dact)
             np.subtract(1.0, dact, out=dact)
         else:
             np.subtract(1.0, h, out=dact)
             dact *= h
-        if dy is None:
-            dh = np.zeros((T, B, H), self.dtype)
-        else:
-            dh = dy if overwrite_dy and dy.flags.c_contiguous else dy.copy()  # (T, B, H) total dL/dh_t
         if dh_last is not None:
             dh[-1] += dh_last
-        dpre = np.empty((T, B, H), self.dtype)  # (T, B, H)
-        tmp = np.empty((B, H), self.dtype)
         dot, add, multiply = np.dot, np.add, np.multiply
-        steps = zip(dh[:0:-1], dact[:0:-1], dpre[:0:-1], dh[-2::-1])  # t = T-1 .. 1, with dh[t-1]
         if dy is None:
             for dh_t, da_t, dp_t, dh_prev in steps:
                 multiply(dh_t, da_t, out=dp_t)

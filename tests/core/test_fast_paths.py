@@ -21,11 +21,12 @@ def numgrad(f, a, eps=1e-3):
     return (4.0 * numerical_grad(f, a, eps) - numerical_grad(f, a, 2 * eps)) / 3.0
 
 
-@pytest.fixture(params=["augmented", "projected"])
+@pytest.fixture(params=["augmented", "augmented-wide", "projected"])
 def path(request, monkeypatch):
-    """Force one of the two forward paths for dense inputs."""
-    monkeypatch.setattr(rnn_mod, "AUGMENT_MAX_INPUT", 10**9 if request.param == "augmented" else 0)
-    return request.param
+    """Force one of the forward paths for dense inputs (augmented-wide: the loop for wide batches)."""
+    monkeypatch.setattr(rnn_mod, "AUGMENT_MAX_INPUT", 0 if request.param == "projected" else 10**9)
+    monkeypatch.setattr(rnn_mod, "AUGMENT_WIDE_BATCH", 1 if request.param == "augmented-wide" else 10**9)
+    return request.param.split("-")[0]
 
 
 @pytest.mark.parametrize("act", ["tanh", "sigmoid"])
@@ -70,16 +71,19 @@ def test_rnn_paths_agree(act, monkeypatch):
     rnn = RNN(3, 6, rng, activation=act, dtype=np.float64)
     x = rng.standard_normal((7, 2, 3))
     dy = rng.standard_normal((7, 2, 6))
+    h0 = rng.uniform(0.2, 0.8, (2, 6))
     out = {}
-    for name, limit in (("augmented", 10**9), ("projected", 0)):
+    for name, limit, wide in (("augmented", 10**9, 10**9), ("wide", 10**9, 1), ("projected", 0, 10**9)):
         monkeypatch.setattr(rnn_mod, "AUGMENT_MAX_INPUT", limit)
-        y, h, cache = rnn.forward(x)
-        out[name] = (y.copy(), h, *rnn.backward(dy, cache)[:3])
-    a, p = out["augmented"], out["projected"]
-    for u, v in zip(a[:4], p[:4]):
-        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-13)
-    for k in rnn.params:
-        np.testing.assert_allclose(a[4][k], p[4][k], rtol=1e-12, atol=1e-13)
+        monkeypatch.setattr(rnn_mod, "AUGMENT_WIDE_BATCH", wide)
+        y, h, cache = rnn.forward(x, h0)
+        out[name] = (y.copy(), h, rnn.trace(cache)[0]["pre"].copy(), *rnn.backward(dy, cache)[:3])
+    for other in ("wide", "projected"):
+        a, p = out["augmented"], out[other]
+        for u, v in zip(a[:5], p[:5]):
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-13)
+        for k in rnn.params:
+            np.testing.assert_allclose(a[5][k], p[5][k], rtol=1e-12, atol=1e-13)
 
 
 def test_rnn_unchecked_backward_options_change_only_the_work(path):
@@ -138,3 +142,35 @@ def test_sigmoid_is_stable_and_exact(dtype):
     want = np.where(x[:-1] >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(dtype)
     np.testing.assert_array_equal(p, want)
     assert np.isnan(sigmoid(x)[-1])
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+def test_rnn_reuse_workspace_gives_the_same_results(act):
+    import copy
+
+    rng = np.random.default_rng(4)
+    rnn = RNN(2, 5, rng, activation=act)
+    for T, B in ((8, 1), (8, 1), (3, 4), (8, 1)):  # the same shape again, another, back
+        x = rng.standard_normal((T, B, 2)).astype(np.float32)
+        h0 = None if B == 1 else rng.uniform(0.2, 0.8, (B, 5)).astype(np.float32)
+        dy = rng.standard_normal((T, B, 5)).astype(np.float32)
+        dl = rng.standard_normal((B, 5)).astype(np.float32)
+        y, h, c = rnn.forward(x, h0)
+        want = (y.copy(), h.copy(), *rnn.backward(dy, c, dl))
+        y2, h2, c2 = rnn.forward(x, h0, check=False, reuse=True)
+        np.testing.assert_array_equal(y2, want[0])
+        np.testing.assert_array_equal(h2, want[1])
+        got = rnn.backward(dy, c2, dl, check=False)
+        for u, v in zip(got[:2] + got[3:], want[2:4] + want[5:]):
+            np.testing.assert_array_equal(u, v)
+        for k in rnn.params:
+            np.testing.assert_array_equal(got[2][k], want[4][k])
+    # a copied layer (e.g. a forked run) computes in its own buffers
+    twin = copy.deepcopy(rnn)
+    x = rng.standard_normal((8, 1, 2)).astype(np.float32)
+    ya = rnn.forward(x, reuse=True)[0].copy()
+    yb = twin.forward(x, reuse=True)[0]
+    np.testing.assert_array_equal(ya, yb)
+    twin.params["Whh"] *= 2.0
+    twin.forward(x, reuse=True)
+    np.testing.assert_array_equal(rnn.forward(x, reuse=True)[0], ya)
