@@ -182,15 +182,19 @@ class LSTM(RecurrentLayer):
         half = np.array(0.5, self.dtype)  # 0-d array: cheaper in a ufunc than a Python float
         dot, add, multiply, tanh = np.dot, np.add, np.multiply, np.tanh
         blocks = gemm_row_blocks(Wh_sT, z, B)  # None: one product per step
+        h_zero = h0 is None
         for a, sig, i_f, g_c, o_t, c_t, tc_t, h_prev, h_t in zip(
                 A[:-1, :4 * H], A[:-1, :3 * H], A[:-1, :2 * H], A[:-1, 3 * H:], A[:-1, 2 * H:3 * H],
                 A[1:, 4 * H:], tcT, hT[:-1], hT[1:]):
-            if blocks is None:
-                dot(Wh_sT, h_prev, z)  # (4H, B)
+            if h_zero:  # h_0 = 0 (no h0 given): h_0 @ Wh is 0
+                h_zero = False
             else:
-                for w_b, z_b in blocks:
-                    dot(w_b, h_prev, z_b)
-            add(a, z, a)
+                if blocks is None:
+                    dot(Wh_sT, h_prev, z)  # (4H, B)
+                else:
+                    for w_b, z_b in blocks:
+                        dot(w_b, h_prev, z_b)
+                add(a, z, a)
             tanh(a, a)
             multiply(sig, half, sig)
             add(sig, half, sig)  # [i, f, o] = sigmoid via tanh
@@ -202,7 +206,7 @@ class LSTM(RecurrentLayer):
         Y[0] = 0.0 if h0 is None else h0
         np.copyto(Y[1:], hT[1:].transpose(0, 2, 1))
         y = Y[1:]  # (T, B, H), contiguous
-        cache = {"x": x, "hT": hT, "A": A, "tcT": tcT, "Y": Y, "y": y}
+        cache = {"x": x, "hT": hT, "A": A, "tcT": tcT, "Y": Y, "y": y, "h0_zero": h0 is None}
         return y, (Y[T].copy(), A[T, 4 * H:].T.copy()), cache
 
     def _gates(self, cache: dict) -> dict[str, np.ndarray]:
@@ -311,7 +315,11 @@ class LSTM(RecurrentLayer):
         else:
             dWx = np.matmul(x.reshape(T * B, self.input_size).T, dG.T)  # (D, 4H)
         # below H ~ 64 the (4H, H) product and a transposed view measured faster (a few %)
-        dWh = np.matmul(h_prev.T, dG.T) if H >= 64 else (dG @ h_prev).T
+        if cache.get("h0_zero"):  # h_0 = 0: the first step's B columns add nothing to dWh
+            h_prev, dGh = h_prev[B:], dG[:, B:]
+        else:
+            dGh = dG
+        dWh = np.matmul(h_prev.T, dGh.T) if H >= 64 else (dGh @ h_prev).T
         grads = {"Wxh": dWx, "Whh": dWh, "bh": dG @ np.ones(T * B, dt)}
         dx = None
         if need_dx and x.ndim == 3:

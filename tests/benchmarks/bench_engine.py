@@ -37,7 +37,11 @@ Cases
              only the matrix products of a char-LSTM step (50 forward h @ Whh, 50 backward
              dgates @ Whh^T, dWhh, the output layer's forward, dW and dh) on preallocated
              buffers - the speed limit of any NumPy LSTM with this BLAS. Its row pairs
-             ours against the skeleton (ratio ours/skeleton), not against torch.
+             ours against the skeleton (ratio ours/skeleton), not against torch. A second row
+             pairs ours against the "blocked" skeleton: the same products with the per-step
+             recurrent ones cut into the row blocks our LSTM uses (core.nn.lstm.gemm_row_blocks,
+             OpenBLAS's small-matrix kernel: no re-packing of the weight each step) - the
+             limit for that technique (identical to the plain skeleton on other BLAS kernels).
 
 Extra pairs
   --lstm-from FILE  our LSTM class taken from FILE (e.g. an older core/nn/lstm.py): the
@@ -77,7 +81,7 @@ import numpy as np  # noqa: E402
 
 from core import losses, optim, runtime  # noqa: E402
 from core.nn.dense import Dense  # noqa: E402
-from core.nn.lstm import LSTM  # noqa: E402
+from core.nn.lstm import LSTM, gemm_row_blocks  # noqa: E402
 from core.nn.recurrent import make_recurrent  # noqa: E402
 from core.nn.rnn import RNN  # noqa: E402
 
@@ -156,9 +160,14 @@ def ours_char(H: int, dtype, T: int = 50, B: int = 32, lstm_class=None):
     return step
 
 
-def skeleton_char(H: int, dtype, T: int = 50, B: int = 32):
+def skeleton_char(H: int, dtype, T: int = 50, B: int = 32, blocked: bool = False):
     """Only the matrix products of a char-LSTM step, each in its fastest layout measured here,
-    on preallocated buffers, with no elementwise maths: the limit for a NumPy LSTM step."""
+    on preallocated buffers, with no elementwise maths: the limit for a NumPy LSTM step.
+
+    ``blocked``: the per-step recurrent products cut into the row blocks our LSTM uses
+    (core.nn.lstm.gemm_row_blocks: OpenBLAS's small-matrix kernel, no re-packing of the
+    weight each step), i.e. the limit for that technique; the same as the plain skeleton
+    where the BLAS has no such kernel."""
     rng = np.random.default_rng(0)
     Wh = rng.standard_normal((H, 4 * H)).astype(dtype) * 0.01  # (H, 4H)
     WhT = np.ascontiguousarray(Wh.T)  # (4H, H)
@@ -171,15 +180,19 @@ def skeleton_char(H: int, dtype, T: int = 50, B: int = 32):
     z = np.empty((4 * H, B), dtype)
     dh = np.empty((H, B), dtype)
     dot = np.dot
+    fwd = (blocked and gemm_row_blocks(WhT, z, B)) or [(WhT, z)]
+    bwd = (blocked and gemm_row_blocks(Wh, dh, B)) or [(Wh, dh)]
 
     def step():
         for t in range(T):
-            dot(WhT, hT[t], z)  # forward recurrence (4H, H) @ (H, B)
+            for a, o in fwd:
+                dot(a, hT[t], o)  # forward recurrence (4H, H) @ (H, B)
         Y @ Wy  # logits
         Y.T @ dl  # dWy
         dl @ Wy.T  # dY
         for t in range(T - 1, -1, -1):
-            dot(Wh, gT[t], dh)  # backward recurrence (H, 4H) @ (4H, B)
+            for a, o in bwd:
+                dot(a, gT[t], o)  # backward recurrence (H, 4H) @ (4H, B)
         dG @ Y  # dWhh (4H, H)
     return step
 
@@ -427,6 +440,8 @@ def main() -> None:
             if "skeleton" in only and H >= 512:
                 row(f"  char-LSTM H{H} vs bare-GEMM skel.", dn, *go(ours_char(H, dtype), skeleton_char(H, dtype)),
                     names=("ours", "skeleton"))
+                row(f"  char-LSTM H{H} vs blocked skel.", dn,
+                    *go(ours_char(H, dtype), skeleton_char(H, dtype, blocked=True)), names=("ours", "skel-blk"))
     print("\n* torch.nn.RNN has no sigmoid nonlinearity: torch runs nn.RNN(tanh) of the same sizes "
           "(same work per step); ours runs the sigmoid cell.")
     print("ratio > 1: A (ours) is faster. Medians of steps/s; ratios are per round from adjacent A/B measurements.")

@@ -82,3 +82,20 @@ def test_blocked_gradients_match_central_differences(forced_blocks):
         num = central_grad(loss, p)
         assert np.max(np.abs(grads[k] - num)) <= 1e-7 * (1 + np.max(np.abs(num))), k
     assert np.max(np.abs(dx - central_grad(loss, x))) <= 1e-7
+
+
+@pytest.mark.parametrize("T", [1, 3])
+def test_zero_initial_state_skips_only_zero_products(T):
+    """Without h0 the first step's recurrent product and its dWhh columns are skipped: the
+    results equal those with an explicit zero h0 (which takes the full path)."""
+    rng = np.random.default_rng(5)
+    B, D, H = 2, 3, 4
+    layer = LSTM(D, H, rng, dtype=np.float64)
+    x = rng.integers(0, D, size=(T, B))
+    dy = rng.standard_normal((T, B, H))
+    zero = (np.zeros((B, H)), np.zeros((B, H)))
+    for a, b in zip(_run(layer, x, dy), _run(layer, x, dy, zero)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    if T == 1:
+        _, _, cache = layer.forward(x)
+        assert not layer.backward(dy, cache)[2]["Whh"].any()
