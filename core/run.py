@@ -19,6 +19,7 @@ returns a :class:`Failed` event whose message names the field, value and range.
 """
 from __future__ import annotations
 
+import collections
 import math
 import time
 import types
@@ -37,10 +38,18 @@ from core.trainer import Trainer
 
 IDLE_WAIT = 0.1  # seconds a driver may block waiting for commands when nothing trains
 SPIKE_FACTOR = 20.0  # the watchdog pauses when the loss exceeds this many times the largest of the last 50
+SPIKE_WINDOW = 50
 KEYFRAME_SHARE = 0.03  # keyframes and snapshots may take this share of the training time (due ones wait past it)
 
 
 # -- what a run is ---------------------------------------------------------------------------
+def _replay() -> types.ModuleType:
+    """core.replay, imported on first use (it is only needed once a run records something)."""
+    from core import replay
+
+    return replay
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """What a run is: experiment class, validated hyperparameters, seed, and the preset it came
@@ -321,7 +330,8 @@ class Run:
 
             self.snapshots.add(take_snapshot(experiment, self.trainer.history))
         self.events: list[Any] = []  # core.replay.RunEvent, in order
-        self._recent_losses: list[float] = []
+        self._recent_losses: collections.deque[float] = collections.deque(maxlen=SPIKE_WINDOW)
+        self._recent_top = -math.inf  # max(self._recent_losses), kept up to date
         self._last_views: tuple = ()  # the latest views computed (kept with keyframes when fresh ones cost too much)
         self.keyframe_seconds = 0.0  # time spent recording keyframes and snapshots
         self.train_seconds = 0.0  # time spent in training steps (keyframes get KEYFRAME_SHARE of it)
@@ -498,7 +508,8 @@ class Run:
         self.keyframes.truncate(snap.step)
         self.snapshots.truncate(snap.step)
         self.events = [e for e in self.events if e.step <= snap.step]
-        self._recent_losses = []
+        self._recent_losses.clear()
+        self._recent_top = -math.inf
         self._sent_step = float(snap.step)
         self._playing, self._steps_left = False, 0
         self._wanted.update(("probe", "views"))
@@ -528,34 +539,37 @@ class Run:
         return EventAdded(e)
 
     def _record(self, result: Any) -> list[Event]:
-        """After a step: the spike watchdog, then a keyframe and an exact snapshot when due."""
-        from core.replay import Keyframe, take_snapshot
-
+        """After a step: the spike watchdog, then a keyframe and an exact snapshot when due.
+        (Runs after every training step: a few microseconds unless something is due.)"""
         events: list[Event] = []
         loss = result.metrics.get("loss")
         if loss is not None and self.spike_factor:
             recent = self._recent_losses
-            if len(recent) >= 20:
-                top = max(recent)
-                if top > 0 and loss > self.spike_factor * top:
-                    events = self._spike(loss, top)
-            recent.append(float(loss))
-            if len(recent) > 50:
-                del recent[0]
+            top = self._recent_top
+            if len(recent) >= 20 and top > 0 and loss > self.spike_factor * top:
+                events = self._spike(loss, top)
+            loss = float(loss)
+            evicted = recent[0] if len(recent) == recent.maxlen else None
+            recent.append(loss)
+            if loss >= top:
+                self._recent_top = loss
+            elif evicted is not None and evicted >= top:  # the largest left the window
+                self._recent_top = max(recent)
         step = self.step
-        t0 = self.clock()
-        budget = self.keyframe_share * self.train_seconds + 0.02
         # The probe is cheap: every due keyframe has its own (unless even that is over twice the budget). The
         # views (samples, forecasts) can cost tens of ms: computed afresh within the budget, else the latest
         # ones (at most a few hundred steps old) are kept with the keyframe.
-        if self.keyframes.due(step) and self.keyframe_seconds <= 2 * budget:
-            p = None if "probe" in self.broken else self._guarded("probe", self.experiment.probe, events)
-            if self.keyframe_seconds <= budget and "views" not in self.broken:
-                self._last_views = tuple(self._guarded("views", self.experiment.views, events) or ())
-            self.keyframes.add(Keyframe(step, p, self._last_views, dict(result.row or result.metrics)))
-        self.keyframe_seconds += self.clock() - t0
+        if self.keyframes.due(step):
+            t0 = self.clock()
+            budget = self.keyframe_share * self.train_seconds + 0.02
+            if self.keyframe_seconds <= 2 * budget:
+                p = None if "probe" in self.broken else self._guarded("probe", self.experiment.probe, events)
+                if self.keyframe_seconds <= budget and "views" not in self.broken:
+                    self._last_views = tuple(self._guarded("views", self.experiment.views, events) or ())
+                self.keyframes.add(_replay().Keyframe(step, p, self._last_views, dict(result.row or result.metrics)))
+            self.keyframe_seconds += self.clock() - t0
         if self.snapshots.due(step):
-            self.snapshots.add(take_snapshot(self.experiment, self.history))
+            self.snapshots.add(_replay().take_snapshot(self.experiment, self.history))
         return events
 
     def _spike(self, loss: float, top: float) -> list[Event]:

@@ -1,33 +1,43 @@
-"""GUI performance: event-loop delay while training, and windowed vs headless training speed.
+"""GUI performance: what the open window costs training, event-loop delay, frames/s, and each panel's redraw.
 
 Run explicitly (not collected by pytest)::
 
-    python tests/benchmarks/bench_gui.py                 # binary-addition + char-lm/lstm, 10 s each
-    python tests/benchmarks/bench_gui.py --seconds 5 --only binary-addition
+    python tests/benchmarks/bench_gui.py                          # binary-addition + char-lm/lstm, 5 rounds
+    python tests/benchmarks/bench_gui.py --seconds 5 --rounds 7 --only binary-addition
+    python tests/benchmarks/bench_gui.py --panels                 # each panel's redraw time per frame
 
-For each (experiment, preset) it prints
+Paired and interleaved: each round runs the experiment headless (a Trainer in this process, no Qt)
+and windowed (the RNN Lab window, 1600x1000, offscreen if there is no display, playing at full
+speed with every panel drawing) for ``--seconds`` each, back to back, in the order A B, B A, A B ...
+Per round it prints
 
-* headless steps/s: a Trainer in this process, no Qt (half ``--seconds`` before the window
-  run and half after, averaged: the machine is shared);
-* windowed steps/s: the RNN Lab window (offscreen if there is no display) playing at
-  full speed for the same wall time, all panels visible and drawing;
-* the ratio (target >= 85%);
+* headless and windowed steps/s and their ratio ("wall");
+* **per CPU s**: windowed steps per process CPU second over headless steps per process CPU second,
+  i.e. the share of the CPU the process uses that still trains with the window open (target >= 90%).
+  Unlike the wall ratio it does not exceed 100% on a busy machine (two busy threads can get more
+  than one core's time);
 * event-loop delay while training: a QTimer asks to fire every 10 ms; lateness of
-  each firing (p50 / p99 / max; target p99 < 50 ms);
-* panel frames per second: fps = all frames (the loss curve and the step counter redraw on each;
-  target >= 10), heavy = frames that carried a probe/views (heatmaps, inspector, samples
-  redraw; target >= 4);
-* the GUI thread's share of the CPU time used by both threads (GUI + worker). With one
-  GIL the two mostly take turns, so on a busy machine this share is the steadier figure:
-  windowed speed is roughly headless speed x (1 - share).
+  each firing (p50 / p99 / max; target p99 <= 50 ms);
+* panel frames per second: fps = all frames the GUI drew (the loss curve and the step counter
+  redraw on each; target >= 10), heavy = frames that carried a probe/views (heatmaps, inspector,
+  samples redraw);
+* the GUI thread's share of the CPU time used by both threads (GUI + worker), and the worker's
+  efficiency: its steps per CPU second of the training thread over headless steps per CPU second
+  (what the run loop adds to training: probes, views, keyframes, snapshots, history);
 
-Both runs use ``--blas-threads`` BLAS threads (default 1, as the app does: see
-``core.runtime.limit_blas_threads``). Timings are figures to read, not assertions.
+then the median with min and max of each figure over the rounds. ``--panels`` instead runs the
+window once per case with every panel's snapshot handler and Qt paint events timed (GUI thread
+CPU time per frame, median / p90; see :class:`_Attribution`).
+
+The BLAS library and kernel (threadpoolctl) are printed; both runs use ``--blas-threads`` BLAS
+threads (default 1, as the app does: see ``core.runtime.limit_blas_threads``). Timings are
+figures to read, not assertions.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -53,7 +63,7 @@ def headless(experiment: str, preset: str | None, seconds: float, seed: int = 0)
 
 
 def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
-             blas_threads: int | None = None) -> dict[str, float]:
+             blas_threads: int | None = None, warmup: float = 2.0) -> dict[str, float]:
     import numpy as np
     from PySide6 import QtCore
 
@@ -88,14 +98,18 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     worker = s._worker
     _wait(app, lambda: worker.thread_ident is not None and worker.runs is not None, time.monotonic() + 60)
     worker_clock = time.pthread_getcpuclockid(worker.thread_ident)  # the training thread's CPU time
+    s.set_speed_cap(None)  # the window's default is a cap (see visualizer.widgets.transport.DEFAULT_SPEED)
+    s.pause_at_goal = False  # train flat out past the preset's length (the window pauses there by default)
+    s.play()
+    if warmup > 0:
+        warm = QtCore.QEventLoop()
+        QtCore.QTimer.singleShot(int(warmup * 1000), warm.quit)
+        warm.exec()
     start_step = worker.runs.run.step
     worker_cpu0 = time.clock_gettime(worker_clock)
     gui_cpu0 = time.thread_time()
     cpu0 = time.process_time()
     frames0, heavy0 = s.frames, s.heavy_frames
-    s.set_speed_cap(None)  # the window's default is a cap (see visualizer.widgets.transport.DEFAULT_SPEED)
-    s.pause_at_goal = False  # train flat out past the preset's length (the window pauses there by default)
-    s.play()
     expected[0] = time.perf_counter() + 0.010
     timer.start()
     t0 = time.perf_counter()
@@ -116,7 +130,7 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     lat = np.array(lateness[1:]) * 1000 if len(lateness) > 1 else np.zeros(1)
     return {"steps": steps, "elapsed": elapsed, "p50": float(np.percentile(lat, 50)),
             "p99": float(np.percentile(lat, 99)), "max": float(lat.max()), "fps": frames / elapsed, "heavy_fps": heavy / elapsed,
-            "gui_share": gui_cpu / max(gui_cpu + worker_cpu, 1e-9), "cpu": cpu}
+            "gui_share": gui_cpu / max(gui_cpu + worker_cpu, 1e-9), "cpu": cpu, "worker_cpu": worker_cpu}
 
 
 class _Attribution:
@@ -124,7 +138,9 @@ class _Attribution:
     which draws the probe/views when visible) and paint time of every widget, attributed to the
     panel (dock) it belongs to, else to "window" (toolbar, status bar, progress, scrubber).
     Paint events are timed around QApplication.notify, so this pass runs in a process of its own
-    (a Python notify costs a little on every event): its figures are not used for the ratios."""
+    (a Python notify costs a little on every event): its figures are not used for the ratios.
+    Times are the GUI thread's CPU time (``time.thread_time``): on a busy machine, wall time would
+    also count the time the thread waited for a core."""
 
     def __init__(self) -> None:
         self.frames: list[tuple[dict[str, float], dict[str, float]]] = []  # (handler, paint) seconds by owner
@@ -153,18 +169,18 @@ class _Attribution:
             def notify(self, obj, ev):  # noqa: N802 (Qt name)
                 if ev.type() != paint_type:
                     return super().notify(obj, ev)
-                t0 = time.perf_counter()
+                t0 = time.thread_time()
                 r = super().notify(obj, ev)
                 key = att.owner(obj)
-                att.frame_paint[key] = att.frame_paint.get(key, 0.0) + time.perf_counter() - t0
+                att.frame_paint[key] = att.frame_paint.get(key, 0.0) + time.thread_time() - t0
                 return r
 
         original = Panel._on_snapshot
 
         def timed(panel, snapshot):
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             original(panel, snapshot)
-            att.frame_handler[panel.key] = att.frame_handler.get(panel.key, 0.0) + time.perf_counter() - t0
+            att.frame_handler[panel.key] = att.frame_handler.get(panel.key, 0.0) + time.thread_time() - t0
 
         Panel._on_snapshot = timed
         return TimedApp(["rnnlab"])
@@ -197,7 +213,7 @@ def attribution(att: _Attribution, experiment: str, preset: str | None, seconds:
         session_module.TrainingSession._ack = staticmethod(ack)
     name = experiment + (f"/{preset}" if preset else "")
     print(f"\n{name}: per-frame GUI cost by panel in the real window (1600x1000), ms median / p90 "
-          f"(handler: snapshot handling incl. drawing the probe/views; paint: Qt paint events), "
+          f"(GUI thread CPU time; handler: snapshot handling incl. drawing the probe/views; paint: Qt paint events), "
           f"{r['fps']:.1f} frames/s in this instrumented run")
     frames = att.frames[2:] or att.frames  # (the first frames lay out the window)
     keys = sorted({k for h, p in frames for k in (*h, *p)}, key=lambda k: (k == "window", k))
@@ -217,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--only", default=None, help="one experiment id")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="repeat headless/window/headless this many times and print the median ratio "
-                        "(the machine's own noise is often larger than the effect measured)")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="paired rounds (headless and windowed back to back, order alternating); min/median/max printed")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds the window plays before measuring")
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads for both runs (default 1, as the app uses: see core.runtime.limit_blas_threads)")
     p.add_argument("--panels", action="store_true",
@@ -237,25 +253,43 @@ def main(argv: list[str] | None = None) -> int:
         for exp, preset in cases:
             attribution(att, exp, preset, args.seconds)
         return 0
-    print("ratio: windowed / headless steps per wall second (noisy on a shared machine: headless is run\n"
-          "before and after the window and averaged); per CPU s: the same per CPU second of the process.")
-    print(f"{'experiment':<24} {'headless/s':>11} {'window/s':>10} {'ratio':>7} {'per CPU s':>10} "
-          f"{'loop p50':>9} {'p99':>7} {'max':>7} {'fps':>5} {'heavy':>6} {'GUI CPU share':>14}")
+    import threadpoolctl
+
+    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}), {i.get('num_threads')} thread(s)"
+            for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    print(f"BLAS: {'; '.join(blas) or 'none loaded'}; training thread count fixed at {args.blas_threads}")
+    print("Each round runs headless and windowed back to back, in the order A B, then B A, ... (paired, interleaved).\n"
+          "per CPU s = (windowed steps per process CPU second) / (headless steps per process CPU second): the\n"
+          "share of the machine's work that still trains with the window open. wall = the same per wall second.\n"
+          f"Windowed runs play {args.warmup:g} s before measuring (the first seconds of a run refit the plot axes often).")
+    print(f"{'experiment':<24} {'round':>5} {'headless/s':>11} {'window/s':>10} {'wall':>6} {'per CPU s':>10} "
+          f"{'loop p50':>9} {'p99':>7} {'max':>7} {'fps':>5} {'heavy':>6} {'GUI CPU share':>14} {'worker eff':>10}")
     for exp, preset in cases:
-        ratios = []
-        for _ in range(max(1, args.rounds)):
-            a = headless(exp, preset, args.seconds / 2)
-            r = windowed(exp, preset, args.seconds, blas_threads=args.blas_threads)
-            b = headless(exp, preset, args.seconds / 2)
-            hs, ws = (a[0] + b[0]) / (a[1] + b[1]), r["steps"] / r["elapsed"]
-            hc, wc = (a[0] + b[0]) / max(a[2] + b[2], 1e-9), r["steps"] / max(r["cpu"], 1e-9)
-            ratios.append(ws / hs)
-            name = exp + (f"/{preset}" if preset else "")
-            print(f"{name:<24} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} {wc / hc:>9.0%} "
+        name = exp + (f"/{preset}" if preset else "")
+        rows = []
+        for k in range(max(1, args.rounds)):
+            if k % 2 == 0:
+                a = headless(exp, preset, args.seconds)
+                r = windowed(exp, preset, args.seconds, blas_threads=args.blas_threads, warmup=args.warmup)
+            else:
+                r = windowed(exp, preset, args.seconds, blas_threads=args.blas_threads, warmup=args.warmup)
+                a = headless(exp, preset, args.seconds)
+            hs, ws = a[0] / a[1], r["steps"] / r["elapsed"]
+            hc, wc = a[0] / max(a[2], 1e-9), r["steps"] / max(r["cpu"], 1e-9)
+            worker_eff = (r["steps"] / max(r["worker_cpu"], 1e-9)) / hc
+            rows.append({**r, "wall": ws / hs, "per_cpu": wc / hc, "worker_eff": worker_eff})
+            print(f"{name:<24} {k + 1:>5} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} {wc / hc:>9.0%} "
                   f"{r['p50']:>7.1f}ms {r['p99']:>5.1f}ms {r['max']:>5.0f}ms {r['fps']:>5.1f} {r['heavy_fps']:>6.1f} "
-                  f"{r['gui_share']:>13.0%}", flush=True)
-        if len(ratios) > 1:
-            print(f"{'':<24} median ratio over {len(ratios)} rounds: {sorted(ratios)[len(ratios) // 2]:.0%}", flush=True)
+                  f"{r['gui_share']:>13.0%} {worker_eff:>10.0%}", flush=True)
+        if len(rows) > 1:
+            def mmm(key: str, fmt: str) -> str:
+                v = sorted(x[key] for x in rows)
+                return f"{format(statistics.median(v), fmt)} ({format(v[0], fmt)}-{format(v[-1], fmt)})"
+
+            print(f"{name}: over {len(rows)} rounds, median (min-max): per CPU s {mmm('per_cpu', '.0%')}, "
+                  f"wall {mmm('wall', '.0%')}, loop p50 {mmm('p50', '.1f')} ms, p99 {mmm('p99', '.1f')} ms, "
+                  f"frames/s {mmm('fps', '.1f')}, heavy frames/s {mmm('heavy_fps', '.1f')}, "
+                  f"GUI CPU share {mmm('gui_share', '.0%')}, worker efficiency {mmm('worker_eff', '.0%')}", flush=True)
     return 0
 
 

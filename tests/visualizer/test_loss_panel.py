@@ -71,8 +71,23 @@ def test_a_million_points_draw_bounded(panel, hub):
     assert 100 < n <= len(hub.history.series("loss")) < 40_000  # what core's bounded history holds
     x, _ = panel._curves["loss"].smooth.getOriginalDataset()
     assert x[0] < 1000 and x[-1] == 1_000_001  # the whole run is still represented
-    curve = panel._curves["loss"].smooth  # pyqtgraph draws what is in view, peak-downsampled
-    assert curve.opts["autoDownsample"] and curve.opts["downsampleMethod"] == "peak" and curve.opts["clipToView"]
+    curve = panel._curves["loss"].smooth  # what is painted: the points in view, peak-decimated to the width
+    panel.graphics.grab()
+    columns = int(curve.getViewBox().width())
+    assert 100 < curve.painted_points <= 2 * columns + 2
+
+
+def test_peak_decimation_keeps_spikes_and_the_points_in_view():
+    from visualizer.panels.loss import peak_decimate
+
+    x = np.arange(100_000, dtype=float)
+    y = np.zeros_like(x)
+    y[12_345] = 9.0  # one spike
+    xd, yd = peak_decimate(x, y, 10_000.0, 60_000.0, 200)
+    assert xd.size <= 2 * 200 + 2 and yd.max() == 9.0
+    assert xd[0] <= 10_000 and xd[-1] >= 59_000 and np.all(np.diff(xd) >= 0)
+    xs, ys = peak_decimate(x[:50], y[:50], 10.0, 20.0, 200)  # few points: the ones in view, plus a neighbour
+    assert list(xs) == list(range(9, 22))
 
 
 def test_smoothing_draws_raw_faintly_under_the_smoothed_curve(panel, hub):

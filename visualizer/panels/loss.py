@@ -17,8 +17,8 @@ Each metric is drawn twice: the raw curve faintly, and an exponential moving
 average (the smoothing slider) on top. The points are the session's metric
 history, which core bounds (``core.history.Series``: full resolution for recent
 points, older ones averaged); a frame folds only the new points into each curve
-(its EMA state is kept) and pyqtgraph draws what is in view, peak-downsampled to
-the plot's width. Metrics recorded only at evaluation points are drawn as lines
+(its EMA state is kept), and a :class:`LiveCurve` paints what is in view, peak-decimated
+to the plot's pixel columns, from a path it keeps until the data or the view change. Metrics recorded only at evaluation points are drawn as lines
 with markers. Live hyperparameter changes are marked with labelled vertical lines.
 """
 from __future__ import annotations
@@ -37,7 +37,6 @@ from visualizer.widgets.legend import LegendStrip
 
 GAP_POINTS = 64  # points used to measure a curve's typical spacing
 LEGEND_MIN_PANEL_H = 230  # px: below this panel height the legend strip folds into the "series" menu
-DOWNSAMPLE_FACTOR = 1.0  # samples per pixel column after pyqtgraph's peak downsampling (its default 5 paints 5x more)
 MAX_MARKER_POINTS = 150  # sparse (evaluation) curves get symbols while they have at most this many points
 MAX_MARKERS = 40
 COLORS = ("#ff9f1c", "#2ec4b6", "#f15bb5", "#9bde7e", "#a0c4ff", "#ffd166", "#e76f51", "#cdb4db")
@@ -47,6 +46,15 @@ READOUT_HINT = "hover a plot to read values"
 _BLOCK = 64
 SIDE_BY_SIDE_H = 300  # px of plot area: below this (and wide enough) the two plots sit side by side
 AUTO_LOG_RATIO = 100.0  # a loss that fell by this factor is read on a log axis (unless the user chose)
+
+def nice_ceil(v: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 x 10^k at or above ``v`` (> 0): round axis ends."""
+    k = 10.0 ** np.floor(np.log10(v))
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if m * k >= v * (1 - 1e-12):
+            return m * k
+    return 10.0 * k
+
 
 def quality_label(metrics: list[Metric]) -> str:
     """The quality plot's y label for the visible series: the metric (and unit), a shared kind, or
@@ -111,46 +119,153 @@ class _LogAxis(pg.AxisItem):
 _OFFSETS = (QtGui.QTransform.fromTranslate(-1, 0), QtGui.QTransform.fromTranslate(0, -1))
 
 
-class _BoldCurve(pg.PlotCurveItem):
-    """A curve whose 2 px solid line is painted as three 1 px lines, offset by one device pixel left and
-    up: nearly the pixels of the 2 px pen (without antialiasing) for a small part of its cost (the raster
-    engine strokes a 1 px cosmetic polyline on a fast path; a 2 px one costs 5x more as line segments
-    and 50x more as a path). Other pens (dashed, antialiased, fills) are painted as pyqtgraph does."""
-
-    def paint(self, p, opt, widget):  # noqa: D102 (pyqtgraph's)
-        pen = self.opts["pen"]
-        if (self.xData is None or len(self.xData) == 0 or pen.widthF() != 2.0 or not pen.isCosmetic()
-                or pen.style() != QtCore.Qt.PenStyle.SolidLine or self.opts["antialias"]
-                or self.opts["fillLevel"] is not None or self.opts["shadowPen"] is not None
-                or self.opts["stepMode"] or self._exportOpts is not False or pg.getConfigOption("useOpenGL")):
-            return super().paint(p, opt, widget)
-        p.setRenderHint(p.RenderHint.Antialiasing, False)
-        thin = QtGui.QPen(pen)
-        thin.setWidthF(1.0)
-        p.setPen(thin)
-        path = self.getPath()
-        p.drawPath(path)
-        t = p.worldTransform()
-        for off in _OFFSETS:
-            p.setWorldTransform(t * off)  # one device pixel left / up
-            p.drawPath(path)
-        p.setWorldTransform(t)
+def peak_decimate(x: np.ndarray, y: np.ndarray, x0: float, x1: float, columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The points of ``(x, y)`` (x ascending) that a line ``columns`` pixels wide over ``[x0, x1]`` needs:
+    the points in view plus one on each side; when there are more than two per column, each column's
+    minimum and maximum (in that column's order of x), so that spikes survive. (N,) -> (<= 2 * columns + 2,)."""
+    lo = max(int(np.searchsorted(x, x0, side="left")) - 1, 0)
+    hi = min(int(np.searchsorted(x, x1, side="right")) + 1, x.size)
+    x, y = x[lo:hi], y[lo:hi]
+    columns = max(int(columns), 1)
+    if x.size <= 2 * columns:
+        return x, y
+    edges = np.searchsorted(x, np.linspace(x[0], x[-1], columns + 1)[:-1], side="left")
+    edges = np.unique(edges)
+    yy = np.where(np.isfinite(y), y, np.nan)
+    lo_y = np.fmin.reduceat(yy, edges)
+    hi_y = np.fmax.reduceat(yy, edges)
+    xs = x[edges]
+    return np.repeat(xs, 2), np.column_stack([lo_y, hi_y]).ravel()
 
 
-class _BoldDataItem(pg.PlotDataItem):
-    """A PlotDataItem whose line is a :class:`_BoldCurve` (same look, cheaper)."""
+class LiveCurve(pg.GraphicsObject):
+    """A live line (with optional round markers) that costs little per frame however long the run.
 
-    def __init__(self, **opts: Any):
+    ``setData`` only keeps the arrays; at paint time the points in view are peak-decimated to the
+    view's pixel columns (:func:`peak_decimate`) and made into one path, kept until the data, the
+    view or the size change. Its bounding rect is the view (the line may go anywhere in it), so an
+    update repaints the plot area only, never the axes. A 2 px solid pen is painted as three 1 px
+    lines offset by one device pixel (nearly the same pixels; the raster engine's 1 px cosmetic
+    polyline is its fast path, a 2 px one costs 5x more). Log y (``setLogMode``) draws log10(y)."""
+
+    def __init__(self, pen: QtGui.QPen, name: str | None = None):
         super().__init__()
-        old = self.curve  # pyqtgraph's own, left as an empty hidden child (unparenting it crashes at exit)
-        old.sigClicked.disconnect(self.sigClicked)
-        old.hide()
-        self.curve = _BoldCurve()
-        self.curve.setParentItem(self)
-        self.curve.stackBefore(self.scatter)  # symbols over the line, as in pyqtgraph
-        self.curve.sigClicked.connect(self.sigClicked)
-        if opts:
-            self.setData(**opts)
+        self.opts: dict[str, Any] = {"pen": pen, "name": name, "symbol": None, "symbolSize": 6,
+                                     "symbolPen": None, "symbolBrush": None}
+        self.xData: np.ndarray | None = None
+        self.yData: np.ndarray | None = None
+        self._log_y = False
+        self._version = 0
+        self._cache_key: tuple | None = None
+        self._path: QtGui.QPainterPath | None = None
+        self._points: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self.painted_points = 0  # points in the path last painted (bounded by twice the plot's width)
+
+    # -- the PlotDataItem calls the panel and its tests use ---------------------------------------------
+    def name(self) -> str | None:
+        return self.opts["name"]
+
+    def setData(self, x: np.ndarray, y: np.ndarray, **_: Any) -> None:  # noqa: N802 (pyqtgraph name)
+        self.xData = np.asarray(x, dtype=np.float64)
+        self.yData = np.asarray(y, dtype=np.float64)
+        self._version += 1
+        self.update()
+
+    def getOriginalDataset(self) -> tuple[np.ndarray | None, np.ndarray | None]:  # noqa: N802
+        return self.xData, self.yData
+
+    def setSymbol(self, symbol: str | None) -> None:  # noqa: N802
+        self.opts["symbol"] = symbol
+        self.update()
+
+    def setSymbolSize(self, size: float) -> None:  # noqa: N802
+        self.opts["symbolSize"] = size
+
+    def setSymbolPen(self, pen: QtGui.QPen) -> None:  # noqa: N802
+        self.opts["symbolPen"] = pen
+
+    def setSymbolBrush(self, brush: QtGui.QBrush) -> None:  # noqa: N802
+        self.opts["symbolBrush"] = brush
+
+    def setLogMode(self, x: bool, y: bool) -> None:  # noqa: N802 (called by PlotItem.setLogMode)
+        self._log_y = bool(y)
+        self._version += 1
+        self.prepareGeometryChange()
+        self.update()
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> tuple[float | None, float | None]:  # noqa: N802
+        if self.xData is None or self.xData.size == 0:
+            return None, None
+        d = self.xData if ax == 0 else self._y()
+        d = d[np.isfinite(d)]
+        return (float(d.min()), float(d.max())) if d.size else (None, None)
+
+    # -- geometry and painting -------------------------------------------------------------------------
+    def _y(self) -> np.ndarray:
+        y = self.yData
+        if not self._log_y:
+            return y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y > 0, np.log10(np.where(y > 0, y, 1.0)), np.nan)
+
+    def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph hook: the view moved or resized)
+        super().viewTransformChanged()
+        self.prepareGeometryChange()
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802
+        vb = self.getViewBox()
+        if vb is None:
+            return QtCore.QRectF()
+        return vb.viewRect()
+
+    def paint(self, p: QtGui.QPainter, opt: Any, widget: Any) -> None:
+        if self.xData is None or self.xData.size == 0:
+            return
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        view = vb.viewRect()
+        columns = max(int(vb.width()), 1)
+        key = (self._version, view.left(), view.right(), columns)
+        if key != self._cache_key:
+            x, y = peak_decimate(self.xData, self._y(), view.left(), view.right(), columns)
+            self._path = pg.arrayToQPath(x, y, connect="finite")
+            self._points = (x, y)
+            self._cache_key = key
+        self.painted_points = int(self._points[0].size)
+        pen = self.opts["pen"]
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+        if pen.widthF() == 2.0 and pen.isCosmetic() and pen.style() == QtCore.Qt.PenStyle.SolidLine:
+            thin = QtGui.QPen(pen)
+            thin.setWidthF(1.0)
+            p.setPen(thin)
+            p.drawPath(self._path)
+            t = p.worldTransform()
+            for off in _OFFSETS:
+                p.setWorldTransform(t * off)  # one device pixel left / up
+                p.drawPath(self._path)
+            p.setWorldTransform(t)
+        else:
+            p.setPen(pen)
+            p.drawPath(self._path)
+        if self.opts["symbol"] is not None:
+            self._paint_markers(p)
+
+    def _paint_markers(self, p: QtGui.QPainter) -> None:
+        """Round markers of ``symbolSize`` px at the points (sparse curves only: at most a few hundred)."""
+        x, y = self._points
+        t = p.transform()
+        r = self.opts["symbolSize"] / 2.0
+        p.save()
+        p.resetTransform()
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        p.setPen(self.opts["symbolPen"] or self.opts["pen"])
+        if self.opts["symbolBrush"] is not None:
+            p.setBrush(self.opts["symbolBrush"])
+        for xi, yi in zip(x.tolist(), y.tolist()):
+            if np.isfinite(yi):
+                p.drawEllipse(t.map(QtCore.QPointF(xi, yi)), r, r)
+        p.restore()
 
 
 def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
@@ -159,7 +274,9 @@ def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
     for side in ("left", "bottom"):
         ax = plot.getAxis(side)
         ax.setTickFont(font)
-        ax.setStyle(tickTextOffset=6)
+        # tick labels may widen the axis but never narrow it: a width that follows every change of the
+        # labels re-lays out both plots (and repaints every axis) frame after frame
+        ax.setStyle(tickTextOffset=6, autoReduceTextSpace=False)
         ax.enableAutoSIPrefix(False)  # "0.002", not "2 (x0.001)": clearer for students
     plot.setLabel("left", ylabel, **{"font-size": "12pt"})
     plot.setLabel("bottom", "training step", **{"font-size": "12pt"})
@@ -185,11 +302,10 @@ class _Curve:
         faint.setAlpha(50)
         self.color = c
         style = QtCore.Qt.PenStyle.DashLine if metric.baseline_of else QtCore.Qt.PenStyle.SolidLine
-        self.raw = pg.PlotDataItem(pen=pg.mkPen(faint, width=1))
-        self.smooth = _BoldDataItem(pen=pg.mkPen(c, width=2, style=style), name=metric.label)
-        for item in (self.raw, self.smooth):  # (wider pens paint much slower)
-            plot.addItem(item)  # (the plot applies its peak downsampling and clip-to-view to the item)
-            item.opts["autoDownsampleFactor"] = DOWNSAMPLE_FACTOR
+        self.raw = LiveCurve(pg.mkPen(faint, width=1))
+        self.smooth = LiveCurve(pg.mkPen(c, width=2, style=style), name=metric.label)
+        for item in (self.raw, self.smooth):
+            plot.addItem(item, ignoreBounds=True)  # (the panel fits the view itself: _autoscale)
         self.metric = metric
         self.name = metric.name
         self.group = metric.group
@@ -333,8 +449,6 @@ class LossPanel(Panel):
         for plot in (self.loss_plot, self.metric_plot):
             # our own auto-scale with hysteresis: the axes (costly to paint) change only now and then
             plot.getViewBox().disableAutoRange()
-            plot.setDownsampling(auto=True, mode="peak")  # draw what is in view, peak-decimated to the width
-            plot.setClipToView(True)
             plot.getViewBox().sigRangeChangedManually.connect(lambda *_: self.follow_check.setChecked(False))
             plot.hideButtons()
         # the legend sits above the plots (never on the curves); click a name to show or hide its series
@@ -616,9 +730,10 @@ class LossPanel(Panel):
         if x_hi is not None:
             (v_lo, v_hi), _ = self.loss_plot.getViewBox().viewRange()
             x_lo = min(float(c.x[0]) for c in self._curves.values() if c.x.size and c.enabled)
-            if force or x_hi > v_hi or x_lo < v_lo or x_hi < 0.5 * v_hi:
-                span = max(x_hi - x_lo, 1.0)
-                self.loss_plot.getViewBox().setXRange(x_lo, x_lo + span * 1.25, padding=0)
+            if force or x_hi > v_hi or x_lo < v_lo or x_hi < 0.4 * v_hi:
+                # room to grow to a round step count at least 1.6x the run: the axes (costly to repaint)
+                # then change a handful of times per tenfold of training, not every few frames
+                self.loss_plot.getViewBox().setXRange(x_lo, x_lo + nice_ceil(1.6 * max(x_hi - x_lo, 1.0)), padding=0)
 
     @staticmethod
     def _y_extent(arrays: list[np.ndarray], log: bool) -> tuple[float, float] | None:
@@ -713,10 +828,9 @@ class LossPanel(Panel):
             y = ema(v, curve.point_alpha) if self.alpha > 0 else v
             item = self._overlays.get((run, name))
             if item is None:
-                item = pg.PlotDataItem(pen=pg.mkPen(color, width=1.5))
-                curve.plot.addItem(item)
+                item = LiveCurve(pg.mkPen(color, width=1.5))
+                curve.plot.addItem(item, ignoreBounds=True)
                 item.plot_item = curve.plot
-                item.opts["autoDownsampleFactor"] = DOWNSAMPLE_FACTOR
                 item.setToolTip(f"{info.name}: {curve.metric.label}")
                 self._overlays[(run, name)] = item
             item.setData(x, y, skipFiniteCheck=True)
