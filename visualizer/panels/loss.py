@@ -116,6 +116,24 @@ class _LogAxis(pg.AxisItem):
         return out
 
 
+class _StepAxis(pg.AxisItem):
+    """The step axis: major ticks never closer than their labels are wide (pyqtgraph's spacing runs
+    "200400600800" together on a narrow plot)."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph names)
+        levels = super().tickSpacing(minVal, maxVal, size)
+        dif = abs(maxVal - minVal)
+        if not levels or dif == 0 or size <= 0:
+            return levels
+        font = self.style.get("tickFont") or self.font()
+        widest = QtGui.QFontMetricsF(font).horizontalAdvance(f"{max(abs(minVal), abs(maxVal)):.0f}") + 14
+        room = dif * widest / size  # the smallest spacing, in steps, whose labels do not touch
+        keep = [lv for lv in levels if lv[0] >= room]
+        if len(keep) == len(levels):
+            return levels
+        return keep or [(nice_ceil(room), 0)]
+
+
 _OFFSETS = (QtGui.QTransform.fromTranslate(-1, 0), QtGui.QTransform.fromTranslate(0, -1))
 
 
@@ -441,8 +459,10 @@ class LossPanel(Panel):
 
         # plots
         self.graphics = pg.GraphicsLayoutWidget()
-        self.loss_plot = self.graphics.addPlot(row=0, col=0, axisItems={"left": _LogAxis("left")})
-        self.metric_plot = self.graphics.addPlot(row=1, col=0, axisItems={"left": _LogAxis("left")})
+        self.loss_plot = self.graphics.addPlot(row=0, col=0, axisItems={"left": _LogAxis("left"),
+                                                                        "bottom": _StepAxis("bottom")})
+        self.metric_plot = self.graphics.addPlot(row=1, col=0, axisItems={"left": _LogAxis("left"),
+                                                                          "bottom": _StepAxis("bottom")})
         _style_plot(self.loss_plot, "loss")
         _style_plot(self.metric_plot, "metric")
         self.metric_plot.setXLink(self.loss_plot)
