@@ -78,14 +78,18 @@ def gemm_row_blocks(a: np.ndarray, out: np.ndarray, n: int) -> list[tuple[np.nda
     takes OpenBLAS's small-matrix kernel, or None when one ``dot(a, b, out)`` is best (no
     such kernel, the product is already small, or the blocks would be under 4 rows)."""
     M, K = a.shape
+    m = small_gemm_rows(M, K, n)
+    return None if m is None else [(a[i:i + m], out[i:i + m]) for i in range(0, M, m)]
+
+
+def small_gemm_rows(M: int, K: int, n: int) -> int | None:
+    """Rows per block for a product (M, K) @ (K, n) cut into row blocks (see gemm_row_blocks)."""
     if M * K * n <= _SMALL_GEMM_MNK or not _blas_has_small_gemm():
         return None
     m = _SMALL_GEMM_MNK // (K * n)
     if m >= 16:
         m -= m % 8  # whole cache lines of float32 rows
-    if m < 4:
-        return None
-    return [(a[i:i + m], out[i:i + m]) for i in range(0, M, m)]
+    return m if m >= 4 else None
 
 
 def _perm_half(w: np.ndarray, out: np.ndarray) -> np.ndarray:

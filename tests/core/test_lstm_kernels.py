@@ -99,3 +99,30 @@ def test_zero_initial_state_skips_only_zero_products(T):
     if T == 1:
         _, _, cache = layer.forward(x)
         assert not layer.backward(dy, cache)[2]["Whh"].any()
+
+
+@pytest.mark.parametrize("dy_every_step", [True, False])
+def test_gru_blocked_products_equal_the_plain_ones(monkeypatch, dy_every_step):
+    """GRU (batch-major): column blocks of the recurrent weight, forward 16 + 8 of 24 columns,
+    backward 6 + 2 of 8."""
+    from core.nn.gru import GRU, _col_blocks
+    rng = np.random.default_rng(6)
+    T, B, D, H = 5, 3, 4, 8
+    x = rng.standard_normal((T, B, D))
+    dy = rng.standard_normal((T, B, H)) if dy_every_step else None
+    h0 = rng.standard_normal((B, H))
+    layer = GRU(D, H, np.random.default_rng(0), dtype=np.float64)
+
+    def run():
+        y, h, cache = layer.forward(x, h0)
+        dx, dh0, grads, norms = layer.backward(dy, cache, np.ones_like(h))
+        return [y, h, dx, dh0, norms] + [grads[k] for k in sorted(grads)]
+
+    monkeypatch.setattr(lstm_mod, "_small_gemm", [False])
+    plain = run()
+    monkeypatch.setattr(lstm_mod, "_SMALL_GEMM_MNK", 500)
+    monkeypatch.setattr(lstm_mod, "_small_gemm", [True])
+    assert [c.stop - c.start for c, _ in _col_blocks(np.zeros((H, 3 * H)), B)] == [16, 8]
+    assert [c.stop - c.start for c, _ in _col_blocks(np.zeros((3 * H, H)), B)] == [6, 2]
+    for a, b in zip(plain, run()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
