@@ -25,6 +25,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.probe import LayerTrace, Probe
 from core.views import LayerStates, MarkedUnit, View
 from visualizer.panels.base import Panel
+from visualizer.widgets.fastitems import FastImageItem, Marks
 
 # -- shared look ---------------------------------------------------------------
 WRONG = "#e53935"          # wrong predictions, everywhere
@@ -307,7 +308,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         self.grad_curve = pg.PlotCurveItem([], [], pen=pg.mkPen(HIGHLIGHT, width=2))
         self.grad.addItem(self.grad_curve)
         # the per-timestep dots: one light item (a ScatterPlotItem rebuilt its spots at ~1.5 ms a probe)
-        self.grad_dots = Dots(size=5, brush=HIGHLIGHT, pen=(200, 200, 200))
+        self.grad_dots = Marks(size=5, symbol="o", brush=HIGHLIGHT, pen=(200, 200, 200))
         self.grad.addItem(self.grad_dots)
         self._grad_tip = ""
         self.grad_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(HIGHLIGHT, width=1, style=QtCore.Qt.PenStyle.DashLine))
@@ -720,105 +721,6 @@ class _LabelLayer(pg.GraphicsObject):
             x = at.x() - (w + 2 * _TEXT_MARGIN) * lab.anchor[0] + _TEXT_MARGIN
             y = at.y() - (h + 2 * _TEXT_MARGIN) * lab.anchor[1] + _TEXT_MARGIN
             p.drawStaticText(QtCore.QPointF(round(x), round(y)), st)
-        p.setTransform(tr)
-
-
-class FastImageItem(pg.ImageItem):
-    """An ImageItem that renders a float image with fixed levels through its LUT straight into a 32-bit RGB
-    QImage (one numpy lookup). pyqtgraph makes an Indexed8 QImage and a 256-entry colour table of qRgb
-    calls at each render (~0.6 ms), and the raster engine converts an Indexed8 image on every scaled draw
-    (~1.5 ms for a 128 x 40 heatmap drawn at 400 x 300); an RGB32 image is a plain scaled blit. Anything
-    else (NaNs, a callable LUT, integer data, downsampling) renders as pyqtgraph does, converted after."""
-
-    _lut_src: Any = None
-    _lut32: np.ndarray | None = None
-
-    def _rgb32_lut(self, lut: np.ndarray) -> np.ndarray:
-        if lut is not self._lut_src:
-            rgb = lut.astype(np.uint32)
-            a = rgb[:, 3] if lut.shape[1] == 4 else np.full(len(lut), 255, dtype=np.uint32)
-            self._lut32 = (a << 24) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
-            self._lut_src = lut
-        return self._lut32
-
-    def render(self) -> None:
-        img, lut, levels = self.image, self.lut, self.levels
-        if (isinstance(img, np.ndarray) and img.ndim == 2 and img.size and img.dtype.kind == "f"
-                and isinstance(lut, np.ndarray) and lut.dtype == np.uint8 and lut.ndim == 2
-                and lut.shape[1] in (3, 4) and 0 < len(lut) <= 65536 and levels is not None
-                and np.ndim(levels) == 1 and not self.autoDownsample and self.axisOrder == "row-major"
-                and np.isfinite(float(img.min()))):
-            lo, hi = float(levels[0]), float(levels[1])
-            n = len(lut)
-            scale = n / ((hi - lo) or 1.0)  # as pyqtgraph's rescale: [lo, hi) onto the n colours
-            idx = np.clip((img.astype(np.float64) - lo) * scale, 0, n - 1).astype(np.intp)
-            lut32 = self._rgb32_lut(lut)
-            rgb = np.ascontiguousarray(lut32[idx])
-            opaque = lut.shape[1] == 3 or bool(np.all(lut[:, 3] == 255))
-            fmt = QtGui.QImage.Format.Format_RGB32 if opaque else QtGui.QImage.Format.Format_ARGB32
-            self._imageHasNans = False
-            self._processingBuffer = None
-            self._displayBuffer = rgb  # (the QImage shares this buffer)
-            self.qimage = pg.functions.ndarray_to_qimage(rgb, fmt)
-            self._renderRequired = False
-            self._unrenderable = False
-            return
-        super().render()
-        q = self.qimage
-        if q is not None and q.format() == QtGui.QImage.Format.Format_Indexed8:
-            fmt = (QtGui.QImage.Format.Format_ARGB32_Premultiplied if q.hasAlphaChannel()
-                   else QtGui.QImage.Format.Format_RGB32)
-            self.qimage = q.convertToFormat(fmt)
-
-
-class Dots(pg.GraphicsObject):
-    """Round markers of a fixed pixel size at data points (what ``PlotDataItem(symbol="o")`` drew), painted in
-    one pass: setting new points is just storing two arrays."""
-
-    def __init__(self, size: float = 5, brush: Any = HIGHLIGHT, pen: Any = (200, 200, 200)) -> None:
-        super().__init__()
-        self._x = np.zeros(0)
-        self._y = np.zeros(0)
-        self._size = float(size)
-        self._brush = pg.mkBrush(brush)
-        self._pen = pg.mkPen(pen)
-        self._bounds = QtCore.QRectF()
-
-    def setData(self, x: Any, y: Any) -> None:  # noqa: N802 (pyqtgraph name)
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        ok = np.isfinite(x) & np.isfinite(y)
-        self._x, self._y = x[ok], y[ok]
-        self.prepareGeometryChange()
-        self._bounds = (QtCore.QRectF(float(self._x.min()), float(self._y.min()), float(np.ptp(self._x)),
-                                      float(np.ptp(self._y))) if self._x.size else QtCore.QRectF())
-        self.update()
-
-    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802
-        return self._x, self._y
-
-    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 (Qt name)
-        if not self._x.size:
-            return QtCore.QRectF()
-        px, py = self.pixelVectors()  # one pixel in data units, to grow the rect by the marker's radius
-        dx = (abs(px.x()) + abs(py.x())) * self._size if px is not None else 0.0
-        dy = (abs(px.y()) + abs(py.y())) * self._size if py is not None else 0.0
-        return self._bounds.adjusted(-dx, -dy, dx, dy)
-
-    def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph hook)
-        self.prepareGeometryChange()
-
-    def paint(self, p: QtGui.QPainter, *args: Any) -> None:
-        if not self._x.size:
-            return
-        tr = p.transform()
-        xs = tr.m11() * self._x + tr.m21() * self._y + tr.dx()
-        ys = tr.m12() * self._x + tr.m22() * self._y + tr.dy()
-        p.resetTransform()
-        p.setPen(self._pen)
-        p.setBrush(self._brush)
-        r = self._size / 2
-        for x, y in zip(xs.tolist(), ys.tolist()):
-            p.drawEllipse(QtCore.QPointF(x, y), r, r)
         p.setTransform(tr)
 
 

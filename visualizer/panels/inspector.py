@@ -30,6 +30,8 @@ from core.views import Outputs
 from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RIGHT, WRONG, ContentPanel,
                                       LayerStateSelection, clamp_t, colormap_for, font, label_stride, style_axis,
                                       verdicts)
+from visualizer.panels import hidden as _hidden
+from visualizer.widgets.fastitems import Bars, Marks
 
 TOP_K = 5
 STATE_MIN_VIEW_H = 250  # below this plot-area height the state bars give way to the output
@@ -82,11 +84,11 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         style_axis(self.state_plot.getAxis("left"), 60)
         style_axis(self.state_plot.getAxis("bottom"))
         self.state_plot.setLabel("bottom", "unit")
-        self.state_bars = pg.BarGraphItem(x=[], height=[], width=0.85, pen=pg.mkPen(None))
+        self.state_bars = Bars(x=[], height=[], width=0.85, pen=pg.mkPen(None))  # (BarGraphItem's options)
         self.state_plot.addItem(self.state_bars)
         self.state_plot.addLine(y=0, pen=pg.mkPen(NEUTRAL, width=1))
         # each bar's tip: a short bright dash, so that values near 0 are still seen on the fixed scale
-        self.state_tips = pg.ScatterPlotItem(size=9, symbol="_", pen=pg.mkPen(HIGHLIGHT, width=2), brush=None)
+        self.state_tips = Marks(size=9, symbol="_", pen=pg.mkPen(HIGHLIGHT, width=2), brush=None)
         self.state_tips.setZValue(5)
         self.state_plot.addItem(self.state_tips)
         # the output at t
@@ -97,7 +99,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self.out_plot.invertY(True)  # rank 1 on top
         style_axis(self.out_plot.getAxis("left"), 110)
         style_axis(self.out_plot.getAxis("bottom"))
-        self.out_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7, pen=pg.mkPen(None))
+        self.out_bars = Bars(x0=[], y=[], width=[], height=0.7, pen=pg.mkPen(None))
         self._brush = {c: QtGui.QBrush(pg.mkColor(c)) for c in (RIGHT, WRONG, NEUTRAL, POSITIVE, NEGATIVE)}
         self.out_plot.addItem(self.out_bars)
         self.target_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(RIGHT, width=3, style=QtCore.Qt.PenStyle.DashLine))
@@ -169,8 +171,14 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
 
     def state_fits(self) -> bool:
         """True when the plot area is tall enough for the state bars above a readable output plot
-        (in a short dock the output comes first: the heatmap shows the states already)."""
-        return self.view.height() >= STATE_MIN_VIEW_H
+        (in a short dock the output comes first: the heatmap shows the states already). Judged at the
+        height the view has with the layer/state selectors shown (they come and go with the bars): else
+        a view just tall enough without them would show the bars, shrink under them, hide them, and so
+        on at every probe (a relayout of the whole panel each time)."""
+        h = self.view.height()
+        if self._has_layers and not self.selectors.isVisibleTo(self):
+            h -= self.selectors.sizeHint().height() + max(self.layout().spacing(), 0)
+        return h >= STATE_MIN_VIEW_H
 
     def _update_state_visibility(self) -> None:
         show = self._has_layers and self.state_fits()
@@ -267,6 +275,13 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         if self._changed("state_title", title):
             self.state_plot.setTitle(title, size=f"{FONT_PT}pt")
 
+    def _text_px(self, text: str) -> float:
+        """The width of ``text`` in the title font (px), the metrics made once per font scale."""
+        fm = self._cache.get("title_metrics")
+        if fm is None or fm[0] != _hidden.FONT_SCALE:  # (the app may rescale the fonts)
+            fm = self._cache["title_metrics"] = (_hidden.FONT_SCALE, QtGui.QFontMetrics(font(FONT_PT)))
+        return fm[1].horizontalAdvance(text)
+
     def _changed(self, key: str, value: Any) -> bool:
         """True (and remember ``value``) when ``value`` differs from the last one stored under ``key``."""
         if self._cache.get(key, _UNSET) == value:
@@ -346,10 +361,14 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
                     # dark on the bar, bright beside it: readable on grey, green and red bars alike
                     item.setColor(pg.mkColor("#000000" if inside else "#ffffff"))
                     item.setText(text)
-                item.setAnchor((0, 0.5) if outward_right else (1, 0.5))
-                item.setPos(x, ys[i])
-                item.setVisible(True)
-            else:
+                anchor, pos = ((0, 0.5) if outward_right else (1, 0.5)), (x, float(ys[i]))
+                if self._changed(f"value_anchor{i}", anchor):
+                    item.setAnchor(anchor)
+                if self._changed(f"value_pos{i}", pos):
+                    item.setPos(*pos)
+                if not item.isVisible():
+                    item.setVisible(True)
+            elif item.isVisible():
                 item.setVisible(False)
 
     def _draw_output(self, t: int) -> None:
@@ -408,9 +427,10 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
             note = " (green: target)" if tv is not None else " (no target here)"
             full = f"output at t = {t}{note}"
             room = min(self.out_plot.width(), self.width()) - 2 * self.out_plot.getAxis("left").width()
-            fits = QtGui.QFontMetrics(font(FONT_PT)).horizontalAdvance(full) + 20 <= room
+            fits = self._text_px(full) + 20 <= room
             title = full if fits else f"output at t = {t}"
-            self.out_plot.setToolTip(full)
+            if self._changed("out_tip", full):
+                self.out_plot.setToolTip(full)
             if self._changed("out_title", title):
                 self.out_plot.setTitle(title, size=f"{FONT_PT}pt")
         parts = []
