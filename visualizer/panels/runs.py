@@ -104,37 +104,47 @@ class RunsPanel(Panel):
 
     # -- hub -> table ----------------------------------------------------------------------------------
     def _on_runs(self, runs: tuple[RunInfo, ...]) -> None:
+        """Fill the table; only what changed is set (every setter on an item re-measures its column, the
+        columns being sized to their contents: while runs train this comes at every frame)."""
         s = self.session
         self._filling = True
         try:
             self._rows = [r.id for r in runs]
-            self.table.setRowCount(len(runs))
+            if self.table.rowCount() != len(runs):
+                self.table.setRowCount(len(runs))
             for i, r in enumerate(runs):
                 show = self._item(i, 0, "●", checkable=True, checked=r.id not in s.hidden_runs)
-                show.setForeground(QtGui.QBrush(QtGui.QColor(run_color(r.id))))
+                _set_foreground(show, run_color(r.id))
                 self._item(i, 1, "", checkable=True, checked=r.active)
                 name = self._item(i, 2, r.name, editable=True)
-                font = name.font()
-                font.setBold(r.id == s.selected)
-                name.setFont(font)
-                name.setToolTip(f"{r.experiment}" + (f", preset {r.spec.preset}" if r.spec.preset else ", from a file")
-                                + f", seed {r.spec.seed}"
-                                + (f"; forked from run {r.parent} at step {r.fork_step:,}" if r.parent else ""))
+                if name.font().bold() != (r.id == s.selected):
+                    font = name.font()
+                    font.setBold(r.id == s.selected)
+                    name.setFont(font)
+                _set_tooltip(name, f"{r.experiment}" + (f", preset {r.spec.preset}" if r.spec.preset else ", from a file")
+                             + f", seed {r.spec.seed}"
+                             + (f"; forked from run {r.parent} at step {r.fork_step:,}" if r.parent else ""))
                 differs = self._item(i, 3, ", ".join(f"{k}={_fmt(v)}" for k, v in r.differs) or "—")
-                differs.setToolTip(differs.text())  # the column is narrow in the settings column: the whole text
+                _set_tooltip(differs, differs.text())  # the column is narrow in the settings column: the whole text
                 self._item(i, 4, f"{r.step:,}")
                 self._item(i, 5, "" if r.value is None else f"{r.metric} {r.value:.4g}")
                 state = self._item(i, 6, r.state + (" (compared)" if r.id == s.compare else ""))
                 if r.state == "diverged":
-                    state.setForeground(QtGui.QBrush(QtGui.QColor("#e53935")))
-                if r.id == s.selected:
+                    _set_foreground(state, "#e53935")
+                if r.id == s.selected and not self._row_selected(i):
                     self.table.selectRow(i)
         finally:
             self._filling = False
-        self.remove_button.setEnabled(len(runs) > 1)
-        self.compare_button.blockSignals(True)
-        self.compare_button.setChecked(s.compare is not None)
-        self.compare_button.blockSignals(False)
+        if self.remove_button.isEnabled() != (len(runs) > 1):
+            self.remove_button.setEnabled(len(runs) > 1)
+        if self.compare_button.isChecked() != (s.compare is not None):
+            self.compare_button.blockSignals(True)
+            self.compare_button.setChecked(s.compare is not None)
+            self.compare_button.blockSignals(False)
+
+    def _row_selected(self, row: int) -> bool:
+        rows = self.table.selectionModel().selectedRows()
+        return len(rows) == 1 and rows[0].row() == row
 
     def _item(self, row: int, col: int, text: str, checkable: bool = False, checked: bool = False,
               editable: bool = False) -> QtWidgets.QTableWidgetItem:
@@ -145,10 +155,13 @@ class RunsPanel(Panel):
         flags = QtCore.Qt.ItemFlag.ItemIsEnabled | QtCore.Qt.ItemFlag.ItemIsSelectable
         if checkable:
             flags |= QtCore.Qt.ItemFlag.ItemIsUserCheckable
-            item.setCheckState(QtCore.Qt.CheckState.Checked if checked else QtCore.Qt.CheckState.Unchecked)
+            state = QtCore.Qt.CheckState.Checked if checked else QtCore.Qt.CheckState.Unchecked
+            if item.data(QtCore.Qt.ItemDataRole.CheckStateRole) is None or item.checkState() != state:
+                item.setCheckState(state)
         if editable:
             flags |= QtCore.Qt.ItemFlag.ItemIsEditable
-        item.setFlags(flags)
+        if item.flags() != flags:
+            item.setFlags(flags)
         if item.text() != text:
             item.setText(text)
         return item
@@ -186,3 +199,13 @@ class RunsPanel(Panel):
             self.session.set_compare(chosen)
         elif not on:
             self.session.set_compare(None)
+
+
+def _set_foreground(item: QtWidgets.QTableWidgetItem, colour: str) -> None:
+    if item.foreground().color().name() != colour or item.foreground().style() == QtCore.Qt.BrushStyle.NoBrush:
+        item.setForeground(QtGui.QBrush(QtGui.QColor(colour)))
+
+
+def _set_tooltip(item: QtWidgets.QTableWidgetItem, text: str) -> None:
+    if item.toolTip() != text:
+        item.setToolTip(text)
