@@ -229,8 +229,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.speed_label = QtWidgets.QLabel("0 steps/s")
         self.fps_label = QtWidgets.QLabel("0 fps")
         self.fps_label.setToolTip("Panel redraws per second")
-        for w in (self.state_label, self.step_label, self.speed_label, self.fps_label):
-            w.setMinimumWidth(110)
+        fm = self.fontMetrics()
+        for w, widest in ((self.state_label, "running"), (self.step_label, "step 10,000,000"),
+                          (self.speed_label, "100,000 steps/s"), (self.fps_label, "100 fps")):
+            # wide enough for what they will show: a longer text does not re-lay out the status bar
+            w.setMinimumWidth(max(110, fm.horizontalAdvance(widest) + 12))
             bar.addPermanentWidget(w)
 
     def _build_menus(self) -> None:
@@ -711,14 +714,19 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _update_progress(self) -> None:
         goal, step = self.session.goal, self.session.step
-        self.progress.setVisible(bool(goal))
+        if self.progress.isVisibleTo(self) != bool(goal):
+            self.progress.setVisible(bool(goal))
         if not goal:
             return
-        self.progress.setRange(0, goal)
-        self.progress.setValue(min(step, goal))
-        self.progress.setFormat(f"{min(step, goal):,} / {goal:,} steps" if step < goal
-                                else f"preset length {goal:,} reached")
-        self.progress.setToolTip(f"The preset trains {goal:,} steps: Play pauses there; Play again goes on")
+        # (only what changed: every setter repaints the bar, and a frame comes several times a second)
+        if self.progress.maximum() != goal:
+            self.progress.setRange(0, goal)
+            self.progress.setToolTip(f"The preset trains {goal:,} steps: Play pauses there; Play again goes on")
+        value = min(step, goal)
+        text = f"{value:,} / {goal:,} steps" if step < goal else f"preset length {goal:,} reached"
+        if self.progress.value() != value or self.progress.format() != text:
+            self.progress.setValue(value)
+            self.progress.setFormat(text)
         if step >= goal and self.session.state == "paused" and not self._goal_noted:
             self._goal_noted = True
             self._on_message(f"Reached the preset's length ({goal:,} steps): training paused. "
@@ -748,7 +756,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.message_bar.kind = ""
 
     def _on_snapshot(self, snap: Any) -> None:
-        self.step_label.setText(f"step {self.session.step:,}")  # the present, also while replaying
+        _set_text(self.step_label, f"step {self.session.step:,}")  # the present, also while replaying
         self._update_progress()
 
     def _update_stats(self) -> None:
@@ -756,9 +764,9 @@ class MainWindow(QtWidgets.QMainWindow):
         now = time.perf_counter()
         fps = (s.frames - self._stats_frames) / max(now - self._stats_t, 1e-9)
         self._stats_t, self._stats_frames = now, s.frames
-        self.step_label.setText(f"step {s.step:,}")
-        self.speed_label.setText(f"{s.steps_per_second:,.0f} steps/s")
-        self.fps_label.setText(f"{fps:.0f} fps")
+        _set_text(self.step_label, f"step {s.step:,}")
+        _set_text(self.speed_label, f"{s.steps_per_second:,.0f} steps/s")
+        _set_text(self.fps_label, f"{fps:.0f} fps")
 
     # -- closing -------------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
@@ -771,6 +779,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self._stats_timer.stop()
         if not self.session.shutdown(1.0):
             self.session.shutdown(5.0)  # a very slow step: wait a bit more rather than crash
+
+
+
+def _set_text(label: QtWidgets.QLabel, text: str) -> None:
+    """setText only when the text changes (a QLabel re-lays itself out and repaints on every setText)."""
+    if label.text() != text:
+        label.setText(text)
 
 
 def dock_columns(names: list[str]) -> tuple[list[str], list[str], dict[str, float]]:

@@ -50,6 +50,17 @@ def replay_text(session: Any) -> str:
     return f"replaying step {step:,} ({at})"
 
 
+
+def _set_text(label: QtWidgets.QLabel, text: str) -> None:
+    """setText only when the text changes (a QLabel re-lays itself out on every setText)."""
+    if label.text() != text:
+        label.setText(text)
+
+
+def _set_tip(widget: QtWidgets.QWidget, tip: str) -> None:
+    if widget.toolTip() != tip:
+        widget.setToolTip(tip)
+
 class TimelineSlider(QtWidgets.QSlider):
     """A horizontal slider that draws event ticks under its groove and shows their text on hover."""
 
@@ -204,10 +215,13 @@ class TrainingTimeline(QtWidgets.QWidget):
         return getattr(self.session, "replay_step", None) is not None
 
     def _set_slider(self, maximum: int, value: int) -> None:
+        maximum = max(int(maximum), 0)
+        if (maximum, int(value)) == (self.slider.maximum(), self.slider.value()):
+            return
         self.slider.blockSignals(True)
-        self.slider.setRange(0, max(int(maximum), 0))
+        self.slider.setRange(0, maximum)
         self.slider.setValue(int(value))
-        self.slider.setPageStep(max(1, int(maximum) // 20))
+        self.slider.setPageStep(max(1, maximum // 20))
         self.slider.blockSignals(False)
 
     def _sync(self) -> None:
@@ -220,19 +234,20 @@ class TrainingTimeline(QtWidgets.QWidget):
             self.label.setToolTip("The panels show a keyframe from the past, not the present. Live (Ctrl+L) returns.")
         else:
             self._set_slider(now, now)
-            self.label.setText(f"step {now:,} · live")
-            self.label.setToolTip("The panels show the network now. Drag the slider to replay an earlier step.")
+            _set_text(self.label, f"step {now:,} · live")
+            _set_tip(self.label, "The panels show the network now. Drag the slider to replay an earlier step.")
             if self.timer.isActive() and self._pending is None:
                 self.play_button.setChecked(False)
-        self.label.setProperty("replaying", self.replaying)
-        self.label.style().unpolish(self.label)
-        self.label.style().polish(self.label)
-        if self.replaying:
-            self.label.setStyleSheet(f"QLabel {{ background: {REPLAY_COLOR}; color: black; padding: 1px 6px; "
-                                     f"border-radius: 3px; font-weight: bold; }}")
-        else:
-            self.label.setStyleSheet("")
-        self.live_button.setEnabled(self.replaying)
+        if self.replaying != self.label.property("replaying"):  # (a restyle costs: only when it changes)
+            self.label.setProperty("replaying", self.replaying)
+            self.label.style().unpolish(self.label)
+            self.label.style().polish(self.label)
+            if self.replaying:
+                self.label.setStyleSheet(f"QLabel {{ background: {REPLAY_COLOR}; color: black; padding: 1px 6px; "
+                                         f"border-radius: 3px; font-weight: bold; }}")
+            else:
+                self.label.setStyleSheet("")
+            self.live_button.setEnabled(self.replaying)
 
     def _on_snapshot(self, snap: Any) -> None:
         now = int(getattr(self.session, "step", 0) or 0)
