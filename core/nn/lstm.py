@@ -92,6 +92,18 @@ def small_gemm_rows(M: int, K: int, n: int) -> int | None:
     return m if m >= 4 else None
 
 
+def transposed(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a.T`` (a 2-D), made 16 rows of ``a`` at a time: NumPy's one-call
+    transposed copy runs at ~2-8 ns per element once the matrix outgrows the cache (H = 1024's
+    (1024, 4096) float32: 34 ms); in strips of 16 rows the reads stay on few pages and the
+    writes fill whole cache lines (13 ms; measured 2-5x faster from (128, 512) up)."""
+    out = np.empty(a.shape[::-1], a.dtype)
+    outT = out.T
+    for i in range(0, a.shape[0], 16):
+        np.copyto(outT[i:i + 16], a[i:i + 16])
+    return out
+
+
 def _perm_half(w: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[...] = w`` (..., 4H) with the gate column blocks reordered [i, f, g, o] -> [i, f, o, g]
     and the sigmoid gates (i, f, o) halved: sigmoid(a) = 0.5 * tanh(a / 2) + 0.5. Returns ``out``."""
@@ -161,13 +173,13 @@ class LSTM(RecurrentLayer):
         # the per-step GEMM reads a C-contiguous (4H, H) copy: OpenBLAS packs a C-order A
         # faster than the transposed (Fortran-order) view (measured H=512 f32: 785 vs 910 us
         # a step), which repays the one transposed copy from H ~ 64 up
-        Wh_sT = np.ascontiguousarray(Wh_s.T) if H >= 64 else Wh_s.T  # (4H, H)
+        Wh_sT = transposed(Wh_s) if H >= 64 else Wh_s.T  # (4H, H)
         D = self.input_size
 
         # A[t] = [i_t, f_t, o_t, g_t, c_{t-1}] each (H, B): (T+1, 5H, B); A[T] holds only c_{T-1}
         A = np.empty((T + 1, 5 * H, B), self.dtype)
         if x.ndim == 2:  # ids: gather columns of Wx_s^T + b_s straight into the feature-major layout
-            table = np.ascontiguousarray((Wxb[:D] + Wxb[D]).T)  # (4H, D)
+            table = transposed(Wxb[:D] + Wxb[D])  # (4H, D)
             for t in range(T):  # into place, no temporary; "wrap": ids are checked, and "raise" buffers `out`
                 np.take(table, x[t], axis=1, out=A[t, :4 * H], mode="wrap")
         else:  # input projection of all timesteps with the bias, straight into the feature-major
@@ -315,7 +327,7 @@ class LSTM(RecurrentLayer):
             starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])  # first column of each id
             dWxT = np.zeros((4 * H, self.input_size), dt)  # (4H, D)
             dWxT[:, ids[starts]] = np.add.reduceat(np.take(dG, order, axis=1), starts, axis=1)
-            dWx = np.ascontiguousarray(dWxT.T) if H >= 64 else dWxT.T  # (D, 4H)
+            dWx = transposed(dWxT) if H >= 64 else dWxT.T  # (D, 4H)
         else:
             dWx = np.matmul(x.reshape(T * B, self.input_size).T, dG.T)  # (D, 4H)
         # below H ~ 64 the (4H, H) product and a transposed view measured faster (a few %)
