@@ -104,6 +104,9 @@ class PrefixTree:
     weight:  how many of the pairs share the node's prefix (float64; a level sums to n_pairs).
     target:  the sum bit s_t (float32 0/1).
     carry:   the carry out of step t (float32 0/1).
+
+    ``offsets`` (bits + 1,): level t's nodes are rows offsets[t]:offsets[t+1] of the
+    concatenated ``all_weight``, ``all_target``, ``all_carry`` (one array over every node).
     """
 
     parent: tuple[np.ndarray, ...]
@@ -112,6 +115,10 @@ class PrefixTree:
     target: tuple[np.ndarray, ...]
     carry: tuple[np.ndarray, ...]
     n_pairs: int
+    offsets: np.ndarray
+    all_weight: np.ndarray
+    all_target: np.ndarray
+    all_carry: np.ndarray
 
     @property
     def n_nodes(self) -> int:
@@ -147,4 +154,7 @@ def prefix_tree(a: np.ndarray, b: np.ndarray, bits: int) -> PrefixTree:
         levels.append((parent, code, np.bincount(inv, minlength=n).astype(np.float64), target, c))
         prev = inv
     parent, code, weight, target, c = (tuple(col) for col in zip(*levels)) if levels else ((),) * 5
-    return PrefixTree(parent, code, weight, target, c, len(a))
+    offsets = np.concatenate([[0], np.cumsum([len(k) for k in code])]).astype(np.int64)
+    cat = (lambda arrs, dt: np.concatenate(arrs) if arrs else np.zeros(0, dt))
+    return PrefixTree(parent, code, weight, target, c, len(a), offsets, cat(weight, np.float64),
+                      cat(target, np.float32), cat(c, np.float32))

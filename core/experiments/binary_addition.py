@@ -64,7 +64,7 @@ from core import views as V
 
 PAIRS_PER_DRAW = 1024  # training pairs drawn from the run's generator at a time (rounded to whole batches)
 SCHEDULED_EVAL_PAIRS = 1024  # pairs in the scheduled evaluation's fixed sample (all of them when fewer)
-EVAL_CHUNK = 2048  # pairs per forward pass of an evaluation
+EVAL_CHUNK = 2048  # pairs per forward pass of the plain check; prefix-tree nodes per chunk of the correlation sums
 
 
 class BinaryAddition(NeuralExperiment):
@@ -233,63 +233,59 @@ class BinaryAddition(NeuralExperiment):
             self._full_passed = self.step if ev["accuracy"] >= 1.0 else None
         return ev
 
-    def _tree_states(self, tree: data.PrefixTree):
-        """Forward pass over a prefix tree, level by level: yields (t, h (n_t, H), p (n_t,),
-        logits (n_t,)) for the n_t nodes of level t. The same recurrence as the RNN layer (from a
-        zero state; a sigmoid cell in u-space, u = 2h - 1, see core.nn.rnn), but the recurrent
+    def _tree_states(self, tree: data.PrefixTree) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Forward pass over a prefix tree: h (n, H), p (n,), logits (n,) for all n nodes, level t in
+        rows tree.offsets[t]:offsets[t+1]. The same recurrence as the RNN layer (from a zero state;
+        a sigmoid cell in u-space, u = 2h - 1, see core.nn.rnn), but level by level: the recurrent
         product runs once per parent node and is handed to its children, whose inputs differ only
-        in the four possible (a_t, b_t) rows."""
+        in the four possible (a_t, b_t) rows. The readout runs once over all nodes."""
         p = self.rnn.params
         Wx, Wh, bh = p["Wxh"], p["Whh"], p["bh"]
         dt = Wh.dtype
+        sig = self.rnn.activation == "sigmoid"
         ab = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dt)  # code a_t + 2 b_t -> the input row (a_t, b_t)
-        if self.rnn.activation == "sigmoid":  # pre/2 = u @ Whh/4 + x @ Wxh/2 + (bh/2 + colsum(Whh)/4)
+        if sig:  # pre/2 = u @ Whh/4 + x @ Wxh/2 + (bh/2 + colsum(Whh)/4)
             Wr = Wh * dt.type(0.25)
             rows = ab @ (Wx * dt.type(0.5)) + (Wr.sum(axis=0) + dt.type(0.5) * bh)  # (4, H)
             state = np.full((1, Wh.shape[0]), -1.0, dt)  # u_0 = 2 * 0 - 1
         else:
             Wr, rows = Wh, ab @ Wx + bh
             state = np.zeros((1, Wh.shape[0]), dt)
-        Wo, bo = self.out.params["W"], self.out.params["b"]
+        off = tree.offsets
+        u = np.empty((int(off[-1]), Wh.shape[0]), dt)  # every node's state, level after level
         for t, (parent, code) in enumerate(zip(tree.parent, tree.code)):
-            pre = np.take(state @ Wr, parent, axis=0)  # (n_t, H): each parent's product, once per child
+            pre = u[off[t]:off[t + 1]]
+            np.take(state @ Wr, parent, axis=0, out=pre)  # each parent's product, once per child
             pre += np.take(rows, code, axis=0)
             state = np.tanh(pre, out=pre)
-            if self.rnn.activation == "sigmoid":
-                h = state * dt.type(0.5)
-                h += dt.type(0.5)
-            else:
-                h = state
-            logits = (h @ Wo)[:, 0]
-            logits += bo[0]
-            yield t, h, sigmoid(logits), logits
+        if sig:
+            u *= dt.type(0.5)
+            u += dt.type(0.5)
+        logits = (u @ self.out.params["W"])[:, 0]
+        logits += self.out.params["b"][0]
+        return u, sigmoid(logits), logits
 
     def _evaluate_tree(self, tree: data.PrefixTree) -> dict[str, float]:
         """Metrics over the pairs of ``tree``, each node's figures counted once per pair sharing its
         prefix: the same numbers as :meth:`_evaluate_on` over the plain batch of those pairs (up to
         float rounding of the sums), with ~3.4x fewer recurrent states for all 8-bit pairs."""
-        N = tree.n_pairs
-        T = len(tree.code)
+        N, T = tree.n_pairs, len(tree.code)
+        h, p, logits = self._tree_states(tree)
+        w, y = tree.all_weight, tree.all_target
+        right = (p > 0.5) == (y > 0.5)  # (n,)
         ok = np.ones(1, bool)  # the root: no bit wrong yet
-        bits = loss = 0.0
-        mse = self.config["loss"] == "mse"
-        sums = np.zeros((5, self.rnn.hidden_size), np.float64)
-        for t, h, p, logits in self._tree_states(tree):
-            w, y, c = tree.weight[t], tree.target[t], tree.carry[t]
-            right = (p > 0.5) == (y > 0.5)  # (n_t,)
-            ok = np.take(ok, tree.parent[t]) & right  # every bit so far right
-            bits += float(w @ right)
-            if mse:  # 0.5 * sum over bits of (p - y)^2, mean over pairs
-                err = p - y
-                loss += 0.5 * float(w @ (err * err))
-            else:  # binary cross-entropy, mean over bits and pairs (losses.bce_with_sigmoid's form)
-                el = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
-                loss += float(w @ el)
-            sums += _corr_sums(h, c, w)
-        exact = float(tree.weight[-1] @ ok) if T else 0.0
-        _, r = _corr_from_sums(sums)
-        return {"accuracy": exact / N, "bit_accuracy": bits / (N * T),
-                "val_loss": loss / N if mse else loss / (N * T), "carry_corr": r}
+        off = tree.offsets
+        for t, parent in enumerate(tree.parent):
+            ok = np.take(ok, parent) & right[off[t]:off[t + 1]]  # every bit so far right
+        if self.config["loss"] == "mse":  # 0.5 * sum over bits of (p - y)^2, mean over pairs
+            err = p - y
+            loss = 0.5 * float(w @ (err * err)) / N
+        else:  # binary cross-entropy, mean over bits and pairs (losses.bce_with_sigmoid's form)
+            el = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
+            loss = float(w @ el) / (N * T)
+        _, r = _corr_from_sums(_tree_corr_sums(h, tree))
+        return {"accuracy": float(tree.weight[-1] @ ok) / N if T else 0.0,
+                "bit_accuracy": float(w @ right) / (N * T), "val_loss": loss, "carry_corr": r}
 
     def _evaluate_on(self, x: np.ndarray, y: np.ndarray, carry: np.ndarray) -> dict[str, float]:
         """The plain check (the reference :meth:`_evaluate_tree` is tested against): metrics over
@@ -401,7 +397,7 @@ def _corr_sums(h: np.ndarray, carry: np.ndarray, weight: np.ndarray | None = Non
     count, sum of carry, sum of (h - 1/2), sum of carry * (h - 1/2), sum of (h - 1/2)^2 (rows 0-1
     broadcast). Shifting by 1/2 (the middle of a sigmoid unit's range) keeps the variance
     well conditioned; chunks' sums add up (the full check runs in chunks). ``weight`` (N,) (h
-    then (N, H), carry (N,): one prefix-tree level): each sample counted ``weight`` times."""
+    then (N, H), carry (N,): prefix-tree nodes): each sample counted ``weight`` times."""
     H = h.shape[-1]
     out = np.empty((5, H), np.float64)
     if weight is not None:
@@ -425,6 +421,15 @@ def _corr_sums(h: np.ndarray, carry: np.ndarray, weight: np.ndarray | None = Non
     out[2:4] = ones_c @ hs  # sum h, sum carry * h
     out[4] = np.einsum("ij,ij->j", hs, hs)
     return out
+
+
+def _tree_corr_sums(h: np.ndarray, tree: data.PrefixTree) -> np.ndarray:
+    """:func:`_corr_sums` over the nodes of ``tree`` (h (n, H)), in chunks of EVAL_CHUNK nodes (the
+    float64 copies stay in cache)."""
+    sums = np.zeros((5, h.shape[1]), np.float64)
+    for i in range(0, h.shape[0], EVAL_CHUNK):
+        sums += _corr_sums(h[i:i + EVAL_CHUNK], tree.all_carry[i:i + EVAL_CHUNK], tree.all_weight[i:i + EVAL_CHUNK])
+    return sums
 
 
 def _corr_from_sums(sums: np.ndarray) -> tuple[int, float]:
@@ -459,10 +464,8 @@ def carry_correlation(source: BinaryAddition | Probe) -> tuple[int, float]:
         h = np.asarray(source.layers[0].states["h"])[:, None, :]  # (T, 1, H)
         return _carry_corr(h, np.asarray(source.view(V.BitSum).carry)[:, None])
     tree = source._eval_tree
-    sums = np.zeros((5, source.rnn.hidden_size), np.float64)
-    for t, h, _, _ in source._tree_states(tree):  # (n_t, H) per level of the pairs' prefix tree
-        sums += _corr_sums(h, tree.carry[t], tree.weight[t])
-    return _corr_from_sums(sums)
+    h, _, _ = source._tree_states(tree)  # (n, H): every node of the pairs' prefix tree
+    return _corr_from_sums(_tree_corr_sums(h, tree))
 
 
 EXPERIMENT = BinaryAddition
