@@ -154,8 +154,10 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self.redraws += 1
         self._fill_selectors()
         self._has_layers = bool(probe.layers)
-        self.no_layer.setVisible(not self._has_layers)
-        self.no_layer.setText("This model has no hidden layer: the input goes straight to the output.")
+        if self.no_layer.isVisibleTo(self) != (not self._has_layers):
+            self.no_layer.setVisible(not self._has_layers)
+        if not self.no_layer.text():
+            self.no_layer.setText("This model has no hidden layer: the input goes straight to the output.")
         self._update_state_visibility()
         self._prepare_output_axis()
         self._on_timestep(self.current_t())
@@ -315,7 +317,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
             if need > now or need < 0.5 * now or self._cache.get("out_kind") != "cls":
                 self._out_range = (0.0, need)
             self._cache["out_kind"] = "cls"
-            self.out_plot.setLabel("bottom", "probability (green: target)")
+            self._set_out_label("probability (green: target)")
             return
         vals = [float(out.min()), float(out.max()), 0.0] if out.size else [0.0, 1.0]
         targets = [v for v in (_as_float(s) for s in p.target_labels) if v is not None]
@@ -330,7 +332,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self._cache["out_kind"] = "value"
         if 0.0 <= lo and hi <= 1.0:  # probabilities (a sum bit): the whole 0..1
             self._out_range = (-0.02, 1.02)
-            self.out_plot.setLabel("bottom", "p(1)")
+            self._set_out_label("p(1)")
             return
         # a regression value: a symmetric, rounded range; it grows at once but shrinks only when the values
         # need less than half of it (so scrubbing and training do not make the axis jump)
@@ -338,7 +340,11 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         if need > now or need < 0.5 * now:
             self._reg_m = need
         self._out_range = (-self._reg_m, self._reg_m)
-        self.out_plot.setLabel("bottom", "value")
+        self._set_out_label("value")
+
+    def _set_out_label(self, text: str) -> None:
+        if self._changed("out_label", text):  # (an axis label change relayouts the plot)
+            self.out_plot.setLabel("bottom", text)
 
     def output_bars(self) -> tuple[list[str], np.ndarray]:
         """(labels, widths) of the output bars currently shown, top first, for tests."""
