@@ -84,8 +84,8 @@ def gemm_row_blocks(a: np.ndarray, out: np.ndarray, n: int) -> list[tuple[np.nda
 
 def small_gemm_rows(M: int, K: int, n: int) -> int | None:
     """Rows per block for a product (M, K) @ (K, n) cut into row blocks (see gemm_row_blocks)."""
-    if M * K * n <= _SMALL_GEMM_MNK or not _blas_has_small_gemm():
-        return None
+    if M * K * n <= _SMALL_GEMM_MNK or runtime.blas_threads() > 1 or not _blas_has_small_gemm():
+        return None  # (OpenBLAS runs the small kernel on one thread: with more, one product)
     m = _SMALL_GEMM_MNK // (K * n)
     if m >= 16:
         m -= m % 8  # whole cache lines of float32 rows

@@ -126,3 +126,11 @@ def test_gru_blocked_products_equal_the_plain_ones(monkeypatch, dy_every_step):
     assert [c.stop - c.start for c, _ in _col_blocks(np.zeros((3 * H, H)), B)] == [6, 2]
     for a, b in zip(plain, run()):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_no_blocks_with_several_blas_threads(monkeypatch, forced_blocks):
+    """OpenBLAS runs its small-matrix kernel on one thread: with more, the product stays whole."""
+    from core import runtime
+    assert gemm_row_blocks(np.zeros((32, 8)), np.zeros((32, 3)), 3) is not None
+    monkeypatch.setattr(runtime, "_BLAS_THREADS", 2)
+    assert gemm_row_blocks(np.zeros((32, 8)), np.zeros((32, 3)), 3) is None
