@@ -77,17 +77,41 @@ def test_a_million_points_draw_bounded(panel, hub):
     assert 100 < curve.painted_points <= 2 * columns + 2
 
 
-def test_peak_decimation_keeps_spikes_and_the_points_in_view():
-    from visualizer.panels.loss import peak_decimate
+def test_peak_bins_keep_spikes_and_fold_points_in_as_they_come():
+    from visualizer.panels.loss import PeakBins
 
     x = np.arange(100_000, dtype=float)
     y = np.zeros_like(x)
     y[12_345] = 9.0  # one spike
-    xd, yd = peak_decimate(x, y, 10_000.0, 60_000.0, 200)
-    assert xd.size <= 2 * 200 + 2 and yd.max() == 9.0
-    assert xd[0] <= 10_000 and xd[-1] >= 59_000 and np.all(np.diff(xd) >= 0)
-    xs, ys = peak_decimate(x[:50], y[:50], 10.0, 20.0, 200)  # few points: the ones in view, plus a neighbour
-    assert list(xs) == list(range(9, 22))
+    y[40_000] = -3.0
+    whole = PeakBins(10_000.0, 60_000.0, 200)
+    whole.add(x, y)
+    xd, yd = whole.points()
+    assert xd.size <= 2 * 200 + 2 and yd.max() == 9.0 and yd.min() == -3.0
+    assert xd[0] == 9_999 and xd[-1] == 60_001 and np.all(np.diff(xd) >= 0)  # the neighbours outside
+    assert whole.count == 50_001
+    parts = PeakBins(10_000.0, 60_000.0, 200)  # the same points in frames of uneven sizes
+    for lo, hi in ((0, 7), (7, 12_346), (12_346, 12_400), (12_400, 59_999), (59_999, 100_000)):
+        parts.add(x[lo:hi], y[lo:hi])
+    np.testing.assert_array_equal(parts.points()[0], xd)
+    np.testing.assert_array_equal(parts.points()[1], yd)
+
+
+def test_a_live_curve_draws_appended_points_as_a_full_redraw_would(panel, hub):
+    rng = np.random.default_rng(3)
+    steps = np.arange(1, 20_001)
+    values = 1.0 / np.sqrt(steps) + 0.1 * rng.random(steps.size)
+    for seq, lo in enumerate(range(0, 20_000, 2_000), start=1):
+        feed(hub, seq, {"loss": (steps[lo:lo + 2_000], values[lo:lo + 2_000])})
+        panel.graphics.grab()  # painted frame by frame: the new points folded in
+    c = panel._curves["loss"].smooth
+    inc = [a.copy() for a in c._points]
+    c._bins = None  # fold everything again
+    c._version += 1
+    panel.graphics.grab()
+    assert c.painted_points == inc[0].size <= 2 * int(c.getViewBox().width()) + 2
+    np.testing.assert_allclose(c._points[0], inc[0])
+    np.testing.assert_allclose(c._points[1], inc[1], rtol=1e-12)
 
 
 def test_smoothing_draws_raw_faintly_under_the_smoothed_curve(panel, hub):

@@ -137,31 +137,64 @@ class _StepAxis(pg.AxisItem):
 _OFFSETS = (QtGui.QTransform.fromTranslate(-1, 0), QtGui.QTransform.fromTranslate(0, -1))
 
 
-def peak_decimate(x: np.ndarray, y: np.ndarray, x0: float, x1: float, columns: int) -> tuple[np.ndarray, np.ndarray]:
-    """The points of ``(x, y)`` (x ascending) that a line ``columns`` pixels wide over ``[x0, x1]`` needs:
-    the points in view plus one on each side; when there are more than two per column, each column's
-    minimum and maximum (in that column's order of x), so that spikes survive. (N,) -> (<= 2 * columns + 2,)."""
-    lo = max(int(np.searchsorted(x, x0, side="left")) - 1, 0)
-    hi = min(int(np.searchsorted(x, x1, side="right")) + 1, x.size)
-    x, y = x[lo:hi], y[lo:hi]
-    columns = max(int(columns), 1)
-    if x.size <= 2 * columns:
-        return x, y
-    edges = np.searchsorted(x, np.linspace(x[0], x[-1], columns + 1)[:-1], side="left")
-    edges = np.unique(edges)
-    yy = np.where(np.isfinite(y), y, np.nan)
-    lo_y = np.fmin.reduceat(yy, edges)
-    hi_y = np.fmax.reduceat(yy, edges)
-    xs = x[edges]
-    return np.repeat(xs, 2), np.column_stack([lo_y, hi_y]).ravel()
+class PeakBins:
+    """The minimum and maximum of y in each of ``columns`` equal bins of ``[x0, x1]`` (a plot's pixel
+    columns), folded in as points arrive (x ascending), plus the nearest point on each side of the
+    range (a line enters and leaves the view). Adding k points costs O(k): a live curve never
+    re-reads its whole history to be drawn."""
+
+    def __init__(self, x0: float, x1: float, columns: int):
+        self.x0, self.x1, self.columns = float(x0), float(x1), max(int(columns), 1)
+        self._scale = self.columns / (self.x1 - self.x0) if self.x1 > self.x0 else 0.0
+        self.lo = np.full(self.columns, np.nan)
+        self.hi = np.full(self.columns, np.nan)
+        self.bx = np.full(self.columns, np.nan)  # x of each bin's first point
+        self.count = 0  # points inside [x0, x1]
+        self.left: tuple[float, float] | None = None  # the last point before x0
+        self.right: tuple[float, float] | None = None  # the first point after x1
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Fold in points whose x are ascending and not before any added earlier."""
+        if x.size == 0:
+            return
+        a = int(np.searchsorted(x, self.x0, side="left"))
+        b = int(np.searchsorted(x, self.x1, side="right"))
+        if a > 0:
+            self.left = (float(x[a - 1]), float(y[a - 1]))
+        if b < x.size and self.right is None:
+            self.right = (float(x[b]), float(y[b]))
+        if b <= a:
+            return
+        xs, ys = x[a:b], y[a:b]
+        self.count += xs.size
+        k = np.minimum(((xs - self.x0) * self._scale).astype(np.intp), self.columns - 1)
+        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])  # (sorted: one run of points per bin)
+        kb = k[starts]
+        finite = np.where(np.isfinite(ys), ys, np.nan)
+        self.lo[kb] = np.fmin(self.lo[kb], np.fmin.reduceat(finite, starts))
+        self.hi[kb] = np.fmax(self.hi[kb], np.fmax.reduceat(finite, starts))
+        self.bx[kb] = np.where(np.isnan(self.bx[kb]), xs[starts], self.bx[kb])
+
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each non-empty bin's (x, min) and (x, max), with the neighbours outside the range. (<= 2 * columns + 2,)"""
+        used = ~np.isnan(self.bx)
+        xs = np.repeat(self.bx[used], 2)
+        ys = np.column_stack([self.lo[used], self.hi[used]]).ravel()
+        if self.left is not None:
+            xs, ys = np.r_[self.left[0], xs], np.r_[self.left[1], ys]
+        if self.right is not None:
+            xs, ys = np.r_[xs, self.right[0]], np.r_[ys, self.right[1]]
+        return xs, ys
 
 
 class LiveCurve(pg.GraphicsObject):
     """A live line (with optional round markers) that costs little per frame however long the run.
 
-    ``setData`` only keeps the arrays; at paint time the points in view are peak-decimated to the
-    view's pixel columns (:func:`peak_decimate`) and made into one path, kept until the data, the
-    view or the size change. Its bounding rect is the view (the line may go anywhere in it), so an
+    ``setData`` only keeps the arrays; at paint time the points in view are drawn as they are when
+    there are at most two per pixel column, else as each column's minimum and maximum
+    (:class:`PeakBins`: spikes survive). ``setData(..., appended=k)`` says only the last k points are
+    new: they are folded into the columns (O(k)), so a frame of a long run costs what its new points
+    cost. The path is kept until the data, the view or the size change. Its bounding rect is the view (the line may go anywhere in it), so an
     update repaints the plot area only, never the axes. A 2 px solid pen is painted as three 1 px
     lines offset by one device pixel (nearly the same pixels; the raster engine's 1 px cosmetic
     polyline is its fast path, a 2 px one costs 5x more). Log y (``setLogMode``) draws log10(y)."""
@@ -174,7 +207,10 @@ class LiveCurve(pg.GraphicsObject):
         self.yData: np.ndarray | None = None
         self._log_y = False
         self._version = 0
-        self._cache_key: tuple | None = None
+        self._bins: PeakBins | None = None  # for the view it was made for (None: fold everything again)
+        self._grid: tuple | None = None
+        self._new = 0  # points appended since the last fold
+        self._path_version = -1
         self._path: QtGui.QPainterPath | None = None
         self._points: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.painted_points = 0  # points in the path last painted (bounded by twice the plot's width)
@@ -183,8 +219,15 @@ class LiveCurve(pg.GraphicsObject):
     def name(self) -> str | None:
         return self.opts["name"]
 
-    def setData(self, x: np.ndarray, y: np.ndarray, **_: Any) -> None:  # noqa: N802 (pyqtgraph name)
-        self.xData = np.asarray(x, dtype=np.float64)
+    def setData(self, x: np.ndarray, y: np.ndarray, appended: int | None = None, **_: Any) -> None:  # noqa: N802
+        """The whole data; ``appended``: only its last ``appended`` points are new (the rest as before)."""
+        x = np.asarray(x, dtype=np.float64)
+        old = 0 if self.xData is None else self.xData.size
+        if appended is not None and x.size - int(appended) == old - 0 and self._bins is not None:
+            self._new += int(appended)
+        else:
+            self._bins = None  # everything changed: fold it all again at the next paint
+        self.xData = x
         self.yData = np.asarray(y, dtype=np.float64)
         self._version += 1
         self.update()
@@ -207,6 +250,7 @@ class LiveCurve(pg.GraphicsObject):
 
     def setLogMode(self, x: bool, y: bool) -> None:  # noqa: N802 (called by PlotItem.setLogMode)
         self._log_y = bool(y)
+        self._bins = None
         self._version += 1
         self.prepareGeometryChange()
         self.update()
@@ -219,8 +263,8 @@ class LiveCurve(pg.GraphicsObject):
         return (float(d.min()), float(d.max())) if d.size else (None, None)
 
     # -- geometry and painting -------------------------------------------------------------------------
-    def _y(self) -> np.ndarray:
-        y = self.yData
+    def _y(self, y: np.ndarray | None = None) -> np.ndarray:
+        y = self.yData if y is None else y
         if not self._log_y:
             return y
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -244,12 +288,26 @@ class LiveCurve(pg.GraphicsObject):
             return
         view = vb.viewRect()
         columns = max(int(vb.width()), 1)
-        key = (self._version, view.left(), view.right(), columns)
-        if key != self._cache_key:
-            x, y = peak_decimate(self.xData, self._y(), view.left(), view.right(), columns)
+        grid = (view.left(), view.right(), columns, self._log_y)
+        if self._bins is None or grid != self._grid:  # a new view (or all new data): fold everything
+            self._bins, self._grid, self._new = PeakBins(view.left(), view.right(), columns), grid, 0
+            self._bins.add(self.xData, self._y())
+            self._path_version = -1
+        elif self._new:  # only the new points
+            n = self._new
+            self._new = 0
+            self._bins.add(self.xData[-n:], self._y(self.yData[-n:]))
+        if self._path_version != self._version:
+            if self._bins.count <= 2 * columns:  # few points: all of those in view, as they are
+                x = self.xData
+                lo = max(int(np.searchsorted(x, view.left(), side="left")) - 1, 0)
+                hi = min(int(np.searchsorted(x, view.right(), side="right")) + 1, x.size)
+                x, y = x[lo:hi], self._y(self.yData[lo:hi])
+            else:
+                x, y = self._bins.points()
             self._path = pg.arrayToQPath(x, y, connect="finite")
             self._points = (x, y)
-            self._cache_key = key
+            self._path_version = self._version
         self.painted_points = int(self._points[0].size)
         pen = self.opts["pen"]
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
@@ -270,19 +328,21 @@ class LiveCurve(pg.GraphicsObject):
             self._paint_markers(p)
 
     def _paint_markers(self, p: QtGui.QPainter) -> None:
-        """Round markers of ``symbolSize`` px at the points (sparse curves only: at most a few hundred)."""
+        """Round markers of ``symbolSize`` px at the points (sparse curves only): one drawPoints call
+        with a round-capped cosmetic pen that wide."""
         x, y = self._points
-        t = p.transform()
-        r = self.opts["symbolSize"] / 2.0
+        ok = np.isfinite(y)
+        if not ok.any():
+            return
+        poly = pg.functions.arrayToQPolygonF(x[ok], y[ok])
+        pen = QtGui.QPen((self.opts["symbolPen"] or self.opts["pen"]).color())
+        pen.setWidthF(float(self.opts["symbolSize"]))
+        pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
+        pen.setCosmetic(True)
         p.save()
-        p.resetTransform()
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
-        p.setPen(self.opts["symbolPen"] or self.opts["pen"])
-        if self.opts["symbolBrush"] is not None:
-            p.setBrush(self.opts["symbolBrush"])
-        for xi, yi in zip(x.tolist(), y.tolist()):
-            if np.isfinite(yi):
-                p.drawEllipse(t.map(QtCore.QPointF(xi, yi)), r, r)
+        p.setPen(pen)
+        p.drawPoints(poly)
         p.restore()
 
 
@@ -367,9 +427,10 @@ class _Curve:
         self.extent = _merge(self.extent, LossPanel._y_extent([sm], False))
         self.log_extent = _merge(self.log_extent, LossPanel._y_extent([sm], True))
         if self.enabled:  # a hidden series only keeps its state; it is drawn when shown
-            self.draw()
+            self.draw(new=s.size)
 
-    def draw(self) -> None:
+    def draw(self, new: int | None = None) -> None:
+        """Hand the data to the line items; ``new``: only the last ``new`` points changed."""
         x = self.x
         # evaluation curves get markers; so does any curve of one or two points (a line needs two)
         sparse = ((self.spacing or 1.0) > 1.5 and x.size <= MAX_MARKER_POINTS) or x.size < 3
@@ -382,11 +443,11 @@ class _Curve:
             else:
                 self.smooth.setSymbol(None)
         if self.alpha > 0:
-            self.raw.setData(x, self.raw_y, skipFiniteCheck=True)  # (training never records NaN: it stops first)
+            self.raw.setData(x, self.raw_y, appended=new)  # (training never records NaN: it stops first)
             self.raw.setVisible(self.enabled)
         else:
             self.raw.hide()
-        self.smooth.setData(x, self.y, skipFiniteCheck=True)
+        self.smooth.setData(x, self.y, appended=new)
 
     def set_enabled(self, on: bool) -> None:
         self.enabled = bool(on)
