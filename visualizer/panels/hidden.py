@@ -737,9 +737,10 @@ def common_prefix(labels: Any) -> tuple[str, list[str]]:
 
 
 def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
-    """Ticks for an axis showing log10 values: the decades in [lo, hi]; under 2 decades the round values
-    (1, 2, 5 x 10^k) in it, or the round value nearest to its middle. Round values change only when the
-    data moves a lot: a tick list that changes with every probe makes the axis regenerate its texts."""
+    """Ticks for an axis showing log10 values: the decades in [lo, hi]; under 2 decades the lowest and
+    highest round values (1, 2, 5 x 10^k) in it when half a decade apart, else the one nearest its middle.
+    Round values change only when the data moves a lot: a tick list that changes with every probe makes
+    the axis regenerate its texts."""
     decades = list(range(math.ceil(lo), math.floor(hi) + 1))
     if len(decades) >= 2:
         step = max(1, math.ceil(len(decades) / 4))
@@ -749,10 +750,12 @@ def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
     rounds = [(math.log10(m) + e, m * 10.0 ** e) for e in range(math.floor(lo) - 1, math.ceil(hi) + 1)
               for m in (1, 2, 5)]
     inside = [(v, x) for v, x in rounds if lo - 1e-9 <= v <= hi + 1e-9]
-    if not inside:  # nearly flat: the round value nearest to the middle
-        mid = 0.5 * (lo + hi)
-        inside = [min(rounds, key=lambda r: abs(r[0] - mid))]
-    return [(v, f"{x:.2g}") for v, x in inside[:3]]
+    mid = 0.5 * (lo + hi)
+    if len(inside) >= 2 and inside[-1][0] - inside[0][0] >= 0.5:  # the lowest and highest, half a decade apart
+        inside = [inside[0], inside[-1]]
+    else:  # (nearly) flat: one label, the round value nearest to the middle (labels closer overlap in the strip)
+        inside = [min(inside or rounds, key=lambda r: abs(r[0] - mid))]
+    return [(v, f"{x:.2g}") for v, x in inside]
 
 
 def _short(text: str, n: int = 7) -> str:
