@@ -39,6 +39,7 @@ from visualizer.session import TrainingSession
 from visualizer.widgets.param_form import ParamForm
 from visualizer.widgets.transport import Transport
 
+PROGRESS_INTERVAL = 0.25  # seconds between progress-bar updates while training
 STATUS_INTERVAL_MS = 500
 SCREEN_FRACTION = 0.9  # the window opens at most this much of the available screen
 MIN_WINDOW = (1000, 560)  # usable from 1280x720 up: this fits a 1280x720 screen with a panel or taskbar
@@ -144,6 +145,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._install_experiment(spec)  # panels exist before the first snapshot arrives
         self._restore_window()
         s.start()
+        self._progress_t = -1e9
         self._stats_timer = QtCore.QTimer(self)
         self._stats_timer.setInterval(STATUS_INTERVAL_MS)
         self._stats_timer.timeout.connect(self._update_stats)
@@ -757,7 +759,13 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_snapshot(self, snap: Any) -> None:
         _set_text(self.step_label, f"step {self.session.step:,}")  # the present, also while replaying
-        self._update_progress()
+        # the progress bar repaints itself (and the status bar under it) at once on every new value:
+        # a few times a second is enough to read it, and the goal is shown as soon as it is reached
+        now = time.perf_counter()
+        goal = self.session.goal
+        if now - self._progress_t >= PROGRESS_INTERVAL or (goal and self.session.step >= goal):
+            self._progress_t = now
+            self._update_progress()
 
     def _update_stats(self) -> None:
         s = self.session
@@ -767,6 +775,7 @@ class MainWindow(QtWidgets.QMainWindow):
         _set_text(self.step_label, f"step {s.step:,}")
         _set_text(self.speed_label, f"{s.steps_per_second:,.0f} steps/s")
         _set_text(self.fps_label, f"{fps:.0f} fps")
+        self._update_progress()  # (catches up with a snapshot the throttle skipped)
 
     # -- closing -------------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802

@@ -37,6 +37,7 @@ from visualizer.widgets.legend import LegendStrip
 
 GAP_POINTS = 64  # points used to measure a curve's typical spacing
 LEGEND_MIN_PANEL_H = 230  # px: below this panel height the legend strip folds into the "series" menu
+RAW_MIN_ALPHA = 0.05  # below this per-point smoothing the raw curve is the smoothed one: not drawn twice
 MAX_MARKER_POINTS = 150  # sparse (evaluation) curves get symbols while they have at most this many points
 MAX_MARKERS = 40
 COLORS = ("#ff9f1c", "#2ec4b6", "#f15bb5", "#9bde7e", "#a0c4ff", "#ffd166", "#e76f51", "#cdb4db")
@@ -442,19 +443,26 @@ class _Curve:
                 self.smooth.setSymbolBrush(pg.mkBrush(self.color))
             else:
                 self.smooth.setSymbol(None)
-        if self.alpha > 0:
+        if self.shows_raw:
             self.raw.setData(x, self.raw_y, appended=new)  # (training never records NaN: it stops first)
-            self.raw.setVisible(self.enabled)
-        else:
+            if not self.raw.isVisible() and self.enabled:
+                self.raw.show()
+        elif self.raw.isVisible():
             self.raw.hide()
         self.smooth.setData(x, self.y, appended=new)
+
+    @property
+    def shows_raw(self) -> bool:
+        """The faint raw curve is drawn when smoothing makes a visible difference (an evaluation metric,
+        recorded every k steps, is smoothed by alpha ** k: with 0.8 and k = 25, not at all)."""
+        return self.point_alpha > RAW_MIN_ALPHA
 
     def set_enabled(self, on: bool) -> None:
         self.enabled = bool(on)
         if self.enabled:
             self.draw()
         self.smooth.setVisible(self.enabled)
-        self.raw.setVisible(self.enabled and self.alpha > 0)
+        self.raw.setVisible(self.enabled and self.shows_raw)
 
     def drawn_points(self) -> int:
         xd = self.smooth.xData
