@@ -64,11 +64,14 @@ def _blas_has_small_gemm() -> bool:
         if ok:
             try:
                 from threadpoolctl import threadpool_info
-                infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-            except Exception:  # pragma: no cover - threadpoolctl is a dependency
-                infos = []
-            ok = len(infos) == 1 and infos[0].get("internal_api") == "openblas" and \
-                str(infos[0].get("architecture", "")).lower() in _SMALL_GEMM_KERNELS
+                name = str(np.show_config(mode="dicts")["Build Dependencies"]["blas"].get("name", ""))
+                blas = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
+            except Exception:  # pragma: no cover - threadpoolctl is a dependency; show_config: numpy >= 1.26
+                name, blas = "", []
+            # NumPy's own copy (a wheel's numpy.libs/) when SciPy's is loaded as well
+            own = [i for i in blas if os.path.basename(os.path.dirname(str(i.get("filepath", "")))).startswith("numpy")]
+            ok = "openblas" in name.lower() and bool(own or blas) and all(
+                str(i.get("architecture", "")).lower() in _SMALL_GEMM_KERNELS for i in own or blas)
         _small_gemm.append(ok)
     return _small_gemm[0]
 

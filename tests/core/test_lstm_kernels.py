@@ -134,3 +134,14 @@ def test_no_blocks_with_several_blas_threads(monkeypatch, forced_blocks):
     assert gemm_row_blocks(np.zeros((32, 8)), np.zeros((32, 3)), 3) is not None
     monkeypatch.setattr(runtime, "_BLAS_THREADS", 2)
     assert gemm_row_blocks(np.zeros((32, 8)), np.zeros((32, 3)), 3) is None
+
+
+def test_small_kernel_detection_ignores_scipys_openblas_and_obeys_the_switch(monkeypatch):
+    monkeypatch.setattr(lstm_mod, "_small_gemm", [])
+    before = lstm_mod._blas_has_small_gemm()
+    import scipy.linalg  # noqa: F401  - loads SciPy's own OpenBLAS next to NumPy's
+    monkeypatch.setattr(lstm_mod, "_small_gemm", [])
+    assert lstm_mod._blas_has_small_gemm() == before
+    monkeypatch.setattr(lstm_mod, "_small_gemm", [])
+    monkeypatch.setenv("RNNLAB_GEMM_BLOCKS", "0")
+    assert lstm_mod._blas_has_small_gemm() is False
