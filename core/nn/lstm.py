@@ -27,8 +27,12 @@ gradient is one plain matmul (in C order, like the parameters); for ids, dWxh su
 columns of each id (sort + ``np.add.reduceat``) instead of multiplying by a one-hot
 when BLAS runs one thread (``core.runtime.blas_threads()``; with 2 the matmul wins).
 NumPy's transposed copies cost ~2 ns per element, so transposes are left to BLAS
-(Fortran-order views) wherever possible. ``Wxh``, ``bh`` and ``Whh`` are views of one
-block [Wxh; bh; Whh] so the scaled copy costs three calls.
+(Fortran-order views) wherever possible (the two that remain go in strips: ``transposed``).
+With OpenBLAS's AVX-512 kernels and one BLAS thread, each step's recurrent product is cut
+into row blocks small enough for OpenBLAS's small-matrix kernel (``gemm_row_blocks``): no
+re-packing of the weight on every call (char LSTM B=32 f32: 10-20% per step from H=256 up).
+Without h0 the first step's product (with h_0 = 0) is skipped. ``Wxh``, ``bh`` and ``Whh``
+are views of one block [Wxh; bh; Whh] so the scaled copy costs three calls.
 """
 from __future__ import annotations
 
