@@ -333,7 +333,10 @@ class LSTM(RecurrentLayer):
             ids = flat[order]
             starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])  # first column of each id
             dWxT = np.zeros((4 * H, self.input_size), dt)  # (4H, D)
-            dWxT[:, ids[starts]] = np.add.reduceat(np.take(dG, order, axis=1), starts, axis=1)
+            # "wrap" (order is a permutation: nothing to wrap) with out: no bounds check and no
+            # buffering of each element, ~30% faster than the default "raise"
+            sorted_dG = np.take(dG, order, axis=1, out=np.empty_like(dG), mode="wrap")
+            dWxT[:, ids[starts]] = np.add.reduceat(sorted_dG, starts, axis=1)
             dWx = transposed(dWxT) if H >= 64 else dWxT.T  # (D, 4H)
         else:
             dWx = np.matmul(x.reshape(T * B, self.input_size).T, dG.T)  # (D, 4H)
