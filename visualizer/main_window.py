@@ -234,8 +234,9 @@ class MainWindow(QtWidgets.QMainWindow):
         fm = self.fontMetrics()
         for w, widest in ((self.state_label, "running"), (self.step_label, "step 10,000,000"),
                           (self.speed_label, "100,000 steps/s"), (self.fps_label, "100 fps")):
-            # wide enough for what they will show: a longer text does not re-lay out the status bar
-            w.setMinimumWidth(max(110, fm.horizontalAdvance(widest) + 12))
+            # a fixed size, wide enough for what they will show: a new text (several times a second) then
+            # repaints the label only; a label whose size may change re-lays out the whole window
+            w.setFixedSize(max(110, fm.horizontalAdvance(widest) + 12), w.sizeHint().height())
             bar.addPermanentWidget(w)
 
     def _build_menus(self) -> None:

@@ -5,10 +5,11 @@ Two kinds of frame:
 * *light* — new metric points only (the loss curve, the step counter), 4–20 times a second;
 * *heavy* — also a fresh probe and/or views (heatmaps, inspector, samples), 2–8 times a second.
 
-Both rates adapt to what the GUI reports each kind costs it (:meth:`FramePacer.drawn`), so
-that at full speed drawing takes a bounded share (~11%) of the time: one process, one GIL —
-a millisecond the GUI spends in Python is a millisecond of training lost. An expensive probe
-or views computation is asked for less often (each at most ~1.5% of the time). When a speed
+Both rates adapt to what each kind of frame costs the GUI thread (:meth:`FramePacer.drawn`: the
+worker reads the GUI thread's CPU clock, so a frame's cost is all the GUI did until the next one,
+repaints and timers included), so that at full speed the GUI takes a bounded share (~6.5%) of
+the CPU: a CPU-millisecond the GUI spends is one the process does not train. An expensive
+probe or views computation is asked for less often (each at most ~1% of the training time). When a speed
 cap holds training back, drawing costs no training and frames come at the fastest rates.
 """
 from __future__ import annotations
@@ -17,10 +18,10 @@ from dataclasses import dataclass
 
 LIGHT_INTERVAL = (1 / 20, 1 / 4)  # metric-only frames: 4..20 Hz
 HEAVY_INTERVAL = (1 / 8, 1 / 2)  # frames with a probe and/or views: 2..8 Hz
-LIGHT_FRACTION = 0.03  # share of the time the GUI may spend drawing light frames
-HEAVY_FRACTION = 0.05  # ... and heavy ones (with COST_FRACTION twice: ~11% in all, so training keeps ~89%)
+LIGHT_FRACTION = 0.035  # share of the time the GUI may spend drawing light frames
+HEAVY_FRACTION = 0.03  # ... and heavy ones (with COST_FRACTION twice: ~8.5% at most, so training keeps >= 91%)
 VIEWS_INTERVAL = 0.5  # views (samples, forecasts) at most twice a second
-COST_FRACTION = 0.015  # computing the probe, and the views, each take at most ~1.5% of the training time
+COST_FRACTION = 0.01  # computing the probe, and the views, each take at most ~1% of the training time
 CAPPED_FRACTION = 0.5  # when a speed cap holds training back, drawing may use half the time
 
 

@@ -30,6 +30,16 @@ DRAW_WAIT_MAX = 0.1  # after a frame the worker waits (GIL released) up to this 
 _STOP = object()
 
 
+def _thread_cpu_clock() -> int | None:
+    """The calling thread's CPU-time clock (pthread_getcpuclockid; None where the platform has none)."""
+    try:
+        clock = time.pthread_getcpuclockid(threading.get_ident())
+        time.clock_gettime(clock)
+        return clock
+    except (AttributeError, OSError):
+        return None
+
+
 class TrainingWorker(QtCore.QObject):
     """Drives the runs in a QThread; ``run`` is its loop (connect it to ``QThread.started``)."""
 
@@ -54,6 +64,9 @@ class TrainingWorker(QtCore.QObject):
         self._stop = threading.Event()
         self._drawn = threading.Event()
         self._pacer = FramePacer()
+        self._gui_clock = _thread_cpu_clock()  # (made in the GUI thread) its CPU clock: what frames really cost it
+        self._gui_cpu_last: float | None = None
+        self._last_frame_at = -1e9
         self._seq = 0
         self.runs: RunSet | None = None
         self.thread_ident: int | None = None
@@ -71,8 +84,9 @@ class TrainingWorker(QtCore.QObject):
         self._commands.put(command)
 
     def snapshot_drawn(self, gui_cpu: float | None = None) -> None:
-        """The GUI has drawn the last snapshot (any thread); ``gui_cpu``: GUI CPU seconds it cost."""
-        if gui_cpu is not None:
+        """The GUI has drawn the last snapshot (any thread); ``gui_cpu``: GUI CPU seconds it cost (used
+        where the GUI thread's CPU clock cannot be read from the worker)."""
+        if gui_cpu is not None and self._gui_clock is None:
             self._pacer.drawn(gui_cpu)
         self._drawn.set()
 
@@ -158,6 +172,14 @@ class TrainingWorker(QtCore.QObject):
                                cap_binding=run.cap_binding, forced=runs.wants("probe") or runs.wants("views"))
         if not d.emit:
             return
+        if self._gui_clock is not None:
+            # everything the GUI thread did since the last frame (drawing, repainting, its timers) is what
+            # that frame cost it: the pacer then holds the GUI's whole share of the CPU, not just its handlers
+            cpu = time.clock_gettime(self._gui_clock)
+            last, self._gui_cpu_last = self._gui_cpu_last, cpu
+            if last is not None and runs.training and now - self._last_frame_at < 1.0:
+                self._pacer.drawn(cpu - last)
+            self._last_frame_at = now
         frames, events = runs.frame(probe=d.probe, views=d.views)
         self._pacer.sent(now, step=run.step, probe_seconds=runs.probe_seconds, views_seconds=runs.views_seconds)
         self._emit_events(events)

@@ -172,7 +172,6 @@ class TrainingTimeline(QtWidgets.QWidget):
         self.label = QtWidgets.QLabel()
         self.label.setObjectName("replayLabel")
         self.label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
-        self.label.setMinimumWidth(120)
         self.live_button = QtWidgets.QPushButton("Live")
         self.live_button.setObjectName("liveButton")
         self.live_button.setToolTip("Back to the present (Ctrl+L)")
@@ -248,6 +247,14 @@ class TrainingTimeline(QtWidgets.QWidget):
             else:
                 self.label.setStyleSheet("")
             self.live_button.setEnabled(self.replaying)
+            # a fixed size per mode (the widest text the mode shows): the text changes with every frame, and
+            # a label whose size may change re-lays out the whole window each time
+            font = QtGui.QFont(self.label.font())
+            font.setBold(self.replaying)
+            widest = ("replaying step 10,000,000 (keyframe at 10,000,000)" if self.replaying
+                      else "step 10,000,000 · live")
+            self.label.setFixedSize(max(120, QtGui.QFontMetrics(font).horizontalAdvance(widest) + 16),
+                                    QtGui.QFontMetrics(font).height() + 6)
 
     def _on_snapshot(self, snap: Any) -> None:
         now = int(getattr(self.session, "step", 0) or 0)
