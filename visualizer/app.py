@@ -169,7 +169,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rnnlab: error: {exc}", file=sys.stderr)
         return 2
     window.show()
+    if os.environ.get("RNNLAB_EXIT_WHEN_SHOWN"):  # tests/benchmarks/bench_launch.py: launch to window shown
+        _exit_when_shown(app, window)
     return app.exec()
+
+
+class _ShownProbe(QtCore.QObject):
+    """Prints ``rnnlab-shown <time.monotonic()>`` once the window is exposed and painted, then quits."""
+
+    def __init__(self, app: QtWidgets.QApplication):
+        super().__init__(app)
+        self.app = app
+        self.done = False
+
+    def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 (Qt name)
+        if not self.done and event.type() == QtCore.QEvent.Type.Expose and obj.isExposed():
+            self.done = True  # the expose paints the window; the zero timer runs after that paint
+            QtCore.QTimer.singleShot(0, self._report)
+        return False
+
+    def _report(self) -> None:
+        print(f"rnnlab-shown {time.monotonic():.6f}", flush=True)
+        self.app.quit()
+
+
+def _exit_when_shown(app: QtWidgets.QApplication, window: QtWidgets.QWidget) -> None:
+    handle = window.windowHandle()
+    if handle is None:
+        QtCore.QTimer.singleShot(0, app.quit)
+        return
+    handle.installEventFilter(_ShownProbe(app))
 
 
 def _size(text: str, example: str) -> tuple[int, int] | None:
