@@ -27,6 +27,20 @@ def test_cli_subcommands_do_not_import_qt():
     assert "binary-addition" in r.stdout
 
 
+def test_the_launch_benchmark_hook_reports_the_shown_window_and_quits(tmp_path):
+    import os
+    import time
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RNNLAB_EXIT_WHEN_SHOWN="1",
+               XDG_CONFIG_HOME=str(tmp_path))  # (no settings of the user's read or written)
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "visualizer.entry"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    shown = [float(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("rnnlab-shown ")]
+    assert len(shown) == 1 and t0 < shown[0] < time.monotonic()
+
+
 def test_rnnlab_without_arguments_opens_binary_addition(qapp, app_setup, monkeypatch):
     from PySide6 import QtWidgets
 
