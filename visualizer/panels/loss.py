@@ -38,7 +38,7 @@ from visualizer.widgets.legend import LegendStrip
 GAP_POINTS = 64  # points used to measure a curve's typical spacing
 LEGEND_MIN_PANEL_H = 230  # px: below this panel height the legend strip folds into the "series" menu
 RAW_MIN_ALPHA = 0.05  # below this per-point smoothing the raw curve is the smoothed one: not drawn twice
-MAX_MARKER_POINTS = 150  # sparse (evaluation) curves get symbols while they have at most this many points
+MAX_MARKER_POINTS = 60  # sparse (evaluation) curves get symbols while they have at most this many points
 MAX_MARKERS = 40
 COLORS = ("#ff9f1c", "#2ec4b6", "#f15bb5", "#9bde7e", "#a0c4ff", "#ffd166", "#e76f51", "#cdb4db")
 METRIC_COLORS = ("#9bde7e", "#f15bb5", "#a0c4ff", "#ffd166", "#2ec4b6", "#e76f51", "#cdb4db", "#ff9f1c")
@@ -168,13 +168,21 @@ class PeakBins:
             return
         xs, ys = x[a:b], y[a:b]
         self.count += xs.size
-        k = np.minimum(((xs - self.x0) * self._scale).astype(np.intp), self.columns - 1)
-        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])  # (sorted: one run of points per bin)
+        k = ((xs - self.x0) * self._scale).astype(np.intp)
+        np.minimum(k, self.columns - 1, out=k)
+        change = np.empty(k.size, dtype=bool)  # (sorted: one run of points per bin)
+        change[0] = True
+        np.not_equal(k[1:], k[:-1], out=change[1:])
+        starts = np.flatnonzero(change)
         kb = k[starts]
-        finite = np.where(np.isfinite(ys), ys, np.nan)
-        self.lo[kb] = np.fmin(self.lo[kb], np.fmin.reduceat(finite, starts))
-        self.hi[kb] = np.fmax(self.hi[kb], np.fmax.reduceat(finite, starts))
-        self.bx[kb] = np.where(np.isnan(self.bx[kb]), xs[starts], self.bx[kb])
+        # (fmin/fmax skip NaN; training never records inf: it stops first)
+        self.lo[kb] = np.fmin(self.lo[kb], np.fmin.reduceat(ys, starts))
+        self.hi[kb] = np.fmax(self.hi[kb], np.fmax.reduceat(ys, starts))
+        first = self.bx[kb]
+        empty = np.isnan(first)
+        if empty.any():
+            first[empty] = xs[starts[empty]]
+            self.bx[kb] = first
 
     def points(self) -> tuple[np.ndarray, np.ndarray]:
         """Each non-empty bin's (x, min) and (x, max), with the neighbours outside the range. (<= 2 * columns + 2,)"""
@@ -357,6 +365,9 @@ def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
         # labels re-lays out both plots (and repaints every axis) frame after frame
         ax.setStyle(tickTextOffset=6, autoReduceTextSpace=False)
         ax.enableAutoSIPrefix(False)  # "0.002", not "2 (x0.001)": clearer for students
+        # the axes' ticks reach into the plot, so every curve update repaints them: Qt keeps their pixels
+        # and blits them instead of calling their (Python) paint, until the axis itself changes
+        ax.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
     plot.setLabel("left", ylabel, **{"font-size": "12pt"})
     plot.setLabel("bottom", "training step", **{"font-size": "12pt"})
     # no grid: pyqtgraph draws it as part of the axes, which would then repaint (with all their
