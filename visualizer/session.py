@@ -50,7 +50,7 @@ class _MainThreadGC:
     deletes them there — and Qt widgets deleted off the GUI thread can deadlock it (seen: the worker
     blocked in QMenu's destructor waiting for the GIL while the GUI thread, holding the GIL, waited for a
     Qt mutex). So while a training thread runs, automatic collection is off and the GUI thread collects on
-    a timer: the youngest generation every 0.25 s, all of them every 10 s (a few ms on this heap)."""
+    a timer: the youngest generation every 0.25 s, the middle one every second, all of them every minute."""
 
     _holders: set = set()
     _timer: QtCore.QTimer | None = None
@@ -78,7 +78,8 @@ class _MainThreadGC:
     @classmethod
     def _collect(cls) -> None:
         cls._ticks += 1
-        gc.collect(2 if cls._ticks % 40 == 0 else (1 if cls._ticks % 4 == 0 else 0))
+        # (a full collection walks the whole heap, ~50 ms with the window's ~80k objects: once a minute)
+        gc.collect(2 if cls._ticks % 240 == 0 else (1 if cls._ticks % 4 == 0 else 0))
 
 
 class TrainingSession(QtCore.QObject):

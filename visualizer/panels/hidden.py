@@ -86,6 +86,9 @@ def style_axis(axis: pg.AxisItem, width: int | None = None, pt: int = FONT_PT) -
     axis.label.setFont(font(pt))
     if width is not None:
         axis.setWidth(width)
+    # the plot repaints under the axis at every probe: Qt keeps the axis's pixels and blits them instead
+    # of calling its (Python) paint again, until the axis itself changes
+    axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def fill_state_combo(combo: QtWidgets.QComboBox, layer: Any, key: str) -> str:
