@@ -368,7 +368,12 @@ class TrainingSession(QtCore.QObject):
     @staticmethod
     def _ack(worker: TrainingWorker, cpu0: float) -> None:
         """Tell the worker the snapshot is drawn, with the GUI CPU time it cost (update + repaint):
-        the worker spaces snapshots so that the GUI stays cheap."""
+        the worker spaces snapshots so that the GUI stays cheap.
+
+        The window's repaint is posted at low priority, after this; it is done here first, while the worker
+        still waits: painted with the worker running, every call from Qt back into Python (pyqtgraph's
+        paint and boundingRect, hundreds a frame) would have to take the GIL from the training thread."""
+        QtCore.QCoreApplication.sendPostedEvents(None, int(QtCore.QEvent.Type.UpdateRequest))
         try:
             worker.snapshot_drawn(time.thread_time() - cpu0)
         except RuntimeError:  # the worker's C++ object is gone (session shut down meanwhile)
