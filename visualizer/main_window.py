@@ -759,13 +759,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.message_bar.kind = ""
 
     def _on_snapshot(self, snap: Any) -> None:
-        _set_text(self.step_label, f"step {self.session.step:,}")  # the present, also while replaying
-        # the progress bar repaints itself (and the status bar under it) at once on every new value:
-        # a few times a second is enough to read it, and the goal is shown as soon as it is reached
+        # the step counter and the progress bar (which repaints itself and the status bar under it at
+        # once on every new value) follow a few times a second while training: enough to read them; a
+        # Step, a pause and the preset's goal show at once
         now = time.perf_counter()
         goal = self.session.goal
-        if now - self._progress_t >= PROGRESS_INTERVAL or (goal and self.session.step >= goal):
+        if (now - self._progress_t >= PROGRESS_INTERVAL or self.session.state != "running"
+                or (goal and self.session.step >= goal)):
             self._progress_t = now
+            _set_text(self.step_label, f"step {self.session.step:,}")  # the present, also while replaying
             self._update_progress()
 
     def _update_stats(self) -> None:

@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         for exp, preset in cases:
             attribution(att, exp, preset, args.seconds)
         return 0
+    import numpy  # noqa: F401 (loaded, so that threadpoolctl sees its BLAS)
     import threadpoolctl
 
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}), {i.get('num_threads')} thread(s)"

@@ -16,6 +16,7 @@ Colours per event kind: :data:`EVENT_COLORS`.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pyqtgraph as pg
@@ -28,6 +29,8 @@ EVENT_COLORS = {
 REPLAY_COLOR = "#00e5ff"
 MAX_EVENT_MARKERS = 60  # on the loss plot (the newest)
 DRAG_COALESCE_MS = 40  # while dragging, at most one keyframe request per this many ms
+
+SYNC_INTERVAL = 0.25  # seconds between slider/label updates while training
 
 
 def event_color(kind: str) -> str:
@@ -195,8 +198,11 @@ class TrainingTimeline(QtWidgets.QWidget):
         self._drag.timeout.connect(self._send_pending)
         self._pending: int | None = None
 
+        self._synced_at = -1e9
         session.snapshot_ready.connect(self._on_snapshot)
         session.experiment_changed.connect(self._on_changed)
+        if hasattr(session, "state_changed"):
+            session.state_changed.connect(self._on_changed)  # (the exact step once training stops)
         if hasattr(session, "replay_changed"):
             session.replay_changed.connect(self._on_changed)
             session.runs_changed.connect(self._on_runs)
@@ -259,6 +265,13 @@ class TrainingTimeline(QtWidgets.QWidget):
     def _on_snapshot(self, snap: Any) -> None:
         now = int(getattr(self.session, "step", 0) or 0)
         if now != self.slider.maximum() and (not self.replaying or now > self.slider.maximum()):
+            # while training, the slider and its label follow a few times a second (each move repaints
+            # them); a Step, a pause or the end of a run shows the exact step at once
+            t = time.perf_counter()
+            if (getattr(self.session, "state", "") == "running" and not self.replaying
+                    and t - self._synced_at < SYNC_INTERVAL):
+                return
+            self._synced_at = t
             self._sync()
 
     # -- replaying ---------------------------------------------------------------------
