@@ -34,7 +34,7 @@ from visualizer.panels import hidden as _hidden
 from visualizer.widgets.fastitems import Bars, Marks
 
 TOP_K = 5
-STATE_MIN_VIEW_H = 250  # below this plot-area height the state bars give way to the output
+STATE_MIN_VIEW_H = 220  # below this plot-area height (with the selectors shown) the state bars give way to the output
 COMPACT_VIEW_H = 170  # below this, the top 3 classes instead of 5
 NEUTRAL = "#90a4ae"
 
