@@ -49,9 +49,9 @@ SIDE_BY_SIDE_H = 300  # px of plot area: below this (and wide enough) the two pl
 AUTO_LOG_RATIO = 100.0  # a loss that fell by this factor is read on a log axis (unless the user chose)
 
 def nice_ceil(v: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 x 10^k at or above ``v`` (> 0): round axis ends."""
+    """The smallest 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 x 10^k at or above ``v`` (> 0): round axis ends."""
     k = 10.0 ** np.floor(np.log10(v))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+    for m in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
         if m * k >= v * (1 - 1e-12):
             return m * k
     return 10.0 * k
@@ -831,9 +831,9 @@ class LossPanel(Panel):
             (v_lo, v_hi), _ = self.loss_plot.getViewBox().viewRange()
             x_lo = min(float(c.x[0]) for c in self._curves.values() if c.x.size and c.enabled)
             if force or x_hi > v_hi or x_lo < v_lo or x_hi < 0.4 * v_hi:
-                # room to grow to a round step count at least 1.6x the run: the axes (costly to repaint)
-                # then change a handful of times per tenfold of training, not every few frames
-                self.loss_plot.getViewBox().setXRange(x_lo, x_lo + nice_ceil(1.6 * max(x_hi - x_lo, 1.0)), padding=0)
+                # room to grow to a round step count at least 1.3x the run: the axes (costly to repaint)
+                # then change a few times per tenfold of training, not every few frames
+                self.loss_plot.getViewBox().setXRange(x_lo, x_lo + nice_ceil(1.3 * max(x_hi - x_lo, 1.0)), padding=0)
 
     @staticmethod
     def _y_extent(arrays: list[np.ndarray], log: bool) -> tuple[float, float] | None:
