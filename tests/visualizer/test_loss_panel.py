@@ -266,3 +266,25 @@ def test_log_y_applies_to_the_loss_plot_only(panel, hub):
     panel.log_check.setChecked(True)
     assert panel.loss_plot.getAxis("left").logMode
     assert not panel.metric_plot.getAxis("left").logMode
+
+
+def test_axis_ticks_are_never_closer_than_their_labels(panel):
+    from PySide6 import QtGui
+
+    bottom, left = panel.loss_plot.getAxis("bottom"), panel.loss_plot.getAxis("left")
+    fm = QtGui.QFontMetricsF(bottom.style["tickFont"] or bottom.font())
+    major = bottom.tickSpacing(0, 1000, 120)[0][0]  # a narrow plot (720p): "200400600800" before
+    assert major / 1000 * 120 >= fm.horizontalAdvance("1000")
+    major = left.tickSpacing(0.0, 4.0, 60)[0][0]  # a short one: the labels 1, 2, 3, 4 overlapped
+    assert major / 4.0 * 60 >= fm.height()
+    panel.log_check.setChecked(True)
+    spacing = [lv[0] for lv in left.tickSpacing(-3.0, 0.0, 60)]  # log axis: whole decades only
+    assert spacing and all(float(s).is_integer() for s in spacing)
+    panel.log_check.setChecked(False)
+    assert left.tickSpacing(0.0, 4.0, 600)[0] == pg_levels(left, 0.0, 4.0, 600)[0]  # tall plots: pyqtgraph's major
+
+
+def pg_levels(axis, lo, hi, size):
+    import pyqtgraph as pg
+
+    return pg.AxisItem.tickSpacing(axis, lo, hi, size)

@@ -48,6 +48,9 @@ _BLOCK = 64
 SIDE_BY_SIDE_H = 300  # px of plot area: below this (and wide enough) the two plots sit side by side
 AUTO_LOG_RATIO = 100.0  # a loss that fell by this factor is read on a log axis (unless the user chose)
 
+SHORT_LABELS = {"perplexity": "ppl", "accuracy": "acc.", "metric value": "value", "rmse": "rmse", "metric": "metric"}
+
+
 def nice_ceil(v: float) -> float:
     """The smallest 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 x 10^k at or above ``v`` (> 0): round axis ends."""
     k = 10.0 ** np.floor(np.log10(v))
@@ -106,7 +109,23 @@ def ema(values: np.ndarray, alpha: float, init: float | None = None) -> np.ndarr
 
 
 class _LogAxis(pg.AxisItem):
-    """A y axis whose log-scale ticks are 1, 2, 5 x 10^k (pyqtgraph labels all of 1..9, which overlap)."""
+    """A y axis whose log-scale ticks are 1, 2, 5 x 10^k (pyqtgraph labels all of 1..9, which overlap),
+    and whose major ticks are never closer than a label is tall (a short plot at 720p stacked them)."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph names)
+        levels = super().tickSpacing(minVal, maxVal, size)
+        dif = abs(maxVal - minVal)
+        if not levels or dif == 0 or size <= 0:
+            return levels
+        font = self.style.get("tickFont") or self.font()
+        room = dif * (QtGui.QFontMetricsF(font).height() + 2) / size  # the smallest spacing whose labels fit
+        keep = [lv for lv in levels if lv[0] >= room]
+        if len(keep) == len(levels):
+            return levels
+        if self.logMode:  # whole decades only: 1, 0.01, 0.0001 (not 10^-1.5 = "0.03")
+            keep = [lv for lv in keep if float(lv[0]).is_integer()]
+            return keep or [(float(np.ceil(room)), 0)]
+        return keep or [(nice_ceil(room), 0)]
 
     def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802, N803 (pyqtgraph names)
         out = []
@@ -745,7 +764,14 @@ class LossPanel(Panel):
 
     def _update_metric_label(self) -> None:
         shown = [c.metric for c in self._curves.values() if c.plot is self.metric_plot and c.enabled]
-        self.metric_plot.setLabel("left", quality_label(shown), **{"font-size": "12pt"})
+        text = quality_label(shown)
+        room = self.metric_plot.getViewBox().height()
+        font = QtGui.QFont()
+        font.setPointSize(12)
+        if room > 1 and QtGui.QFontMetricsF(font).horizontalAdvance(text) > room - 4:  # a short plot (720p)
+            text = SHORT_LABELS.get(text, text)  # the legend and the series menu name it in full
+        if text != self.metric_plot.getAxis("left").labelText:
+            self.metric_plot.setLabel("left", text, **{"font-size": "12pt"})
         # one "training step" label under the lower plot is enough (side by side: one under each)
         self.loss_plot.showLabel("bottom", self._side_by_side or not self.metric_plot.isVisible())
 
@@ -767,7 +793,11 @@ class LossPanel(Panel):
         # a short panel (a 720p screen) gives the plots the room: the legend strip folds away (the "series"
         # menu lists and toggles every curve, and the curves keep their colours)
         self.legend.setVisible(self.height() >= LEGEND_MIN_PANEL_H)
-        QtCore.QTimer.singleShot(0, self._arrange_plots)
+        QtCore.QTimer.singleShot(0, self, self._after_resize)
+
+    def _after_resize(self) -> None:
+        self._arrange_plots()
+        self._update_metric_label()  # (a label longer than the plot is tall is abbreviated)
 
     def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
         if obj is self.graphics and event.type() == QtCore.QEvent.Type.Leave:
