@@ -55,7 +55,7 @@ class RunsPanel(Panel):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)  # (a stretched middle column was squeezed to "iffer" in a narrow dock)
         for col, tip in enumerate(("overlay this run's curves on the loss plots", "train with Play / Pause / Step",
                                    "double-click to rename", "settings that differ from the first run of its experiment",
                                    "training steps done", "latest value of the main metric",
