@@ -26,8 +26,7 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-import numpy as np
-
+from core import replay
 from core.config import ConfigError, resolve
 from core.experiments import registry
 from core.experiments.base import Experiment
@@ -43,13 +42,6 @@ KEYFRAME_SHARE = 0.03  # keyframes and snapshots may take this share of the trai
 
 
 # -- what a run is ---------------------------------------------------------------------------
-def _replay() -> types.ModuleType:
-    """core.replay, imported on first use (it is only needed once a run records something)."""
-    from core import replay
-
-    return replay
-
-
 @dataclass(frozen=True)
 class RunSpec:
     """What a run is: experiment class, validated hyperparameters, seed, and the preset it came
@@ -321,14 +313,10 @@ class Run:
         self._sent_step = float(experiment.step) if history is not None else -1.0  # metric points handed out
         self._wanted = {"probe", "views"}  # shown afresh in the next frame
         self.broken: set[str] = set()  # "probe"/"views" after they raised (until the next model)
-        from core.replay import KeyframeStore, SnapshotStore
-
-        self.keyframes = KeyframeStore()
-        self.snapshots = SnapshotStore()
+        self.keyframes = replay.KeyframeStore()
+        self.snapshots = replay.SnapshotStore()
         if experiment.step == 0:  # a fresh model: rewinding to the very start is possible too
-            from core.replay import take_snapshot
-
-            self.snapshots.add(take_snapshot(experiment, self.trainer.history))
+            self.snapshots.add(replay.take_snapshot(experiment, self.trainer.history))
         self.events: list[Any] = []  # core.replay.RunEvent, in order
         self._recent_losses: collections.deque[float] = collections.deque(maxlen=SPIKE_WINDOW)
         self._recent_top = -math.inf  # max(self._recent_losses), kept up to date
@@ -496,13 +484,11 @@ class Run:
         return [self.log("note", text[:500])]
 
     def _rewind(self, cmd: RewindTo) -> list[Event]:
-        from core.replay import restore_snapshot
-
         snap = self.snapshots.at(int(cmd.step))
         if snap is None:
             raise ConfigError(f"rewind: no exact snapshot at or before step {cmd.step} "
                               f"(snapshots at {', '.join(map(str, self.snapshots.steps())) or 'none yet'})")
-        history = restore_snapshot(snap, self.experiment)
+        history = replay.restore_snapshot(snap, self.experiment)
         self.trainer = Trainer(self.experiment, history=history)
         self.spec = RunSpec(self.spec.cls, dict(self.experiment.config), self.spec.seed, self.spec.preset)
         self.keyframes.truncate(snap.step)
@@ -532,9 +518,7 @@ class Run:
 
     def log(self, kind: str, text: str, step: int | None = None) -> EventAdded:
         """Mark ``text`` on the run's time axis at ``step`` (default: now); returns the event to report."""
-        from core.replay import RunEvent
-
-        e = RunEvent(self.step if step is None else int(step), kind, text)
+        e = replay.RunEvent(self.step if step is None else int(step), kind, text)
         self.events.append(e)
         return EventAdded(e)
 
@@ -566,19 +550,17 @@ class Run:
                 p = None if "probe" in self.broken else self._guarded("probe", self.experiment.probe, events)
                 if self.keyframe_seconds <= budget and "views" not in self.broken:
                     self._last_views = tuple(self._guarded("views", self.experiment.views, events) or ())
-                self.keyframes.add(_replay().Keyframe(step, p, self._last_views, dict(result.row or result.metrics)))
+                self.keyframes.add(replay.Keyframe(step, p, self._last_views, dict(result.row or result.metrics)))
             self.keyframe_seconds += self.clock() - t0
         if self.snapshots.due(step):
-            self.snapshots.add(_replay().take_snapshot(self.experiment, self.history))
+            self.snapshots.add(replay.take_snapshot(self.experiment, self.history))
         return events
 
     def _spike(self, loss: float, top: float) -> list[Event]:
         """The loss jumped: pause, say where it blew up, offer the last good snapshot."""
-        from core.replay import diagnose
-
         self._playing, self._steps_left = False, 0
         self._wanted.add("probe")
-        where = diagnose(self.experiment)
+        where = replay.diagnose(self.experiment)
         good = self.snapshots.at(self.step - 1)
         text = (f"loss {loss:.4g} is {loss / top:.0f}x the largest of the last 50 ({top:.4g}) at step {self.step:,}"
                 + (f"; {where}" if where else ""))

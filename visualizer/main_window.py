@@ -36,6 +36,7 @@ from core.run import RunSpec
 from visualizer.panels import panels_for
 from visualizer.panels.analysis import install_analysis_docks
 from visualizer.session import TrainingSession
+from visualizer.widgets import set_text
 from visualizer.widgets.param_form import ParamForm
 from visualizer.widgets.transport import Transport
 
@@ -767,7 +768,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if (now - self._progress_t >= PROGRESS_INTERVAL or self.session.state != "running"
                 or (goal and self.session.step >= goal)):
             self._progress_t = now
-            _set_text(self.step_label, f"step {self.session.step:,}")  # the present, also while replaying
+            set_text(self.step_label, f"step {self.session.step:,}")  # the present, also while replaying
             self._update_progress()
 
     def _update_stats(self) -> None:
@@ -775,9 +776,9 @@ class MainWindow(QtWidgets.QMainWindow):
         now = time.perf_counter()
         fps = (s.frames - self._stats_frames) / max(now - self._stats_t, 1e-9)
         self._stats_t, self._stats_frames = now, s.frames
-        _set_text(self.step_label, f"step {s.step:,}")
-        _set_text(self.speed_label, f"{s.steps_per_second:,.0f} steps/s")
-        _set_text(self.fps_label, f"{fps:.0f} fps")
+        set_text(self.step_label, f"step {s.step:,}")
+        set_text(self.speed_label, f"{s.steps_per_second:,.0f} steps/s")
+        set_text(self.fps_label, f"{fps:.0f} fps")
         self._update_progress()  # (catches up with a snapshot the throttle skipped)
 
     # -- closing -------------------------------------------------------------------------------------
@@ -792,12 +793,6 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.session.shutdown(1.0):
             self.session.shutdown(5.0)  # a very slow step: wait a bit more rather than crash
 
-
-
-def _set_text(label: QtWidgets.QLabel, text: str) -> None:
-    """setText only when the text changes (a QLabel re-lays itself out and repaints on every setText)."""
-    if label.text() != text:
-        label.setText(text)
 
 
 def dock_columns(names: list[str]) -> tuple[list[str], list[str], dict[str, float]]:

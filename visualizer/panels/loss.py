@@ -108,24 +108,35 @@ def ema(values: np.ndarray, alpha: float, init: float | None = None) -> np.ndarr
     return out.ravel()[:n]
 
 
-class _LogAxis(pg.AxisItem):
-    """A y axis whose log-scale ticks are 1, 2, 5 x 10^k (pyqtgraph labels all of 1..9, which overlap),
-    and whose major ticks are never closer than a label is tall (a short plot at 720p stacked them)."""
+class _ReadableAxis(pg.AxisItem):
+    """An axis whose major ticks are never closer than their labels need (pyqtgraph's spacing ran
+    "200400600800" together on a narrow plot and stacked "4 3 2 1" on a short one at 720p); a log
+    axis keeps whole decades (1, 0.01, not 10^-1.5 = "0.03")."""
+
+    def label_px(self, min_val: float, max_val: float) -> float:
+        """Pixels along the axis one tick label needs."""
+        fm = QtGui.QFontMetricsF(self.style.get("tickFont") or self.font())
+        if self.orientation in ("left", "right"):
+            return fm.height() + 2
+        return fm.horizontalAdvance(f"{max(abs(min_val), abs(max_val)):.0f}") + 14
 
     def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph names)
         levels = super().tickSpacing(minVal, maxVal, size)
         dif = abs(maxVal - minVal)
         if not levels or dif == 0 or size <= 0:
             return levels
-        font = self.style.get("tickFont") or self.font()
-        room = dif * (QtGui.QFontMetricsF(font).height() + 2) / size  # the smallest spacing whose labels fit
+        room = dif * self.label_px(minVal, maxVal) / size  # the smallest spacing whose labels fit
         keep = [lv for lv in levels if lv[0] >= room]
         if len(keep) == len(levels):
             return levels
-        if self.logMode:  # whole decades only: 1, 0.01, 0.0001 (not 10^-1.5 = "0.03")
+        if self.logMode:
             keep = [lv for lv in keep if float(lv[0]).is_integer()]
             return keep or [(float(np.ceil(room)), 0)]
         return keep or [(nice_ceil(room), 0)]
+
+
+class _LogAxis(_ReadableAxis):
+    """A y axis whose log-scale ticks are 1, 2, 5 x 10^k (pyqtgraph labels all of 1..9, which overlap)."""
 
     def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802, N803 (pyqtgraph names)
         out = []
@@ -134,24 +145,6 @@ class _LogAxis(pg.AxisItem):
                 values = [v for v in values if round(10 ** (v - np.floor(v))) in (1, 2, 5)]
             out.append((spacing, values))
         return out
-
-
-class _StepAxis(pg.AxisItem):
-    """The step axis: major ticks never closer than their labels are wide (pyqtgraph's spacing runs
-    "200400600800" together on a narrow plot)."""
-
-    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph names)
-        levels = super().tickSpacing(minVal, maxVal, size)
-        dif = abs(maxVal - minVal)
-        if not levels or dif == 0 or size <= 0:
-            return levels
-        font = self.style.get("tickFont") or self.font()
-        widest = QtGui.QFontMetricsF(font).horizontalAdvance(f"{max(abs(minVal), abs(maxVal)):.0f}") + 14
-        room = dif * widest / size  # the smallest spacing, in steps, whose labels do not touch
-        keep = [lv for lv in levels if lv[0] >= room]
-        if len(keep) == len(levels):
-            return levels
-        return keep or [(nice_ceil(room), 0)]
 
 
 _OFFSETS = (QtGui.QTransform.fromTranslate(-1, 0), QtGui.QTransform.fromTranslate(0, -1))
@@ -251,7 +244,7 @@ class LiveCurve(pg.GraphicsObject):
         """The whole data; ``appended``: only its last ``appended`` points are new (the rest as before)."""
         x = np.asarray(x, dtype=np.float64)
         old = 0 if self.xData is None else self.xData.size
-        if appended is not None and x.size - int(appended) == old - 0 and self._bins is not None:
+        if appended is not None and x.size - int(appended) == old and self._bins is not None:
             self._new += int(appended)
         else:
             self._bins = None  # everything changed: fold it all again at the next paint
@@ -559,9 +552,9 @@ class LossPanel(Panel):
         # plots
         self.graphics = pg.GraphicsLayoutWidget()
         self.loss_plot = self.graphics.addPlot(row=0, col=0, axisItems={"left": _LogAxis("left"),
-                                                                        "bottom": _StepAxis("bottom")})
+                                                                        "bottom": _ReadableAxis("bottom")})
         self.metric_plot = self.graphics.addPlot(row=1, col=0, axisItems={"left": _LogAxis("left"),
-                                                                          "bottom": _StepAxis("bottom")})
+                                                                          "bottom": _ReadableAxis("bottom")})
         _style_plot(self.loss_plot, "loss")
         _style_plot(self.metric_plot, "metric")
         self.metric_plot.setXLink(self.loss_plot)

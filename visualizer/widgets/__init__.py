@@ -1,0 +1,17 @@
+"""Widgets shared by the window and its panels (form, transport, scrubber, timeline, legend, fast items)."""
+from __future__ import annotations
+
+from PySide6 import QtWidgets
+
+
+def set_text(label: QtWidgets.QLabel, text: str) -> None:
+    """setText only when the text changes: a QLabel re-lays itself out and repaints on every setText, and
+    labels that follow training change several times a second."""
+    if label.text() != text:
+        label.setText(text)
+
+
+def set_tooltip(widget: QtWidgets.QWidget, tip: str) -> None:
+    """setToolTip only when the tip changes."""
+    if widget.toolTip() != tip:
+        widget.setToolTip(tip)

@@ -22,6 +22,8 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from visualizer.widgets import set_text, set_tooltip
+
 EVENT_COLORS = {
     "live": "#ffe066", "diverged": "#ff4d4d", "error": "#ff4d4d", "spike": "#ff8c1a", "saved": "#5cd65c",
     "fork": "#c77dff", "loaded": "#4cc9f0", "note": "#f2f2f2", "rewind": "#ff66c4", "restart": "#9aa0a6",
@@ -53,16 +55,6 @@ def replay_text(session: Any) -> str:
     return f"replaying step {step:,} ({at})"
 
 
-
-def _set_text(label: QtWidgets.QLabel, text: str) -> None:
-    """setText only when the text changes (a QLabel re-lays itself out on every setText)."""
-    if label.text() != text:
-        label.setText(text)
-
-
-def _set_tip(widget: QtWidgets.QWidget, tip: str) -> None:
-    if widget.toolTip() != tip:
-        widget.setToolTip(tip)
 
 class TimelineSlider(QtWidgets.QSlider):
     """A horizontal slider that draws event ticks under its groove and shows their text on hover."""
@@ -239,8 +231,8 @@ class TrainingTimeline(QtWidgets.QWidget):
             self.label.setToolTip("The panels show a keyframe from the past, not the present. Live (Ctrl+L) returns.")
         else:
             self._set_slider(now, now)
-            _set_text(self.label, f"step {now:,} · live")
-            _set_tip(self.label, "The panels show the network now. Drag the slider to replay an earlier step.")
+            set_text(self.label, f"step {now:,} · live")
+            set_tooltip(self.label, "The panels show the network now. Drag the slider to replay an earlier step.")
             if self.timer.isActive() and self._pending is None:
                 self.play_button.setChecked(False)
         if self.replaying != self.label.property("replaying"):  # (a restyle costs: only when it changes)
