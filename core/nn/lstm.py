@@ -30,7 +30,8 @@ NumPy's transposed copies cost ~2 ns per element, so transposes are left to BLAS
 (Fortran-order views) wherever possible (the two that remain go in strips: ``transposed``).
 With OpenBLAS's AVX-512 kernels and one BLAS thread, each step's recurrent product is cut
 into row blocks small enough for OpenBLAS's small-matrix kernel (``gemm_row_blocks``): no
-re-packing of the weight on every call (char LSTM B=32 f32: 10-20% per step from H=256 up).
+re-packing of the weight on every call (char LSTM B=32 f32: 10-20% per step from H=256 up);
+the blocks run as one stacked ``np.matmul`` (``blocked_dot``), not one ``np.dot`` each.
 Without h0 the first step's product (with h_0 = 0) is skipped. ``Wxh``, ``bh`` and ``Whh``
 are views of one block [Wxh; bh; Whh] so the scaled copy costs three calls.
 """
@@ -87,6 +88,33 @@ def gemm_row_blocks(a: np.ndarray, out: np.ndarray, n: int) -> list[tuple[np.nda
     M, K = a.shape
     m = small_gemm_rows(M, K, n)
     return None if m is None else [(a[i:i + m], out[i:i + m]) for i in range(0, M, m)]
+
+
+def blocked_dot(a: np.ndarray, out: np.ndarray, n: int):
+    """A function ``f(b)`` that sets ``out[...] = a @ b`` for b (K, n): the row blocks of
+    ``gemm_row_blocks`` (same blocks, so the same results), all full blocks as one stacked
+    ``np.matmul`` (nb, m, K) @ (K, n) -> (nb, m, n) view of ``out``, the short last block as
+    one ``np.dot``. NumPy's matmul loops over the stack in C, calling BLAS once per block, which
+    saves ~1.5 us of Python and NumPy overhead per block (30-150 blocks a step at H = 512..1024:
+    measured 5% faster products at H = 512, 6-8% at H = 1024). Without blocks: one ``np.dot``."""
+    dot, matmul = np.dot, np.matmul
+    M, K = a.shape
+    m = small_gemm_rows(M, K, n)
+    if m is None:
+        return lambda b: dot(a, b, out)
+    nb = M // m
+    r = nb * m
+    a3 = a[:r].reshape(nb, m, K)  # a view when a is C-contiguous (a copy is correct too)
+    o3 = out[:r].view()
+    o3.shape = (nb, m, n)  # raises rather than copy: the product must land in `out`
+    if r == M:
+        return lambda b: matmul(a3, b, out=o3)
+    a_r, o_r = a[r:], out[r:]
+
+    def f(b):
+        matmul(a3, b, out=o3)
+        dot(a_r, b, o_r)
+    return f
 
 
 def small_gemm_rows(M: int, K: int, n: int) -> int | None:
@@ -203,8 +231,8 @@ class LSTM(RecurrentLayer):
         prod = np.empty((2 * H, B), self.dtype)  # [i * g, f * c_prev]
         ig, fc = prod[:H], prod[H:]
         half = np.array(0.5, self.dtype)  # 0-d array: cheaper in a ufunc than a Python float
-        dot, add, multiply, tanh = np.dot, np.add, np.multiply, np.tanh
-        blocks = gemm_row_blocks(Wh_sT, z, B)  # None: one product per step
+        add, multiply, tanh = np.add, np.multiply, np.tanh
+        rec = blocked_dot(Wh_sT, z, B)  # rec(h) sets z = Wh_s^T @ h (row blocks, see gemm_row_blocks)
         h_zero = h0 is None
         for a, sig, i_f, g_c, o_t, c_t, tc_t, h_prev, h_t in zip(
                 A[:-1, :4 * H], A[:-1, :3 * H], A[:-1, :2 * H], A[:-1, 3 * H:], A[:-1, 2 * H:3 * H],
@@ -212,11 +240,7 @@ class LSTM(RecurrentLayer):
             if h_zero:  # h_0 = 0 (no h0 given): h_0 @ Wh is 0
                 h_zero = False
             else:
-                if blocks is None:
-                    dot(Wh_sT, h_prev, z)  # (4H, B)
-                else:
-                    for w_b, z_b in blocks:
-                        dot(w_b, h_prev, z_b)
+                rec(h_prev)  # z (4H, B)
                 add(a, z, a)
             tanh(a, a)
             multiply(sig, half, sig)
@@ -280,7 +304,8 @@ class LSTM(RecurrentLayer):
         P = np.empty((n, 4, H, B), dt)  # dc * P = [dc_prev, da_i, da_f, da_g]
         K = np.empty((n, 2, H, B), dt)  # dh * K = [da_o, dc from h]
         mul, sub, dot, add, multiply = np.multiply, np.subtract, np.dot, np.add, np.multiply
-        blocks = gemm_row_blocks(Wh, tmp, B)  # None: one product per step
+        blocks = small_gemm_rows(H, 4 * H, B) is not None
+        rec = blocked_dot(Wh, tmp, B)  # rec(dg) sets tmp = Wh @ dg (row blocks, see gemm_row_blocks)
         for t1 in range(T, 0, -n):
             t0 = max(t1 - n, 0)
             c = slice(t0, t1)
@@ -303,9 +328,8 @@ class LSTM(RecurrentLayer):
                 multiply(dh_t, k_t, q_odc)  # [da_o, dc from h]
                 add(q_dc, dc_next, q_dc)  # dc
                 multiply(q_dc1, p_t, q_gates)  # [dc_prev, da_i, da_f, da_g]
-                if blocks is not None:
-                    for w_b, o_b in blocks:
-                        dot(w_b, dg_t, o_b)
+                if blocks:
+                    rec(dg_t)
                     add(dh_prev, tmp, dh_prev)
                 elif dy is None:
                     dot(Wh, dg_t, dh_prev)

@@ -39,7 +39,7 @@ Cases
              buffers - the speed limit of any NumPy LSTM with this BLAS. Its row pairs
              ours against the skeleton (ratio ours/skeleton), not against torch. A second row
              pairs ours against the "blocked" skeleton: the same products with the per-step
-             recurrent ones cut into the row blocks our LSTM uses (core.nn.lstm.gemm_row_blocks,
+             recurrent ones cut into the row blocks our LSTM uses (core.nn.lstm.blocked_dot,
              OpenBLAS's small-matrix kernel: no re-packing of the weight each step) - the
              limit for that technique (identical to the plain skeleton on other BLAS kernels).
 
@@ -81,7 +81,7 @@ import numpy as np  # noqa: E402
 
 from core import losses, optim, runtime  # noqa: E402
 from core.nn.dense import Dense  # noqa: E402
-from core.nn.lstm import LSTM, gemm_row_blocks  # noqa: E402
+from core.nn.lstm import LSTM, blocked_dot  # noqa: E402
 from core.nn.recurrent import make_recurrent  # noqa: E402
 from core.nn.rnn import RNN  # noqa: E402
 
@@ -165,7 +165,7 @@ def skeleton_char(H: int, dtype, T: int = 50, B: int = 32, blocked: bool = False
     on preallocated buffers, with no elementwise maths: the limit for a NumPy LSTM step.
 
     ``blocked``: the per-step recurrent products cut into the row blocks our LSTM uses
-    (core.nn.lstm.gemm_row_blocks: OpenBLAS's small-matrix kernel, no re-packing of the
+    (core.nn.lstm.blocked_dot: OpenBLAS's small-matrix kernel, no re-packing of the
     weight each step), i.e. the limit for that technique; the same as the plain skeleton
     where the BLAS has no such kernel."""
     rng = np.random.default_rng(0)
@@ -180,19 +180,19 @@ def skeleton_char(H: int, dtype, T: int = 50, B: int = 32, blocked: bool = False
     z = np.empty((4 * H, B), dtype)
     dh = np.empty((H, B), dtype)
     dot = np.dot
-    fwd = (blocked and gemm_row_blocks(WhT, z, B)) or [(WhT, z)]
-    bwd = (blocked and gemm_row_blocks(Wh, dh, B)) or [(Wh, dh)]
+    if blocked:  # as our LSTM: the blocks' products as one stacked matmul (core.nn.lstm.blocked_dot)
+        fwd, bwd = blocked_dot(WhT, z, B), blocked_dot(Wh, dh, B)
+    else:
+        fwd, bwd = (lambda h: dot(WhT, h, z)), (lambda g: dot(Wh, g, dh))
 
     def step():
         for t in range(T):
-            for a, o in fwd:
-                dot(a, hT[t], o)  # forward recurrence (4H, H) @ (H, B)
+            fwd(hT[t])  # forward recurrence (4H, H) @ (H, B)
         Y @ Wy  # logits
         Y.T @ dl  # dWy
         dl @ Wy.T  # dY
         for t in range(T - 1, -1, -1):
-            for a, o in bwd:
-                dot(a, gT[t], o)  # backward recurrence (H, 4H) @ (4H, B)
+            bwd(gT[t])  # backward recurrence (H, 4H) @ (4H, B)
         dG @ Y  # dWhh (4H, H)
     return step
 

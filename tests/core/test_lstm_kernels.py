@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import core.nn.lstm as lstm_mod
-from core.nn.lstm import LSTM, gemm_row_blocks
+from core.nn.lstm import LSTM, blocked_dot, gemm_row_blocks
 from core.gradcheck import numerical_grad
 
 
@@ -40,6 +40,22 @@ def test_gemm_row_blocks_cover_every_row_once(forced_blocks):
     blocks = gemm_row_blocks(np.zeros((8, 32)), np.zeros((8, 3)), 3)
     assert [len(b) for b, _ in blocks] == [5, 3]
     assert gemm_row_blocks(np.zeros((4, 4)), np.zeros((4, 3)), 3) is None  # already small
+
+
+@pytest.mark.parametrize("rows", [32, 8])  # forward-like: two full blocks; backward-like: 5 + 3 (short last)
+def test_blocked_dot_equals_the_block_products(forced_blocks, rows):
+    """The stacked matmul over the full blocks (plus one dot for the short one) writes into
+    ``out`` exactly what one np.dot per block of gemm_row_blocks writes."""
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((rows, 256 // rows))
+    b = rng.standard_normal((a.shape[1], 3))
+    out, ref = np.full((rows, 3), np.nan), np.full((rows, 3), np.nan)
+    f = blocked_dot(a, out, 3)
+    for a_b, o_b in gemm_row_blocks(a, ref, 3):
+        np.dot(a_b, b, o_b)
+    f(b)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12)
 
 
 def test_no_blocks_without_the_small_kernel(monkeypatch):
