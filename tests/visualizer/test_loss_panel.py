@@ -288,3 +288,68 @@ def pg_levels(axis, lo, hi, size):
     import pyqtgraph as pg
 
     return pg.AxisItem.tickSpacing(axis, lo, hi, size)
+
+
+@pytest.mark.parametrize("n", [300, 20_000])  # as they are (< 2 per pixel column), and peak-decimated
+def test_a_live_curve_repainting_only_new_strips_draws_what_a_full_redraw_draws(qtbot, n):
+    """Appended points repaint a strip of the plot only (LiveCurve.update(strip)): the pixels built up
+    strip by strip, as Qt paints them (clipped to the strip, told it in exposedRect), equal one full paint."""
+    import pyqtgraph as pg
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    from visualizer.panels.loss import LiveCurve
+
+    w = pg.PlotWidget()
+    qtbot.addWidget(w)
+    w.resize(640, 360)
+    w.show()
+    qtbot.waitExposed(w)
+    w.setXRange(0, n * 1.2, padding=0)
+    w.setYRange(-0.2, 1.4, padding=0)
+    curve = LiveCurve(pg.mkPen("#ff9f1c", width=2))
+    w.addItem(curve)
+    rng = np.random.default_rng(5)
+    x = np.arange(1.0, n + 1)
+    y = 1.0 / np.sqrt(x) + 0.2 * rng.random(n)
+    y[n // 3] = 1.3  # a spike
+
+    def paint(image, rect=None):
+        w.scene().prepareForPaint()  # (as GraphicsView.paintEvent does: the view's transform is set lazily)
+        p = QtGui.QPainter(image)
+        t = curve.deviceTransform(w.viewportTransform())
+        opt = QtWidgets.QStyleOptionGraphicsItem()
+        opt.exposedRect = rect if rect is not None else curve.boundingRect()
+        if rect is not None:  # Qt repaints a strip: its device pixels, cleared, then clipped to them
+            device = t.mapRect(rect).toAlignedRect()
+            p.setClipRect(device)
+            p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_Source)
+            p.fillRect(device, QtCore.Qt.GlobalColor.transparent)
+            p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_SourceOver)
+        p.setTransform(t)
+        curve.paint(p, opt, None)
+        p.end()
+
+    size = w.viewport().size()
+    built = QtGui.QImage(size, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+    built.fill(0)
+    cuts = [0, 7, n // 10, n // 3 + 1, n // 2, n - 13, n]
+    strips = 0
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        before = curve.strip_updates
+        curve.setData(x[:hi], y[:hi], appended=hi - lo if lo else None)
+        if curve.strip_updates > before:  # what Qt repaints: the strip from the last old point to the newest
+            strips += 1
+            strip = curve._strip(float(x[lo - 1]), float(x[hi - 1]))
+            assert strip.width() < 0.5 * curve.boundingRect().width()
+            paint(built, strip)
+        else:
+            built.fill(0)
+            paint(built)
+    assert strips == len(cuts) - 2  # every frame after the first was a strip
+    whole = QtGui.QImage(size, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+    whole.fill(0)
+    curve._bins = None  # fold everything again, one full paint
+    curve._version += 1
+    paint(whole)
+    assert whole == built
+    assert not QtGui.QImage(size, QtGui.QImage.Format.Format_ARGB32_Premultiplied) == whole  # (something drawn)

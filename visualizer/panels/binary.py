@@ -240,7 +240,9 @@ class BinaryPanel(ContentPanel):
         self.values["sum"].setText(f"= {true_sum}")
         ok = pred_sum == true_sum
         self.values["pred"].setText(f"= {pred_sum}  {'✔' if ok else '✘'}")
-        self.values["pred"].setStyleSheet(f"color: {RIGHT if ok else WRONG};")
+        css = f"color: {RIGHT if ok else WRONG};"
+        if self.values["pred"].styleSheet() != css:  # restyling re-lays out the window: only on a change
+            self.values["pred"].setStyleSheet(css)
         if not self.spin_a.hasFocus() and not self.spin_b.hasFocus():
             self.spin_a.setValue(a)
             self.spin_b.setValue(b)

@@ -148,6 +148,7 @@ class _LogAxis(_ReadableAxis):
 
 
 _OFFSETS = (QtGui.QTransform.fromTranslate(-1, 0), QtGui.QTransform.fromTranslate(0, -1))
+STRIP_MARGIN_PX = 4  # a strip repaint reaches this far past the new points (pen offsets, the last column)
 
 
 class PeakBins:
@@ -196,14 +197,29 @@ class PeakBins:
             first[empty] = xs[starts[empty]]
             self.bx[kb] = first
 
-    def points(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each non-empty bin's (x, min) and (x, max), with the neighbours outside the range. (<= 2 * columns + 2,)"""
-        used = ~np.isnan(self.bx)
-        xs = np.repeat(self.bx[used], 2)
-        ys = np.column_stack([self.lo[used], self.hi[used]]).ravel()
-        if self.left is not None:
+    def points(self, x0: float | None = None, x1: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each non-empty bin's (x, min) and (x, max), with the neighbours outside the range
+        (<= 2 * columns + 2,); between ``x0`` and ``x1`` only: the bins there and one on each side
+        (a repaint of a strip of the plot)."""
+        a, b = 0, self.columns
+        if x0 is not None and x0 > self.x0:
+            a = min(int((x0 - self.x0) * self._scale), self.columns)
+        if x1 is not None and x1 < self.x1:
+            b = min(max(int((x1 - self.x0) * self._scale) + 1, a), self.columns)
+        filled = ~np.isnan(self.bx)
+        if a > 0:  # the line comes in from the nearest filled bin before (or the left neighbour)
+            before = np.flatnonzero(filled[:a])
+            a = int(before[-1]) if before.size else 0
+        if b < self.columns:  # ... and goes on to the nearest after (or the right neighbour)
+            after = np.flatnonzero(filled[b:])
+            b = b + int(after[0]) + 1 if after.size else self.columns
+        bx = self.bx[a:b]
+        used = filled[a:b]
+        xs = np.repeat(bx[used], 2)
+        ys = np.column_stack([self.lo[a:b][used], self.hi[a:b][used]]).ravel()
+        if self.left is not None and a == 0:
             xs, ys = np.r_[self.left[0], xs], np.r_[self.left[1], ys]
-        if self.right is not None:
+        if self.right is not None and b == self.columns:
             xs, ys = np.r_[xs, self.right[0]], np.r_[ys, self.right[1]]
         return xs, ys
 
@@ -218,7 +234,13 @@ class LiveCurve(pg.GraphicsObject):
     cost. The path is kept until the data, the view or the size change. Its bounding rect is the view (the line may go anywhere in it), so an
     update repaints the plot area only, never the axes. A 2 px solid pen is painted as three 1 px
     lines offset by one device pixel (nearly the same pixels; the raster engine's 1 px cosmetic
-    polyline is its fast path, a 2 px one costs 5x more). Log y (``setLogMode``) draws log10(y)."""
+    polyline is its fast path, a 2 px one costs 5x more). Log y (``setLogMode``) draws log10(y).
+
+    Appended points repaint only the strip of the plot they fall in (from the last old point to the
+    newest, a few pixels wider): Qt then repaints that strip of the view alone, and each curve draws
+    only its points in it. A live frame's repaint costs what its new pixel columns cost, not the
+    plot's whole width; what is left of the strip is the previous frame's pixels, which the new
+    points do not change (a test compares strip-by-strip drawing with a full redraw)."""
 
     def __init__(self, pen: QtGui.QPen, name: str | None = None):
         super().__init__()
@@ -235,6 +257,9 @@ class LiveCurve(pg.GraphicsObject):
         self._path: QtGui.QPainterPath | None = None
         self._points: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.painted_points = 0  # points in the path last painted (bounded by twice the plot's width)
+        self.strip_updates = 0  # repaints asked for a strip only (appended points)
+        # paint() gets the exposed part of the item (its strip) in option.exposedRect
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
     # -- the PlotDataItem calls the panel and its tests use ---------------------------------------------
     def name(self) -> str | None:
@@ -244,14 +269,36 @@ class LiveCurve(pg.GraphicsObject):
         """The whole data; ``appended``: only its last ``appended`` points are new (the rest as before)."""
         x = np.asarray(x, dtype=np.float64)
         old = 0 if self.xData is None else self.xData.size
-        if appended is not None and x.size - int(appended) == old and self._bins is not None:
+        incremental = appended is not None and x.size - int(appended) == old and self._bins is not None
+        if incremental:
             self._new += int(appended)
         else:
             self._bins = None  # everything changed: fold it all again at the next paint
         self.xData = x
         self.yData = np.asarray(y, dtype=np.float64)
         self._version += 1
-        self.update()
+        strip = self._strip(float(x[old - 1]), float(x[-1])) if incremental and old and x.size > old else None
+        if strip is None:
+            self.update()
+        else:
+            self.strip_updates += 1
+            self.update(strip)
+
+    def _margin(self) -> float:
+        """STRIP_MARGIN_PX (plus a marker's size) in x data units."""
+        vb = self.getViewBox()
+        px = vb.viewPixelSize()[0] if vb is not None else 0.0
+        marker = self.opts["symbolSize"] if self.opts["symbol"] is not None else 0
+        return (STRIP_MARGIN_PX + marker) * px
+
+    def _strip(self, x0: float, x1: float) -> QtCore.QRectF | None:
+        """The part of the view between x0 and x1 (all its height), a margin wider; None: no view."""
+        vb = self.getViewBox()
+        if vb is None:
+            return None
+        view = vb.viewRect()
+        m = self._margin()
+        return QtCore.QRectF(x0 - m, view.top(), (x1 - x0) + 2 * m, view.height())
 
     def getOriginalDataset(self) -> tuple[np.ndarray | None, np.ndarray | None]:  # noqa: N802
         return self.xData, self.yData
@@ -318,40 +365,50 @@ class LiveCurve(pg.GraphicsObject):
             n = self._new
             self._new = 0
             self._bins.add(self.xData[-n:], self._y(self.yData[-n:]))
-        if self._path_version != self._version:
-            if self._bins.count <= 2 * columns:  # few points: all of those in view, as they are
-                x = self.xData
-                lo = max(int(np.searchsorted(x, view.left(), side="left")) - 1, 0)
-                hi = min(int(np.searchsorted(x, view.right(), side="right")) + 1, x.size)
-                x, y = x[lo:hi], self._y(self.yData[lo:hi])
-            else:
-                x, y = self._bins.points()
-            self._path = pg.arrayToQPath(x, y, connect="finite")
-            self._points = (x, y)
-            self._path_version = self._version
-        self.painted_points = int(self._points[0].size)
+        exposed = opt.exposedRect if opt is not None else None
+        if exposed is not None and exposed.width() < 0.5 * view.width():  # a strip: only its points
+            m = self._margin()
+            points = self._points_between(exposed.left() - m, exposed.right() + m, view, columns)
+            path = pg.arrayToQPath(points[0], points[1], connect="finite")
+        else:  # the whole view, from the path kept until the data or the view change
+            if self._path_version != self._version:
+                self._points = self._points_between(view.left(), view.right(), view, columns)
+                self._path = pg.arrayToQPath(*self._points, connect="finite")
+                self._path_version = self._version
+            self.painted_points = int(self._points[0].size)
+            path, points = self._path, self._points
         pen = self.opts["pen"]
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         if pen.widthF() == 2.0 and pen.isCosmetic() and pen.style() == QtCore.Qt.PenStyle.SolidLine:
             thin = QtGui.QPen(pen)
             thin.setWidthF(1.0)
             p.setPen(thin)
-            p.drawPath(self._path)
+            p.drawPath(path)
             t = p.worldTransform()
             for off in _OFFSETS:
                 p.setWorldTransform(t * off)  # one device pixel left / up
-                p.drawPath(self._path)
+                p.drawPath(path)
             p.setWorldTransform(t)
         else:
             p.setPen(pen)
-            p.drawPath(self._path)
+            p.drawPath(path)
         if self.opts["symbol"] is not None:
-            self._paint_markers(p)
+            self._paint_markers(p, points)
 
-    def _paint_markers(self, p: QtGui.QPainter) -> None:
+    def _points_between(self, x0: float, x1: float, view: QtCore.QRectF, columns: int) -> tuple[np.ndarray, np.ndarray]:
+        """The points drawn between x0 and x1 (and one beyond each end): all of them as they are when
+        there are at most two per pixel column in view, else the columns' minima and maxima."""
+        if self._bins.count <= 2 * columns:
+            x = self.xData
+            lo = max(int(np.searchsorted(x, max(x0, view.left()), side="left")) - 1, 0)
+            hi = min(int(np.searchsorted(x, min(x1, view.right()), side="right")) + 1, x.size)
+            return x[lo:hi], self._y(self.yData[lo:hi])
+        return self._bins.points(x0, x1)
+
+    def _paint_markers(self, p: QtGui.QPainter, points: tuple[np.ndarray, np.ndarray]) -> None:
         """Round markers of ``symbolSize`` px at the points (sparse curves only): one drawPoints call
         with a round-capped cosmetic pen that wide."""
-        x, y = self._points
+        x, y = points
         ok = np.isfinite(y)
         if not ok.any():
             return
