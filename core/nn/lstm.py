@@ -11,7 +11,8 @@ through ``core.nn.legacy.upgrade_param_names``): ``Wxh`` (D, 4H), ``Whh`` (H, 4H
 ``bias_ih_l0 = bh`` and ``bias_hh_l0 = 0`` (the same function).
 
 Speed: one batched matmul projects all timesteps, bias included, straight into the
-feature-major layout (a column gather for ids). The loop runs feature-major (h^T is
+feature-major layout (for ids, a column gather at the top of each step, into the block the
+step then reads while it is in cache). The loop runs feature-major (h^T is
 (H, B)) so that every per-step operand is one contiguous block, and makes nine
 NumPy calls per step: one matmul and one tanh over the fused (4H, B) gate
 buffer, the sigmoid gates via sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 (the 1/2
@@ -32,8 +33,10 @@ With OpenBLAS's AVX-512 kernels and one BLAS thread, each step's recurrent produ
 into row blocks small enough for OpenBLAS's small-matrix kernel (``gemm_row_blocks``): no
 re-packing of the weight on every call (char LSTM B=32 f32: 10-20% per step from H=256 up);
 the blocks run as one stacked ``np.matmul`` (``blocked_dot``), not one ``np.dot`` each.
-Without h0 the first step's product (with h_0 = 0) is skipped. ``Wxh``, ``bh`` and ``Whh``
-are views of one block [Wxh; bh; Whh] so the scaled copy costs three calls.
+Without h0 the first step's product (with h_0 = 0) is skipped. ``Wxh`` and ``bh`` are views
+of one block [Wxh; bh; Whh], so their scaled copy costs three calls; ``Whh``'s scaled copy is
+made transposed in one pass (``_perm_half_transposed``). For ids, dbh is summed from the per-id
+column sums of dWxh rather than from all T*B columns.
 """
 from __future__ import annotations
 
@@ -149,6 +152,24 @@ def _perm_half(w: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def _perm_half_transposed(w: np.ndarray) -> np.ndarray:
+    """A C-contiguous (4H, K) copy of ``_perm_half(w).T`` for w (K, 4H), in one transposed copy:
+    strips of 16 rows (as ``transposed``) whose gate blocks land straight in their permuted rows,
+    then one contiguous in-place halving of the sigmoid rows. (Halving in the strips' strided
+    writes measured 1.3-3x slower than the plain copy; this is 30% faster than _perm_half and
+    then transposed at H = 512, 1024.)"""
+    H = w.shape[1] // 4
+    out = np.empty(w.shape[::-1], w.dtype)
+    outT = out.T
+    for i in range(0, w.shape[0], 16):
+        a, o = w[i:i + 16], outT[i:i + 16]
+        np.copyto(o[:, :2 * H], a[:, :2 * H])  # i, f
+        np.copyto(o[:, 2 * H:3 * H], a[:, 3 * H:])  # o
+        np.copyto(o[:, 3 * H:], a[:, 2 * H:3 * H])  # g
+    np.multiply(out[:3 * H], np.array(0.5, w.dtype), out=out[:3 * H])
+    return out
+
+
 class LSTM(RecurrentLayer):
     """Long short-term memory layer. State: a tuple ``(h, c)`` of (B, H) arrays.
 
@@ -176,20 +197,23 @@ class LSTM(RecurrentLayer):
     # row in NumPy's ufuncs). Gate columns of the scaled weight copies are ordered
     # [i, f, o, g]: the three sigmoid gates are one block and g sits next to c_{t-1}.
     def _scaled(self) -> tuple[np.ndarray, np.ndarray]:
-        """(Wxb (D+1, 4H) = [Wx_s; b_s], Wh_s (H, 4H)): gate columns in [i, f, o, g] order,
-        sigmoid gates halved. The forward pass takes one C-contiguous transposed copy of Wh_s
-        (H >= 64: OpenBLAS packs it faster each step); other transposes are Fortran-order views:
-        NumPy's transposed copies cost ~2 ns per element, the transposed GEMM ~5% more."""
+        """(Wxb (D+1, 4H) = [Wx_s; b_s], Wh_sT (4H, H) = Wh_s^T): gate columns in [i, f, o, g]
+        order, sigmoid gates halved. Wh_sT is a C-contiguous copy for H >= 64 (the per-step GEMM
+        reads a C-order A faster: measured H=512 f32 785 vs 910 us a step unblocked, 10% with the
+        row blocks, which repays the copy from H ~ 64 up), else a Fortran-order view; other
+        transposes are Fortran-order views: NumPy's transposed copies cost ~2 ns per element."""
         p = self.params
         D, H = self.input_size, self.hidden_size
         W = self._W
-        if p["Wxh"].base is W and p["bh"].base is W and p["Whh"].base is W:  # the usual case: one block
-            S = _perm_half(W, np.empty(W.shape, self.dtype))
-            return S[:D + 1], S[D + 1:]
-        Wxb = np.empty((D + 1, 4 * H), self.dtype)  # parameters were rebound (not supported, but correct)
-        _perm_half(p["Wxh"], Wxb[:D])
-        _perm_half(p["bh"], Wxb[D])
-        return Wxb, _perm_half(p["Whh"], np.empty((H, 4 * H), self.dtype))
+        if p["Wxh"].base is W and p["bh"].base is W:  # the usual case: [Wx; b] is one block of W
+            Wxb = _perm_half(W[:D + 1], np.empty((D + 1, 4 * H), self.dtype))
+        else:  # parameters were rebound (not supported, but correct)
+            Wxb = np.empty((D + 1, 4 * H), self.dtype)
+            _perm_half(p["Wxh"], Wxb[:D])
+            _perm_half(p["bh"], Wxb[D])
+        if H >= 64:
+            return Wxb, _perm_half_transposed(p["Whh"])
+        return Wxb, _perm_half(p["Whh"], np.empty((H, 4 * H), self.dtype)).T
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, h0: tuple | None = None, rng: Any = None,
@@ -204,19 +228,14 @@ class LSTM(RecurrentLayer):
         T, B = x.shape[:2]
         H = self.hidden_size
         h0, c0 = self._check_state("h0", h0, B)
-        Wxb, Wh_s = self._scaled()  # (D+1, 4H), (H, 4H)
-        # the per-step GEMM reads a C-contiguous (4H, H) copy: OpenBLAS packs a C-order A
-        # faster than the transposed (Fortran-order) view (measured H=512 f32: 785 vs 910 us
-        # a step), which repays the one transposed copy from H ~ 64 up
-        Wh_sT = transposed(Wh_s) if H >= 64 else Wh_s.T  # (4H, H)
+        Wxb, Wh_sT = self._scaled()  # (D+1, 4H), (4H, H)
         D = self.input_size
 
         # A[t] = [i_t, f_t, o_t, g_t, c_{t-1}] each (H, B): (T+1, 5H, B); A[T] holds only c_{T-1}
         A = np.empty((T + 1, 5 * H, B), self.dtype)
-        if x.ndim == 2:  # ids: gather columns of Wx_s^T + b_s straight into the feature-major layout
+        ids = x.ndim == 2
+        if ids:  # ids: gather columns of Wx_s^T + b_s straight into the feature-major layout, in the loop
             table = transposed(Wxb[:D] + Wxb[D])  # (4H, D)
-            for t in range(T):  # into place, no temporary; "wrap": ids are checked, and "raise" buffers `out`
-                np.take(table, x[t], axis=1, out=A[t, :4 * H], mode="wrap")
         else:  # input projection of all timesteps with the bias, straight into the feature-major
             # layout: A[t, :4H] = [Wx_s; b_s]^T (4H, D+1) @ [x_t^T; 1] (D+1, B), one batched matmul
             xg = np.empty((T, D + 1, B), self.dtype)  # (T, D+1, B)
@@ -234,9 +253,12 @@ class LSTM(RecurrentLayer):
         add, multiply, tanh = np.add, np.multiply, np.tanh
         rec = blocked_dot(Wh_sT, z, B)  # rec(h) sets z = Wh_s^T @ h (row blocks, see gemm_row_blocks)
         h_zero = h0 is None
-        for a, sig, i_f, g_c, o_t, c_t, tc_t, h_prev, h_t in zip(
-                A[:-1, :4 * H], A[:-1, :3 * H], A[:-1, :2 * H], A[:-1, 3 * H:], A[:-1, 2 * H:3 * H],
+        take = np.take
+        for x_t, a, sig, i_f, g_c, o_t, c_t, tc_t, h_prev, h_t in zip(
+                x, A[:-1, :4 * H], A[:-1, :3 * H], A[:-1, :2 * H], A[:-1, 3 * H:], A[:-1, 2 * H:3 * H],
                 A[1:, 4 * H:], tcT, hT[:-1], hT[1:]):
+            if ids:  # into place, no temporary; "wrap": ids are checked, and "raise" buffers `out`
+                take(table, x_t, axis=1, out=a, mode="wrap")
             if h_zero:  # h_0 = 0 (no h0 given): h_0 @ Wh is 0
                 h_zero = False
             else:
@@ -346,6 +368,7 @@ class LSTM(RecurrentLayer):
         # weight gradients in C order (D, 4H) / (H, 4H), like the parameters: BLAS takes the
         # transposed operands as they are, and the optimizer's and clipping's elementwise passes
         # then run on matching layouts (a transposed gradient made Adam 3-7x slower)
+        dbh = None
         if x.ndim == 2 and runtime.blas_threads() > 1:  # dWx = one_hot(x)^T @ dG^T (scales with threads)
             one_hot = np.zeros((T * B, self.input_size), dt)  # (T*B, D)
             one_hot[np.arange(T * B), x.ravel()] = 1.0
@@ -360,8 +383,11 @@ class LSTM(RecurrentLayer):
             # "wrap" (order is a permutation: nothing to wrap) with out: no bounds check and no
             # buffering of each element, ~30% faster than the default "raise"
             sorted_dG = np.take(dG, order, axis=1, out=np.empty_like(dG), mode="wrap")
-            dWxT[:, ids[starts]] = np.add.reduceat(sorted_dG, starts, axis=1)
+            sums = np.add.reduceat(sorted_dG, starts, axis=1)  # (4H, distinct ids)
+            dWxT[:, ids[starts]] = sums
             dWx = transposed(dWxT) if H >= 64 else dWxT.T  # (D, 4H)
+            # every column belongs to one id: bh sums the per-id sums (~17x fewer than T*B columns)
+            dbh = sums @ np.ones(len(starts), dt)
         else:
             dWx = np.matmul(x.reshape(T * B, self.input_size).T, dG.T)  # (D, 4H)
         # below H ~ 64 the (4H, H) product and a transposed view measured faster (a few %)
@@ -370,7 +396,7 @@ class LSTM(RecurrentLayer):
         else:
             dGh = dG
         dWh = np.matmul(h_prev.T, dGh.T) if H >= 64 else (dGh @ h_prev).T
-        grads = {"Wxh": dWx, "Whh": dWh, "bh": dG @ np.ones(T * B, dt)}
+        grads = {"Wxh": dWx, "Whh": dWh, "bh": dG @ np.ones(T * B, dt) if dbh is None else dbh}
         dx = None
         if need_dx and x.ndim == 3:
             if H <= 64:  # small: T matmuls on the contiguous per-step blocks, dx a (T, B, D) view of (T, D, B)

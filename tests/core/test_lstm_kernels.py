@@ -161,3 +161,13 @@ def test_small_kernel_detection_ignores_scipys_openblas_and_obeys_the_switch(mon
     monkeypatch.setattr(lstm_mod, "_small_gemm", [])
     monkeypatch.setenv("RNNLAB_GEMM_BLOCKS", "0")
     assert lstm_mod._blas_has_small_gemm() is False
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scaled_transposed_weight_is_the_transposed_scaled_weight(dtype):
+    """_perm_half_transposed (strips + one halving pass) equals _perm_half then transposed, bit for bit."""
+    w = np.random.default_rng(8).standard_normal((37, 4 * 24)).astype(dtype)  # 37 rows: a short last strip
+    ref = lstm_mod.transposed(lstm_mod._perm_half(w, np.empty_like(w)))
+    got = lstm_mod._perm_half_transposed(w)
+    assert got.flags.c_contiguous and got.dtype == dtype
+    np.testing.assert_array_equal(got, ref)
