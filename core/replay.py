@@ -19,6 +19,7 @@
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import math
@@ -97,14 +98,25 @@ class KeyframeStore:
         if budget <= 0 or every < 1:
             raise ValueError("keyframes: the budget must be positive and every >= 1")
         self.budget = int(budget)
-        self.every = int(every)
-        self._dense = set(dense_steps())
+        self.every = int(every)  # the regular interval; core.run.Run stretches it to a multiple of base_every
+        self.base_every = int(every)
+        self._dense_list = dense_steps()
+        self._dense = set(self._dense_list)
         self.frames: dict[int, Keyframe] = {}
         self.nbytes = 0
 
     def due(self, step: int) -> bool:
         """Whether ``step`` is on the schedule (and not recorded yet)."""
         return step not in self.frames and (step in self._dense or (step >= DENSE_UNTIL and step % self.every == 0))
+
+    def next_due(self, step: int) -> int:
+        """The first step after ``step`` that is on the schedule (recorded or not): nothing is due before it
+        (so a caller checks :meth:`due` only there)."""
+        i = bisect.bisect_right(self._dense_list, step)
+        dense = self._dense_list[i] if i < len(self._dense_list) else math.inf
+        regular = max(step + 1, DENSE_UNTIL)
+        regular += -regular % self.every
+        return int(min(dense, regular))
 
     def add(self, frame: Keyframe) -> None:
         old = self.frames.pop(frame.step, None)
@@ -141,8 +153,8 @@ class KeyframeStore:
             self.nbytes -= self.frames.pop(s).nbytes
 
     def copy(self) -> "KeyframeStore":
-        out = KeyframeStore(self.budget, self.every)
-        out.frames, out.nbytes = dict(self.frames), self.nbytes
+        out = KeyframeStore(self.budget, self.base_every)
+        out.every, out.frames, out.nbytes = self.every, dict(self.frames), self.nbytes
         return out
 
     # -- persistence ------------------------------------------------------------------------------
@@ -215,6 +227,11 @@ class SnapshotStore:
 
     def due(self, step: int) -> bool:
         return step not in self.snaps and (step == 0 or step % self.every == 0 or step in (50, 200))
+
+    def next_due(self, step: int) -> int:
+        """The first step after ``step`` on the schedule (see KeyframeStore.next_due)."""
+        regular = step + 1 + (-(step + 1) % self.every)
+        return min([s for s in (50, 200) if s > step] + [regular])
 
     def add(self, snap: StateSnapshot) -> None:
         self.snaps[snap.step] = snap

@@ -38,7 +38,10 @@ from core.trainer import Trainer
 IDLE_WAIT = 0.1  # seconds a driver may block waiting for commands when nothing trains
 SPIKE_FACTOR = 20.0  # the watchdog pauses when the loss exceeds this many times the largest of the last 50
 SPIKE_WINDOW = 50
-KEYFRAME_SHARE = 0.03  # keyframes and snapshots may take this share of the training time (due ones wait past it)
+KEYFRAME_SHARE = 0.01  # keyframes (probe + views) may take about this share of the training time (see Run._keyframe)
+KEYFRAME_STRETCH = 64  # the regular keyframe interval grows to at most this many times the store's base (100 steps)
+VIEWS_STRETCH = 1024  # ... and the interval of keyframes with fresh views to this many times the base
+REUSE_STEPS = 3  # a frame shows views computed at most this many steps ago (by a keyframe) instead of new ones
 
 
 # -- what a run is ---------------------------------------------------------------------------
@@ -320,7 +323,17 @@ class Run:
         self.events: list[Any] = []  # core.replay.RunEvent, in order
         self._recent_losses: collections.deque[float] = collections.deque(maxlen=SPIKE_WINDOW)
         self._recent_top = -math.inf  # max(self._recent_losses), kept up to date
-        self._last_views: tuple = ()  # the latest views computed (kept with keyframes when fresh ones cost too much)
+        self._spike_at = math.inf  # the watchdog pauses above this loss (spike_factor x _recent_top, once armed)
+        self._last_views: tuple = ()  # the latest views computed, by a frame or a keyframe ...
+        self._views_at = -1  # ... at this step (-1: none yet)
+        self._views_took = 0.0  # ... and what computing them cost (seconds)
+        self._last_probe: Any = None  # likewise the latest probe
+        self._probe_at = -1
+        self._probe_took = 0.0
+        self._probe_cost = self._views_cost = None  # smoothed cost (seconds) of a probe / the views
+        self._views_every = self.keyframes.every  # regular keyframes at multiples of this get fresh views
+        self._check_at = 0  # no keyframe or snapshot is due before this step (_record checks only from there)
+        self._steps0 = getattr(self, "_steps_done", 0)
         self.keyframe_seconds = 0.0  # time spent recording keyframes and snapshots
         self.train_seconds = 0.0  # time spent in training steps (keyframes get KEYFRAME_SHARE of it)
 
@@ -416,6 +429,7 @@ class Run:
         loaded = Run.from_checkpoint(cmd.path, self.clock)  # raises CheckpointError (a ValueError): nothing changed
         events = self._replace(loaded.spec, loaded.experiment, loaded.history)
         self.keyframes, self.events = loaded.keyframes, loaded.events
+        self.stores_replaced()
         return events + [Notice(f"Loaded checkpoint {cmd.path} (step {self.step:,})")]
 
     @classmethod
@@ -429,6 +443,7 @@ class Run:
         run = cls(RunSpec(type(experiment), dict(experiment.config), int(experiment.seed), None),
                   experiment=experiment, history=history, clock=clock)
         run.events, run.keyframes = events, keyframes
+        run.stores_replaced()
         return run
 
     def _replace(self, spec: RunSpec, experiment: Experiment, history: MetricHistory | None) -> list[Event]:
@@ -496,6 +511,9 @@ class Run:
         self.events = [e for e in self.events if e.step <= snap.step]
         self._recent_losses.clear()
         self._recent_top = -math.inf
+        self._spike_at = math.inf
+        self._check_at = 0
+        self._probe_at = self._views_at = -1
         self._sent_step = float(snap.step)
         self._playing, self._steps_left = False, 0
         self._wanted.update(("probe", "views"))
@@ -508,6 +526,7 @@ class Run:
         if not (f == 0 or (math.isfinite(f) and f > 1)):
             raise ConfigError(f"spike factor: {cmd.factor!r} must be 0 (off) or a number > 1")
         self.spike_factor = f
+        self._arm_watchdog()
         return []
 
     _HANDLERS: dict[type, Callable[["Run", Any], list[Event]]] = {
@@ -524,37 +543,96 @@ class Run:
 
     def _record(self, result: Any) -> list[Event]:
         """After a step: the spike watchdog, then a keyframe and an exact snapshot when due.
-        (Runs after every training step: a few microseconds unless something is due.)"""
+        (Runs after every training step: about a microsecond unless something is due — the watchdog's
+        threshold is kept precomputed, and the schedules are only checked from ``_check_at`` on.)"""
         events: list[Event] = []
         loss = result.metrics.get("loss")
         if loss is not None and self.spike_factor:
-            recent = self._recent_losses
-            top = self._recent_top
-            if len(recent) >= 20 and top > 0 and loss > self.spike_factor * top:
-                events = self._spike(loss, top)
+            if loss > self._spike_at:
+                events = self._spike(loss, self._recent_top)
             loss = float(loss)
-            evicted = recent[0] if len(recent) == recent.maxlen else None
+            recent = self._recent_losses
+            evicted = recent[0] if len(recent) == SPIKE_WINDOW else None
             recent.append(loss)
+            top = self._recent_top
             if loss >= top:
                 self._recent_top = loss
             elif evicted is not None and evicted >= top:  # the largest left the window
                 self._recent_top = max(recent)
-        step = self.step
-        # The probe is cheap: every due keyframe has its own (unless even that is over twice the budget). The
-        # views (samples, forecasts) can cost tens of ms: computed afresh within the budget, else the latest
-        # ones (at most a few hundred steps old) are kept with the keyframe.
-        if self.keyframes.due(step):
-            t0 = self.clock()
-            budget = self.keyframe_share * self.train_seconds + 0.02
-            if self.keyframe_seconds <= 2 * budget:
-                p = None if "probe" in self.broken else self._guarded("probe", self.experiment.probe, events)
-                if self.keyframe_seconds <= budget and "views" not in self.broken:
-                    self._last_views = tuple(self._guarded("views", self.experiment.views, events) or ())
-                self.keyframes.add(replay.Keyframe(step, p, self._last_views, dict(result.row or result.metrics)))
-            self.keyframe_seconds += self.clock() - t0
-        if self.snapshots.due(step):
-            self.snapshots.add(replay.take_snapshot(self.experiment, self.history))
+            if self._recent_top != top or len(recent) == 20:
+                self._arm_watchdog()
+        step = result.step
+        if step >= self._check_at:
+            if self.keyframes.due(step):
+                self._keyframe(step, result, events)
+            if self.snapshots.due(step):
+                self.snapshots.add(replay.take_snapshot(self.experiment, self.history))
+            self._check_at = min(self.keyframes.next_due(step), self.snapshots.next_due(step))
         return events
+
+    def _arm_watchdog(self) -> None:
+        """The loss above which the watchdog pauses: spike_factor x the largest of the last 50, once 20 are in."""
+        top = self._recent_top
+        armed = self.spike_factor and len(self._recent_losses) >= 20 and top > 0
+        self._spike_at = self.spike_factor * top if armed else math.inf
+
+    def stores_replaced(self) -> None:
+        """Call after replacing ``keyframes`` or ``snapshots`` (a load, a fork): their schedules are checked afresh."""
+        self._check_at = 0
+
+    def _keyframe(self, step: int, result: Any, events: list[Event]) -> None:
+        """Record the keyframe due at ``step``: a fresh probe, and the views (fresh, or the latest ones).
+
+        One observation budget, ``keyframe_share`` of the training time (1%): half for the keyframes' probes,
+        half for their views, which cost far more (char-lm's text samples: ~35 ms, ~13x its probe). Past the
+        dense start the intervals adapt to the measured costs and stay regular: a keyframe every k x 100 steps
+        and fresh views on every m-th of them (k, m powers of two, so the grid stays aligned); the others
+        carry the latest views, a frame's if it computed newer ones. In the dense start (log-spaced steps)
+        a running total keeps the share instead: views wait when over it, whole keyframes past twice it.
+        ``keyframe_share = 1e9`` (movies, tests): every scheduled keyframe, each with fresh views."""
+        t0 = self.clock()
+        regular = step >= replay.DENSE_UNTIL
+        budget = self.keyframe_share * self.train_seconds + 0.02
+        if regular or self.keyframe_seconds <= 2 * budget:
+            p = None
+            if "probe" not in self.broken:
+                p = self._guarded("probe", self.experiment.probe, events)
+                t1 = self.clock()
+                self._note_probe(p, step, t1 - t0)
+            else:
+                t1 = t0
+            fresh = (step % self._views_every == 0 and step - self._views_at > REUSE_STEPS) if regular \
+                else self.keyframe_seconds <= budget
+            if fresh and "views" not in self.broken:
+                views = tuple(self._guarded("views", self.experiment.views, events) or ())
+                self._note_views(views, step, self.clock() - t1)
+            self.keyframes.add(replay.Keyframe(step, p, self._last_views, dict(result.row or result.metrics)))
+            if regular:
+                self._adapt_keyframes()
+        self.keyframe_seconds += self.clock() - t0
+
+    def _note_probe(self, probe: Any, step: int, seconds: float) -> None:
+        self._last_probe, self._probe_at, self._probe_took = probe, step, seconds
+        self._probe_cost = seconds if self._probe_cost is None else 0.5 * (self._probe_cost + seconds)
+
+    def _note_views(self, views: tuple, step: int, seconds: float) -> None:
+        self._last_views, self._views_at, self._views_took = views, step, seconds
+        self._views_cost = seconds if self._views_cost is None else 0.5 * (self._views_cost + seconds)
+
+    def _adapt_keyframes(self) -> None:
+        """Choose the regular keyframe interval (k x base steps) and that of fresh views (m x k x base) so
+        that probes and views each take at most half of ``keyframe_share`` of the training time."""
+        steps = self._steps_done - self._steps0
+        if steps <= 0 or self.train_seconds <= 0:
+            return
+        base = self.keyframes.base_every
+        allowed = 0.5 * self.keyframe_share * self.train_seconds / steps * base  # seconds per base interval
+        k = _pow2_at_least((self._probe_cost or 0.0) / allowed, KEYFRAME_STRETCH)
+        m = _pow2_at_least((self._views_cost or 0.0) / (allowed * k), max(1, VIEWS_STRETCH // k))
+        if base * k != self.keyframes.every:
+            self.keyframes.every = base * k
+            self._check_at = 0
+        self._views_every = base * k * m
 
     def _spike(self, loss: float, top: float) -> list[Event]:
         """The loss jumped: pause, say where it blew up, offer the last good snapshot."""
@@ -588,17 +666,19 @@ class Run:
             if allowed <= 0:
                 return []
         deadline = start + budget
+        t = start  # one clock read per step: the end of a step is the start of the next (unless _record worked)
         while True:
             if not self._playing:
                 self._steps_left -= 1
-            t_step = self.clock()
             try:
                 result = self.trainer.step()
             except Exception as exc:  # noqa: BLE001 — reported to the user, the run pauses
                 return self._fail(exc)
-            self.train_seconds += self.clock() - t_step
+            now = self.clock()
+            self.train_seconds += now - t
             self._steps_done += 1
             self._sps_n += 1
+            slow = result.step >= self._check_at  # a keyframe or a snapshot may be recorded: time moves on
             spiked = self._record(result)
             if spiked:
                 return spiked
@@ -609,8 +689,11 @@ class Run:
                 allowed -= 1
                 if allowed <= 0:
                     return []
-            if self.clock() >= deadline:
+            if slow:
+                now = self.clock()
+            if now >= deadline:
                 return []
+            t = now
 
     def _fail(self, exc: Exception) -> list[Event]:
         self._playing, self._steps_left = False, 0
@@ -640,18 +723,32 @@ class Run:
         events: list[Event] = []
         exp = self.experiment
         p, vs = None, ()
-        self.probe_seconds = self.views_seconds = None  # what computing them cost (None: not computed)
+        # what computing them cost (None: not computed); for a keyframe's probe/views reused (same step, or views
+        # REUSE_STEPS old) what they cost then, so that the pacer keeps its spacing
+        self.probe_seconds = self.views_seconds = None
+        step = int(exp.step)
         if (probe or "probe" in self._wanted) and "probe" not in self.broken:
-            t0 = self.clock()
-            p = self._guarded("probe", exp.probe, events)
-            self.probe_seconds = self.clock() - t0
+            if self._probe_at == step and "probe" not in self._wanted:  # a keyframe's, of this very step
+                p, self.probe_seconds = self._last_probe, self._probe_took
+            else:
+                t0 = self.clock()
+                p = self._guarded("probe", exp.probe, events)
+                self.probe_seconds = self.clock() - t0
+                self._note_probe(p, step, self.probe_seconds)
         if (views or "views" in self._wanted) and "views" not in self.broken:
             t0 = self.clock()
-            vs = self._last_views = tuple(self._guarded("views", exp.views, events) or ())
+            if 0 <= step - self._views_at <= REUSE_STEPS and "views" not in self._wanted:
+                vs, took = self._last_views, self._views_took  # a keyframe's, a few steps old
+            else:
+                vs = tuple(self._guarded("views", exp.views, events) or ())
+                took = self.clock() - t0
+                self._note_views(vs, step, took)
             if "analysis" not in self.broken and (self.watched or (self._analyst is not None
                                                                    and self._analyst.pending())):
+                t1 = self.clock()
                 vs += tuple(self._guarded("analysis", lambda: self.analyst.views(exp, p, self.watched), events) or ())
-            self.views_seconds = self.clock() - t0
+                took += self.clock() - t1
+            self.views_seconds = took
         self._wanted.clear()
         now = self.clock()
         if now - self._sps_t >= 0.5:
@@ -677,3 +774,11 @@ class Run:
     def has_new_points(self) -> bool:
         """True when metric points were recorded since the last frame."""
         return self.step > self._sent_step
+
+
+def _pow2_at_least(x: float, limit: int) -> int:
+    """The smallest power of two >= ``x`` (at least 1, at most ``limit``)."""
+    k = 1
+    while k < x and k < limit:
+        k *= 2
+    return k

@@ -316,6 +316,7 @@ class RunSet:
             run.keyframes.truncate(fork_step)
             run.snapshots.snaps = {k: v for k, v in src.snapshots.snaps.items() if k <= fork_step}
             run.events = [e for e in src.events if e.step <= fork_step]
+            run.stores_replaced()
         label = ", ".join(f"{k}={_fmt(v)}" for k, v in changed.items()) or "copy"
         rid = self._add(run, command.name or f"{self._next}: {label}", (src_id, fork_step))
         logged = [run.log("fork", f"forked from {self.names[src_id]} at step {fork_step:,}" + (f" ({label})" if changed
