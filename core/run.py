@@ -601,6 +601,8 @@ class Run:
                 self._note_probe(p, step, t1 - t0)
             else:
                 t1 = t0
+            if regular and self._views_cost is not None:  # the views' cadence from what they cost (frames measure it too)
+                self._adapt_keyframes()
             fresh = (step % self._views_every == 0 and step - self._views_at > REUSE_STEPS) if regular \
                 else self.keyframe_seconds <= budget
             if fresh and "views" not in self.broken:

@@ -1,0 +1,66 @@
+"""The run loop's observation budget: schedules checked only where something can be due, the adaptive
+keyframe cadence, and frames reusing a keyframe's probe/views of the same step."""
+from __future__ import annotations
+
+from core.experiments.binary_addition import BinaryAddition
+from core.replay import KeyframeStore, SnapshotStore
+from core.run import Play, Run, RunSpec, Step
+
+SMALL = {"hidden_size": 4, "batch_size": 8}
+
+
+def test_next_due_is_the_first_scheduled_step():
+    for store in (KeyframeStore(), SnapshotStore()):
+        for every in (store.every, 400):
+            store.every = every
+            for step in range(0, 4000):
+                n = store.next_due(step)
+                assert n > step and store.due(n) and not any(store.due(s) for s in range(step + 1, n)), (every, step)
+
+
+def test_the_keyframe_cadence_follows_the_measured_costs():
+    run = Run(RunSpec.create(BinaryAddition, seed=1, values=SMALL))
+    run._steps_done, run.train_seconds = 1000, 1.0  # 1 ms a step
+    run._probe_cost, run._views_cost = 0.002, 0.02
+    run._adapt_keyframes()  # 0.5% of 100 steps = 0.5 ms: probes every 4 x 100 steps, views every 16 x 400
+    assert run.keyframes.every == 400 and run._views_every == 6400
+    run.keyframe_share = 1e9  # movies: every scheduled keyframe, each with fresh views
+    run._adapt_keyframes()
+    assert run.keyframes.every == 100 and run._views_every == 100
+
+
+def test_regular_keyframes_stay_on_their_grid_within_the_budget():
+    run = Run(RunSpec.create(BinaryAddition, seed=1, values=SMALL))
+    run.apply(Step(3000))
+    while run.training:
+        run.advance(1.0)
+    regular = [s for s in run.keyframes.steps() if s >= 1000]
+    assert regular and all(s % run.keyframes.base_every == 0 for s in regular)
+    assert run.keyframe_seconds <= 0.01 * run.train_seconds + 0.02 + 0.05
+    assert 3000 in run.snapshots.steps() and 2500 in run.snapshots.steps()
+
+
+def test_a_frame_reuses_the_keyframe_of_the_same_step():
+    run = Run(RunSpec.create(BinaryAddition, seed=1, values=SMALL))
+    calls = {"probe": 0, "views": 0}
+    for name in calls:
+        fn = getattr(run.experiment, name)
+
+        def counted(fn=fn, name=name):
+            calls[name] += 1
+            return fn()
+        setattr(run.experiment, name, counted)
+    run.frame()  # the first frame: probe and views wanted
+    run.apply(Step(1))  # step 1: a keyframe (the dense start) with a fresh probe and views
+    run.advance(1.0)
+    assert run.keyframes.at(1) is not None and calls == {"probe": 2, "views": 2}
+    run._wanted.clear()  # (the Step's end asks for a fresh probe; a frame of the pacer's does not)
+    snap, _ = run.frame(probe=True, views=True)
+    assert calls == {"probe": 2, "views": 2}  # the keyframe's, not computed again
+    assert snap.probe is run.keyframes.at(1).probe and snap.views == run.keyframes.at(1).views
+    assert run.probe_seconds is not None and run.views_seconds is not None  # the pacer keeps its spacing
+    run.apply(Play())
+    run.advance(0.01)
+    run._wanted.clear()
+    run.frame(probe=True, views=False)
+    assert calls["probe"] == 3 or run.step in run.keyframes.steps()
