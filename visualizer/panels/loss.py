@@ -443,6 +443,15 @@ def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
     # tick labels) whenever a curve changes; the crosshair readout gives exact values instead
 
 
+def _central(y: np.ndarray) -> np.ndarray:
+    """The 1st and 99th percentiles of ``y`` by rank (np.partition: a refit of a long run's view costs
+    a tenth of np.percentile's interpolation, which the view's headroom does not need)."""
+    n = y.size
+    lo, hi = int(0.01 * (n - 1)), int(np.ceil(0.99 * (n - 1)))
+    part = np.partition(y, (lo, hi))
+    return part[[lo, hi]]
+
+
 def _merge(a: tuple[float, float] | None, b: tuple[float, float] | None) -> tuple[float, float] | None:
     """The union of two (min, max) extents (None: empty)."""
     if a is None or b is None:
@@ -472,7 +481,8 @@ class _Curve:
         self.enabled = True  # shown by the user (diagnostics start hidden)
         self.alpha = 0.0  # per-step smoothing the state below was computed with
         self.spacing: float | None = None  # typical steps between points (eval metrics: > 1)
-        self.x = np.empty(0)
+        self._buf = np.empty((3, 0))  # x, raw y, smoothed y: room to grow (a frame appends, never copies all)
+        self.x = np.empty(0)  # views of the first n columns of _buf
         self.raw_y = np.empty(0)
         self.y = np.empty(0)  # smoothed (or raw when smoothing is off), as drawn
         self.extent: tuple[float, float] | None = None  # (min, max) of the finite y (running)
@@ -487,6 +497,7 @@ class _Curve:
         """Rebuild from a whole history (new curve, smoothing changed, shown again, history averaged)."""
         self.alpha = alpha
         self.spacing = None
+        self._buf = np.empty((3, 0))
         self.x = self.raw_y = self.y = np.empty(0)
         self.extent = self.log_extent = None
         self.extend(steps, values)
@@ -502,11 +513,22 @@ class _Curve:
             if gaps.size:
                 self.spacing = float(np.median(gaps))
         sm = ema(v, self.point_alpha, float(self.y[-1]) if self.y.size else None) if self.alpha > 0 else v
-        self.x = np.concatenate([self.x, s])
-        self.raw_y = np.concatenate([self.raw_y, v])
-        self.y = np.concatenate([self.y, sm])
-        self.extent = _merge(self.extent, LossPanel._y_extent([sm], False))
-        self.log_extent = _merge(self.log_extent, LossPanel._y_extent([sm], True))
+        n, k = self.x.size, s.size
+        if n + k > self._buf.shape[1]:  # amortised: the arrays double when full
+            buf = np.empty((3, max(2 * (n + k), 1024)))
+            buf[:, :n] = self._buf[:, :n]
+            self._buf = buf
+        self._buf[0, n:n + k] = s
+        self._buf[1, n:n + k] = v
+        self._buf[2, n:n + k] = sm
+        self.x, self.raw_y, self.y = self._buf[0, :n + k], self._buf[1, :n + k], self._buf[2, :n + k]
+        finite = sm[np.isfinite(sm)]
+        if finite.size:
+            self.extent = _merge(self.extent, (float(finite.min()), float(finite.max())))
+            positive = finite[finite > 0]
+            if positive.size:
+                self.log_extent = _merge(self.log_extent, (float(np.log10(positive.min())),
+                                                           float(np.log10(positive.max()))))
         if self.enabled:  # a hidden series only keeps its state; it is drawn when shown
             self.draw(new=s.size)
 
@@ -893,7 +915,7 @@ class LossPanel(Panel):
             (_, _), (v_lo, v_hi) = plot.getViewBox().viewRange()
             if force or lo < v_lo or hi > v_hi or (hi - lo) < 0.5 * (v_hi - v_lo):
                 # refit: the raw curves count too, without their extreme 1% spikes
-                raws = [np.percentile(c.raw_y, [1, 99]) for c in curves if c.raw.isVisible() and c.raw_y.size]
+                raws = [_central(c.raw_y) for c in curves if c.raw.isVisible() and c.raw_y.size]
                 ext = self._y_extent(raws, log) if raws else None
                 if ext is not None:
                     lo, hi = min(lo, ext[0]), max(hi, ext[1])
