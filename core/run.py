@@ -526,7 +526,6 @@ class Run:
         if not (f == 0 or (math.isfinite(f) and f > 1)):
             raise ConfigError(f"spike factor: {cmd.factor!r} must be 0 (off) or a number > 1")
         self.spike_factor = f
-        self._arm_watchdog()
         return []
 
     _HANDLERS: dict[type, Callable[["Run", Any], list[Event]]] = {
@@ -547,7 +546,7 @@ class Run:
         threshold is kept precomputed, and the schedules are only checked from ``_check_at`` on.)"""
         events: list[Event] = []
         loss = result.metrics.get("loss")
-        if loss is not None and self.spike_factor:
+        if loss is not None and self._spike_factor:
             if loss > self._spike_at:
                 events = self._spike(loss, self._recent_top)
             loss = float(loss)
@@ -570,11 +569,23 @@ class Run:
             self._check_at = min(self.keyframes.next_due(step), self.snapshots.next_due(step))
         return events
 
+    _spike_factor = SPIKE_FACTOR
+
+    @property
+    def spike_factor(self) -> float:
+        """The watchdog's factor (0: off); setting it re-arms the precomputed threshold."""
+        return self._spike_factor
+
+    @spike_factor.setter
+    def spike_factor(self, factor: float) -> None:
+        self._spike_factor = factor
+        self._arm_watchdog()
+
     def _arm_watchdog(self) -> None:
         """The loss above which the watchdog pauses: spike_factor x the largest of the last 50, once 20 are in."""
         top = self._recent_top
-        armed = self.spike_factor and len(self._recent_losses) >= 20 and top > 0
-        self._spike_at = self.spike_factor * top if armed else math.inf
+        armed = self._spike_factor and len(self._recent_losses) >= 20 and top > 0
+        self._spike_at = self._spike_factor * top if armed else math.inf
 
     def stores_replaced(self) -> None:
         """Call after replacing ``keyframes`` or ``snapshots`` (a load, a fork): their schedules are checked afresh."""
