@@ -21,9 +21,11 @@ def central_grad(f, a, eps=1e-4):
 
 @pytest.fixture
 def forced_blocks(monkeypatch):
-    """Row blocks at tiny sizes: H=8, B=3 -> forward blocks of 16 rows (of 32), backward of 5 (of 8)."""
+    """Row blocks at tiny sizes: H=8, B=3 -> forward blocks of 16 rows (of 32), backward of 5 (of 8);
+    K is not cut (see test_blocked_dot_with_k_cut_sums_the_parts)."""
     monkeypatch.setattr(lstm_mod, "_SMALL_GEMM_MNK", 500)
     monkeypatch.setattr(lstm_mod, "_small_gemm", [True])
+    monkeypatch.setattr(lstm_mod, "_MIN_BLOCK_ROWS", 0)
 
 
 def _run(layer, x, dy, h0=None):
@@ -58,6 +60,28 @@ def test_blocked_dot_equals_the_block_products(forced_blocks, rows):
     np.testing.assert_allclose(out, a @ b, rtol=1e-12)
 
 
+@pytest.mark.parametrize("shape, mnk, min_rows, parts_rows", [
+    ((8, 32), 500, 8, (2, 8)),  # K cut in 2: one block of 8 rows per part
+    ((24, 64), 2000, 16, (2, 16)),  # K cut in 2: 16-row blocks and a short last block of 8 rows
+    ((16, 64), 1000, 16, (4, 16)),  # K cut in 4
+])
+def test_blocked_dot_with_k_cut_sums_the_parts(monkeypatch, shape, mnk, min_rows, parts_rows):
+    """Thin row blocks (long K): K is cut too, the partial products summed into ``out``."""
+    monkeypatch.setattr(lstm_mod, "_SMALL_GEMM_MNK", mnk)
+    monkeypatch.setattr(lstm_mod, "_small_gemm", [True])
+    monkeypatch.setattr(lstm_mod, "_MIN_BLOCK_ROWS", min_rows)
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal(shape)
+    out = np.full((shape[0], 3), np.nan)
+    f = blocked_dot(a, out, 3)
+    cells = dict(zip(f.__code__.co_freevars, (c.cell_contents for c in f.__closure__)))
+    assert (cells["a4"].shape[0], cells["a4"].shape[2]) == parts_rows  # (parts of K, rows per block)
+    for _ in range(2):  # the parts' buffer is reused
+        b = rng.standard_normal((shape[1], 3))
+        f(b)
+        np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+
+
 def test_no_blocks_without_the_small_kernel(monkeypatch):
     monkeypatch.setattr(lstm_mod, "_small_gemm", [False])
     assert gemm_row_blocks(np.zeros((4096, 1024)), np.zeros((4096, 32)), 32) is None
@@ -76,10 +100,14 @@ def test_blocked_products_equal_the_plain_ones(monkeypatch, ids, dy_every_step):
     plain = _run(layer, x, dy, h0)
     monkeypatch.setattr(lstm_mod, "_SMALL_GEMM_MNK", 500)
     monkeypatch.setattr(lstm_mod, "_small_gemm", [True])
+    monkeypatch.setattr(lstm_mod, "_MIN_BLOCK_ROWS", 0)  # row blocks only
     blocked = _run(layer, x, dy, h0)
-    assert len(plain) == len(blocked)
-    for a, b in zip(plain, blocked):
+    monkeypatch.setattr(lstm_mod, "_MIN_BLOCK_ROWS", 24)  # and K cut: forward in 2 parts, backward in 4
+    k_cut = _run(layer, x, dy, h0)
+    assert len(plain) == len(blocked) == len(k_cut)
+    for a, b, c in zip(plain, blocked, k_cut):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-14)
 
 
 def test_blocked_gradients_match_central_differences(forced_blocks):
