@@ -291,9 +291,15 @@ def pg_levels(axis, lo, hi, size):
 
 
 @pytest.mark.parametrize("n", [300, 20_000])  # as they are (< 2 per pixel column), and peak-decimated
-def test_a_live_curve_repainting_only_new_strips_draws_what_a_full_redraw_draws(qtbot, n):
+@pytest.mark.parametrize("far", [False, True])  # the repaint is the new strip alone, or with a strip far from it
+def test_a_live_curve_repainting_only_new_strips_draws_what_a_full_redraw_draws(qtbot, n, far):
     """Appended points repaint a strip of the plot only (LiveCurve.update(strip)): the pixels built up
-    strip by strip, as Qt paints them (clipped to the strip, told it in exposedRect), equal one full paint."""
+    strip by strip, as Qt paints them (cleared and clipped to the repainted region, the item told its
+    bounding rect in exposedRect and the view keeping the region: RegionView), equal one full paint.
+    ``far``: the region also holds a strip at the plot's left (as when a plot beside it repaints too):
+    both are redrawn, not the whole width between them."""
+    import types
+
     import pyqtgraph as pg
     from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -313,20 +319,27 @@ def test_a_live_curve_repainting_only_new_strips_draws_what_a_full_redraw_draws(
     y = 1.0 / np.sqrt(x) + 0.2 * rng.random(n)
     y[n // 3] = 1.3  # a spike
 
-    def paint(image, rect=None):
+    def paint(image, rects=()):
         w.scene().prepareForPaint()  # (as GraphicsView.paintEvent does: the view's transform is set lazily)
         p = QtGui.QPainter(image)
         t = curve.deviceTransform(w.viewportTransform())
         opt = QtWidgets.QStyleOptionGraphicsItem()
-        opt.exposedRect = rect if rect is not None else curve.boundingRect()
-        if rect is not None:  # Qt repaints a strip: its device pixels, cleared, then clipped to them
-            device = t.mapRect(rect).toAlignedRect()
-            p.setClipRect(device)
+        widget = None
+        if rects:  # Qt repaints a region: its device pixels, cleared, then clipped to them
+            region = QtGui.QRegion()
+            for r in rects:
+                region = region.united(t.mapRect(r).toAlignedRect())
+            bound = QtCore.QRectF(region.boundingRect())
+            opt.exposedRect = t.inverted()[0].mapRect(bound) & curve.boundingRect()
+            widget = types.SimpleNamespace(parent=lambda: types.SimpleNamespace(paint_region=region))
+            p.setClipRegion(region)
             p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_Source)
-            p.fillRect(device, QtCore.Qt.GlobalColor.transparent)
+            p.fillRect(bound, QtCore.Qt.GlobalColor.transparent)
             p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_SourceOver)
+        else:
+            opt.exposedRect = curve.boundingRect()
         p.setTransform(t)
-        curve.paint(p, opt, None)
+        curve.paint(p, opt, widget)
         p.end()
 
     size = w.viewport().size()
@@ -341,11 +354,15 @@ def test_a_live_curve_repainting_only_new_strips_draws_what_a_full_redraw_draws(
             strips += 1
             strip = curve._strip(float(x[lo - 1]), float(x[hi - 1]))
             assert strip.width() < 0.5 * curve.boundingRect().width()
-            paint(built, strip)
+            rects = [strip]
+            if far:
+                rects.append(curve._strip(x[0], x[2]))
+            paint(built, rects)
         else:
             built.fill(0)
             paint(built)
     assert strips == len(cuts) - 2  # every frame after the first was a strip
+    assert curve.strip_paints == strips  # ... drawn as strips, not as the whole plot clipped
     whole = QtGui.QImage(size, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
     whole.fill(0)
     curve._bins = None  # fold everything again, one full paint

@@ -42,7 +42,9 @@ def make_window(qtbot, app_setup):
         w.resize(*size)
         w.show()
         qtbot.waitExposed(w)
-        qtbot.waitUntil(lambda: w.session.state in ("idle", "paused"), timeout=10000)
+        # (the session starts "idle" before its worker has built the run: wait for the run itself)
+        qtbot.waitUntil(lambda: getattr(w.session._worker, "runs", None) is not None
+                        and w.session.state in ("idle", "paused"), timeout=10000)
         return w
 
     yield make

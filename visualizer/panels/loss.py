@@ -46,6 +46,7 @@ MARKER_COLOR = "#ffe066"
 READOUT_HINT = "hover a plot to read values"
 _BLOCK = 64
 SIDE_BY_SIDE_H = 300  # px of plot area: below this (and wide enough) the two plots sit side by side
+X_GROWTH = 1.6  # the step axis, when the run reaches its end, grows to a round count at least this times the run
 AUTO_LOG_RATIO = 100.0  # a loss that fell by this factor is read on a log axis (unless the user chose)
 
 SHORT_LABELS = {"perplexity": "ppl", "accuracy": "acc.", "metric value": "value", "rmse": "rmse", "metric": "metric"}
@@ -258,6 +259,7 @@ class LiveCurve(pg.GraphicsObject):
         self._points: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.painted_points = 0  # points in the path last painted (bounded by twice the plot's width)
         self.strip_updates = 0  # repaints asked for a strip only (appended points)
+        self.strip_paints = 0  # paints that drew strips only
         # paint() gets the exposed part of the item (its strip) in option.exposedRect
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
@@ -365,10 +367,13 @@ class LiveCurve(pg.GraphicsObject):
             n = self._new
             self._new = 0
             self._bins.add(self.xData[-n:], self._y(self.yData[-n:]))
-        exposed = opt.exposedRect if opt is not None else None
-        if exposed is not None and exposed.width() < 0.5 * view.width():  # a strip: only its points
+        strips = self._exposed_strips(p, opt, widget, view)
+        if strips:  # strips of the plot: only their points (the rest of the plot keeps its pixels)
+            self.strip_paints += 1
             m = self._margin()
-            points = self._points_between(exposed.left() - m, exposed.right() + m, view, columns)
+            parts = [self._points_between(a - m, b + m, view, columns) for a, b in strips]
+            gap = (np.array([np.nan]),) * 2  # (a break in the line between two strips)
+            points = tuple(np.concatenate([a for part in parts for a in (part[i], gap[i])][:-1]) for i in (0, 1))
             path = pg.arrayToQPath(points[0], points[1], connect="finite")
         else:  # the whole view, from the path kept until the data or the view change
             if self._path_version != self._version:
@@ -394,6 +399,33 @@ class LiveCurve(pg.GraphicsObject):
             p.drawPath(path)
         if self.opts["symbol"] is not None:
             self._paint_markers(p, points)
+
+    @staticmethod
+    def _exposed_strips(p: QtGui.QPainter, opt: Any, widget: Any, view: QtCore.QRectF) -> list[tuple[float, float]]:
+        """The x ranges (item coordinates) being repainted when they are narrow strips of the view (else []).
+        Qt tells an item only the bounding rect of what is repainted: two strips far apart (new points in
+        two plots side by side) would read as nearly the whole plot. A :class:`RegionView` keeps the exact
+        region of its repaint, which is used when there is one."""
+        exposed = opt.exposedRect if opt is not None else None
+        if exposed is None:
+            return []
+        rects = [exposed]
+        region = getattr(widget.parent(), "paint_region", None) if widget is not None else None
+        if region is not None:
+            inverse, ok = p.worldTransform().inverted()
+            if ok:
+                rects = [inverse.mapRect(QtCore.QRectF(r)) for r in region]
+        lo, hi = view.left(), view.right()
+        strips = sorted((max(r.left(), lo), min(r.right(), hi)) for r in rects if r.right() >= lo and r.left() <= hi)
+        merged: list[tuple[float, float]] = []
+        for a, b in strips:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        if not merged or sum(b - a for a, b in merged) >= 0.5 * view.width():
+            return []
+        return merged
 
     def _points_between(self, x0: float, x1: float, view: QtCore.QRectF, columns: int) -> tuple[np.ndarray, np.ndarray]:
         """The points drawn between x0 and x1 (and one beyond each end): all of them as they are when
@@ -422,6 +454,20 @@ class LiveCurve(pg.GraphicsObject):
         p.setPen(pen)
         p.drawPoints(poly)
         p.restore()
+
+
+class RegionView(pg.GraphicsLayoutWidget):
+    """A GraphicsLayoutWidget that keeps the region its viewport is repainting (``paint_region``, during
+    the repaint): a :class:`LiveCurve` then draws only the points in it."""
+
+    paint_region: QtGui.QRegion | None = None
+
+    def paintEvent(self, ev: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt name)
+        self.paint_region = ev.region()
+        try:
+            super().paintEvent(ev)
+        finally:
+            self.paint_region = None
 
 
 def _style_plot(plot: pg.PlotItem, ylabel: str) -> None:
@@ -629,7 +675,7 @@ class LossPanel(Panel):
         controls.addWidget(self.readout, 1)
 
         # plots
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = RegionView()
         self.loss_plot = self.graphics.addPlot(row=0, col=0, axisItems={"left": _LogAxis("left"),
                                                                         "bottom": _ReadableAxis("bottom")})
         self.metric_plot = self.graphics.addPlot(row=1, col=0, axisItems={"left": _LogAxis("left"),
@@ -933,9 +979,10 @@ class LossPanel(Panel):
             (v_lo, v_hi), _ = self.loss_plot.getViewBox().viewRange()
             x_lo = min(float(c.x[0]) for c in self._curves.values() if c.x.size and c.enabled)
             if force or x_hi > v_hi or x_lo < v_lo or x_hi < 0.4 * v_hi:
-                # room to grow to a round step count at least 1.3x the run: the axes (costly to repaint)
-                # then change a few times per tenfold of training, not every few frames
-                self.loss_plot.getViewBox().setXRange(x_lo, x_lo + nice_ceil(1.3 * max(x_hi - x_lo, 1.0)), padding=0)
+                # room to grow to a round step count at least 1.6x the run: the axes and every curve
+                # (costly to repaint whole) then change about four times per tenfold of training
+                self.loss_plot.getViewBox().setXRange(x_lo, x_lo + nice_ceil(X_GROWTH * max(x_hi - x_lo, 1.0)),
+                                                      padding=0)
 
     @staticmethod
     def _y_extent(arrays: list[np.ndarray], log: bool) -> tuple[float, float] | None:
