@@ -363,6 +363,9 @@ def test_a_live_curve_repainting_only_new_strips_draws_what_a_full_redraw_draws(
             paint(built)
     assert strips == len(cuts) - 2  # every frame after the first was a strip
     assert curve.strip_paints == strips  # ... drawn as strips, not as the whole plot clipped
+    # a strip past the line's end (another curve's new points): nothing of this line to draw there
+    paint(built, [curve._strip(n * 1.1, n * 1.15)])
+    assert curve.strip_paints == strips + 1
     whole = QtGui.QImage(size, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
     whole.fill(0)
     curve._bins = None  # fold everything again, one full paint

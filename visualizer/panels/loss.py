@@ -47,6 +47,7 @@ READOUT_HINT = "hover a plot to read values"
 _BLOCK = 64
 SIDE_BY_SIDE_H = 300  # px of plot area: below this (and wide enough) the two plots sit side by side
 X_GROWTH = 1.6  # the step axis, when the run reaches its end, grows to a round count at least this times the run
+LEAVING_PAD = 6  # a curve leaving the view gets this many paddings (8% of its range each) of room ahead
 AUTO_LOG_RATIO = 100.0  # a loss that fell by this factor is read on a log axis (unless the user chose)
 
 SHORT_LABELS = {"perplexity": "ppl", "accuracy": "acc.", "metric value": "value", "rmse": "rmse", "metric": "metric"}
@@ -359,6 +360,12 @@ class LiveCurve(pg.GraphicsObject):
         view = vb.viewRect()
         columns = max(int(vb.width()), 1)
         grid = (view.left(), view.right(), columns, self._log_y)
+        strips = self._exposed_strips(p, opt, widget, view) if self._bins is not None and grid == self._grid else []
+        if strips:
+            m = self._margin()
+            if self.xData[-1] < strips[0][0] - m or self.xData[0] > strips[-1][1] + m:
+                self.strip_paints += 1  # none of this line is in the strips (an evaluation curve between
+                return  # its points, while the training curves grow): nothing to draw
         if self._bins is None or grid != self._grid:  # a new view (or all new data): fold everything
             self._bins, self._grid, self._new = PeakBins(view.left(), view.right(), columns), grid, 0
             self._bins.add(self.xData, self._y())
@@ -367,10 +374,8 @@ class LiveCurve(pg.GraphicsObject):
             n = self._new
             self._new = 0
             self._bins.add(self.xData[-n:], self._y(self.yData[-n:]))
-        strips = self._exposed_strips(p, opt, widget, view)
         if strips:  # strips of the plot: only their points (the rest of the plot keeps its pixels)
             self.strip_paints += 1
-            m = self._margin()
             parts = [self._points_between(a - m, b + m, view, columns) for a, b in strips]
             gap = (np.array([np.nan]),) * 2  # (a break in the line between two strips)
             points = tuple(np.concatenate([a for part in parts for a in (part[i], gap[i])][:-1]) for i in (0, 1))
@@ -971,8 +976,8 @@ class LossPanel(Panel):
                 pad = (hi - lo) * 0.08 if hi - lo > 1e-6 * max(abs(hi), 1.0) else max(abs(hi) * 0.05, 0.05)
                 # a curve leaving the view (a falling loss, a rising accuracy) gets room to go on in
                 # that direction: the axes (costly to repaint) then change only now and then
-                lo_pad = 3 * pad if not force and lo < v_lo else pad
-                hi_pad = 3 * pad if not force and hi > v_hi else pad
+                lo_pad = LEAVING_PAD * pad if not force and lo < v_lo else pad
+                hi_pad = LEAVING_PAD * pad if not force and hi > v_hi else pad
                 plot.getViewBox().setYRange(lo - lo_pad, hi + hi_pad, padding=0)
             x_hi = max(x_hi or 0.0, max(float(c.x[-1]) for c in curves))
         if x_hi is not None:
