@@ -32,7 +32,12 @@ NumPy's transposed copies cost ~2 ns per element, so transposes are left to BLAS
 With OpenBLAS's AVX-512 kernels and one BLAS thread, each step's recurrent product is cut
 into row blocks small enough for OpenBLAS's small-matrix kernel (``gemm_row_blocks``): no
 re-packing of the weight on every call (char LSTM B=32 f32: 10-20% per step from H=256 up);
-the blocks run as one stacked ``np.matmul`` (``blocked_dot``), not one ``np.dot`` each.
+the blocks run as one stacked ``np.matmul`` (``blocked_dot``), not one ``np.dot`` each, and
+where they would be thin (the backward's long K = 4H from H = 512 up) K is cut into parts too.
+Tried and not kept (no gain in paired per-call rounds, B=32 f32, H = 256/512): gate gradients
+written straight into their (strided) columns of the weight-gradient matrix, a chunk-sized
+backward work buffer, the gather + reduceat for dWxh in cache-sized row blocks, local derivatives
+from the forward's products (fewer passes), y copied per step, the one-hot matmul for dWxh.
 Without h0 the first step's product (with h_0 = 0) is skipped. ``Wxh`` and ``bh`` are views
 of one block [Wxh; bh; Whh], so their scaled copy costs three calls; ``Whh``'s scaled copy is
 made transposed in one pass (``_perm_half_transposed``). For ids, dbh is summed from the per-id
