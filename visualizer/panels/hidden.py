@@ -459,16 +459,25 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
             self.grad_curve.setData(x, g)
             self.grad_dots.setData(x, g)
             lo_g, hi_g = float(g.min()), float(g.max())
-            # the view snaps to half decades, so that it (and its axis) changes rarely while training
-            lo_v, hi_v = math.floor(2 * lo_g - 0.3) / 2, math.ceil(2 * hi_g + 0.6) / 2  # room for the name on top
-            if (lo_v, hi_v) != self._grad_view:
-                self._grad_view = (lo_v, hi_v)
-                self.grad.setYRange(lo_v, hi_v, padding=0)
-            ticks = log_ticks(lo_g, hi_g)
-            if ticks != self._grad_ticks:
-                self._grad_ticks = ticks
-                self.grad.getAxis("left").setTicks([ticks])
+            self._fit_grad_view(lo_g, hi_g)
         self._update_grad_visibility()
+
+    def _fit_grad_view(self, lo_g: float, hi_g: float) -> None:
+        """The gradient strip's view (log10 units): half decades, with half a decade of room each way, kept
+        while the data stay inside it and fill more than half of it; its ticks follow the view, not the data.
+        Gradient norms move with every probe: a view and ticks that followed them would repaint the axis
+        (~0.5 ms of Python) at every probe."""
+        need_lo, need_hi = math.floor(2 * lo_g - 0.3) / 2, math.ceil(2 * hi_g + 0.6) / 2  # room for the name on top
+        view = self._grad_view
+        if view is not None and view[0] <= need_lo and view[1] >= need_hi and view[1] - view[0] <= 2 * (need_hi - need_lo) + 1:
+            return
+        lo_v, hi_v = need_lo - 0.5, need_hi + 0.5
+        self._grad_view = (lo_v, hi_v)
+        self.grad.setYRange(lo_v, hi_v, padding=0)
+        ticks = log_ticks(lo_v + 0.25, hi_v - 0.85)  # (inside the view, under the name)
+        if ticks != self._grad_ticks:
+            self._grad_ticks = ticks
+            self.grad.getAxis("left").setTicks([ticks])
 
     def grad_fits(self) -> bool:
         """True when the plot area is tall enough for the gradient strip next to a readable heatmap."""
