@@ -7,7 +7,7 @@ Two kinds of frame:
 
 Both rates adapt to what each kind of frame costs the GUI thread (:meth:`FramePacer.drawn`: the
 worker reads the GUI thread's CPU clock, so a frame's cost is all the GUI did until the next one,
-repaints and timers included), so that at full speed the GUI takes a bounded share (~6.5%) of
+repaints and timers included), so that at full speed the GUI takes a bounded share (~7.5%) of
 the CPU: a CPU-millisecond the GUI spends is one the process does not train. An expensive
 probe or views computation is asked for less often (each at most ~1% of the training time). When a speed
 cap holds training back, drawing costs no training and frames come at the fastest rates.
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 LIGHT_INTERVAL = (1 / 20, 1 / 4)  # metric-only frames: 4..20 Hz
 HEAVY_INTERVAL = (1 / 8, 1 / 2)  # frames with a probe and/or views: 2..8 Hz
-LIGHT_FRACTION = 0.035  # share of the time the GUI may spend drawing light frames
-HEAVY_FRACTION = 0.03  # ... and heavy ones (with COST_FRACTION twice: ~8.5% at most, so training keeps >= 91%)
+LIGHT_FRACTION = 0.045  # share of the time the GUI may spend drawing light frames (a light frame of ~4 ms: ~11/s)
+HEAVY_FRACTION = 0.03  # ... and heavy ones (together ~7.5%, and the worker's probe and views ~1% each)
 VIEWS_INTERVAL = 0.5  # views (samples, forecasts) at most twice a second
 COST_FRACTION = 0.01  # computing the probe, and the views, each take at most ~1% of the training time
 CAPPED_FRACTION = 0.5  # when a speed cap holds training back, drawing may use half the time

@@ -261,6 +261,7 @@ class LiveCurve(pg.GraphicsObject):
         self.painted_points = 0  # points in the path last painted (bounded by twice the plot's width)
         self.strip_updates = 0  # repaints asked for a strip only (appended points)
         self.strip_paints = 0  # paints that drew strips only
+        self._px: float | None = None  # a pixel's width in x data units (None: measure it again)
         # paint() gets the exposed part of the item (its strip) in option.exposedRect
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
@@ -289,8 +290,10 @@ class LiveCurve(pg.GraphicsObject):
 
     def _margin(self) -> float:
         """STRIP_MARGIN_PX (plus a marker's size) in x data units."""
-        vb = self.getViewBox()
-        px = vb.viewPixelSize()[0] if vb is not None else 0.0
+        px = self._px
+        if px is None:  # (pyqtgraph maps two points to get it: kept until the view changes)
+            vb = self.getViewBox()
+            px = self._px = vb.viewPixelSize()[0] if vb is not None else 0.0
         marker = self.opts["symbolSize"] if self.opts["symbol"] is not None else 0
         return (STRIP_MARGIN_PX + marker) * px
 
@@ -343,6 +346,7 @@ class LiveCurve(pg.GraphicsObject):
 
     def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph hook: the view moved or resized)
         super().viewTransformChanged()
+        self._px = None
         self.prepareGeometryChange()
 
     def boundingRect(self) -> QtCore.QRectF:  # noqa: N802
@@ -377,9 +381,16 @@ class LiveCurve(pg.GraphicsObject):
         if strips:  # strips of the plot: only their points (the rest of the plot keeps its pixels)
             self.strip_paints += 1
             parts = [self._points_between(a - m, b + m, view, columns) for a, b in strips]
+            if all(np.isfinite(part[1]).all() for part in parts):  # one polyline per strip (no gaps to skip)
+                path = QtGui.QPainterPath()
+                for part in parts:
+                    path.addPolygon(pg.functions.arrayToQPolygonF(*part))
+            else:
+                path = None
             gap = (np.array([np.nan]),) * 2  # (a break in the line between two strips)
             points = tuple(np.concatenate([a for part in parts for a in (part[i], gap[i])][:-1]) for i in (0, 1))
-            path = pg.arrayToQPath(points[0], points[1], connect="finite")
+            if path is None:
+                path = pg.arrayToQPath(points[0], points[1], connect="finite")
         else:  # the whole view, from the path kept until the data or the view change
             if self._path_version != self._version:
                 self._points = self._points_between(view.left(), view.right(), view, columns)
