@@ -475,6 +475,8 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         self._grad_view = (lo_v, hi_v)
         self.grad.setYRange(lo_v, hi_v, padding=0)
         ticks = log_ticks(lo_v + 0.25, hi_v - 0.85)  # (inside the view, under the name)
+        if len(ticks) > 2:  # the strip is a few text lines tall: its lowest and highest decade
+            ticks = [ticks[0], ticks[-1]]
         if ticks != self._grad_ticks:
             self._grad_ticks = ticks
             self.grad.getAxis("left").setTicks([ticks])
