@@ -64,7 +64,7 @@ from core.nn.parallel import ChunkRunner, chunk_rngs, join_state, split_state, s
 from core.nn.recurrent import make_recurrent
 from core.probe import Probe, frozen_array
 from core import views as V
-from core.sampling import sample_indices
+from core.sampling import RowSampler, make_stepper, sample_indices
 
 SAMPLE_SEED = 1234  # views() samples with this fixed seed: they change only when the model does
 SMOOTHING = 0.999  # min-char-rnn's smooth_loss decay
@@ -318,11 +318,47 @@ class StreamLM(NeuralExperiment):
                      rng: np.random.Generator) -> list[list[int]]:
         """One continuation of ``prime`` per temperature (0 = argmax), all rows in one batch.
 
-        Row r divides its logits by temperatures[r]; one uniform draw per row and step.
+        Row r divides its logits by temperatures[r]; one uniform draw per row and step. The prime
+        runs through the general forward once; then each step runs the recurrent model through a
+        stepper (core.sampling.make_stepper: weights prepared once, no caches) and the Dense layer
+        and the draw into buffers: the same tokens as :meth:`_sample_rows_reference` (the same
+        values to the bit, tested), at ~1/4 of its cost (char-lm 'lstm', tests/benchmarks/bench_views.py).
         """
         ids = self._encode_prime(prime)  # (P,)
         R = len(temperatures)
         logits, h, _ = self._forward(np.repeat(ids[:, None], R, axis=1), None, train=False)  # (P, R, V)
+        step = make_stepper(self.rnn, h, R) if length > 1 else None
+        if step is None and length > 1:  # a model the steppers do not know: the general forward
+            return self._sample_rows_reference(prime, temperatures, length, rng, (logits, h))
+        draw = RowSampler(temperatures, self.vocab_size)
+        u = rng.random((length, R))  # the same numbers as one rng.random((R,)) per step
+        W, b = self.out.params["W"], self.out.params["b"]
+        out = np.empty((R, self.vocab_size), logits.dtype)  # the Dense layer's logits (R, V)
+        rows = np.empty((length, R), dtype=np.int64)
+        last = logits[-1]
+        H = W.shape[0]
+        for t in range(length):
+            nxt = draw(last, u[t])
+            rows[t] = nxt
+            if t + 1 < length:
+                y = step(self._inputs(nxt[None, :]))  # (1, R, H)
+                np.matmul(y.reshape(R, H), W, out=out)  # as Dense.forward: x.reshape(-1, H) @ W, += b
+                np.add(out, b, out=out)
+                last = out
+        draw.check()
+        return [list(rows[:, r]) for r in range(R)]
+
+    def _sample_rows_reference(self, prime: str, temperatures: Sequence[float], length: int,
+                               rng: np.random.Generator, primed: tuple | None = None) -> list[list[int]]:
+        """:meth:`_sample_rows` through the general forward, one call per step (the implementation
+        before the stepper): the fallback for models without a stepper, and the reference the
+        tests and tests/benchmarks/bench_views.py compare the fast path to. ``primed``: the
+        prime's (logits, h_last) when already computed."""
+        ids = self._encode_prime(prime)  # (P,)
+        R = len(temperatures)
+        if primed is None:
+            primed = self._forward(np.repeat(ids[:, None], R, axis=1), None, train=False)[:2]  # (P, R, V)
+        logits, h = primed
         last = logits[-1].astype(np.float64)  # (R, V)
         temps = np.asarray(temperatures, dtype=np.float64)
         greedy = temps <= 0
