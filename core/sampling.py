@@ -348,7 +348,7 @@ class RowSampler:
         np.add.reduce(x, axis=-1, keepdims=True, out=s)
         np.add(self.total, s, out=self.total)  # NaN or inf logits make it NaN or inf for good
         np.divide(x, s, out=x)
-        np.cumsum(x, axis=-1, out=cdf)
+        np.add.accumulate(x, axis=-1, out=cdf)  # np.cumsum, without its Python wrapper
         np.multiply(u[:, None], cdf[:, -1:], out=self.w)
         np.less_equal(cdf, self.w, out=self.le)
         np.add.reduce(self.le, axis=-1, out=self.idx)
