@@ -8,6 +8,10 @@ Draws use inverse-CDF sampling with one ``rng.random()`` per draw, so
 ``sample_index(l, T, rng)`` and ``sample_indices(l[None], T, rng)[0]`` agree for
 the same generator state, and an index of probability 0 (e.g. outside the top
 k) is never returned.
+
+The language models' live samples take a faster path with the same results:
+``make_stepper`` (a recurrent model one timestep at a time, weights prepared
+once) and ``RowSampler`` (the draw of ``sample_indices`` into reused buffers).
 """
 from __future__ import annotations
 
