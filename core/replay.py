@@ -122,8 +122,10 @@ class KeyframeStore:
         old = self.frames.pop(frame.step, None)
         if old is not None:
             self.nbytes -= old.nbytes
+        last = next(reversed(self.frames), None)
         self.frames[frame.step] = frame
-        self.frames = dict(sorted(self.frames.items()))
+        if last is not None and frame.step < last:  # (in order, the usual case, costs no sort)
+            self.frames = dict(sorted(self.frames.items()))
         self.nbytes += frame.nbytes
         while self.nbytes > self.budget and len(self.frames) > 2:
             self._thin()
@@ -224,6 +226,8 @@ class SnapshotStore:
     def __init__(self, budget: int = DEFAULT_SNAPSHOT_BYTES, every: int = 500):
         self.budget, self.every = int(budget), int(every)
         self.snaps: dict[int, StateSnapshot] = {}
+        self._sizes: dict[int, int] = {}  # step -> nbytes (a running total: an add costs no walk over all)
+        self.nbytes = 0
 
     def due(self, step: int) -> bool:
         return step not in self.snaps and (step == 0 or step % self.every == 0 or step in (50, 200))
@@ -234,10 +238,29 @@ class SnapshotStore:
         return min([s for s in (50, 200) if s > step] + [regular])
 
     def add(self, snap: StateSnapshot) -> None:
+        last = next(reversed(self.snaps), None)
+        self.nbytes -= self._sizes.pop(snap.step, 0)
         self.snaps[snap.step] = snap
-        self.snaps = dict(sorted(self.snaps.items()))
-        while sum(s.nbytes for s in self.snaps.values()) > self.budget and len(self.snaps) > 2:
-            del self.snaps[list(self.snaps)[1]]
+        self._sizes[snap.step] = size = snap.nbytes
+        self.nbytes += size
+        if last is not None and snap.step < last:  # (in order, the usual case, costs no sort)
+            self.snaps = dict(sorted(self.snaps.items()))
+        while self.nbytes > self.budget and len(self.snaps) > 2:
+            self._drop(next(s for i, s in enumerate(self.snaps) if i == 1))
+
+    def copy(self, upto: int | None = None) -> "SnapshotStore":
+        """A store holding the same snapshots (those at or before ``upto``; they are frozen: shared)."""
+        out = SnapshotStore(self.budget, self.every)
+        for step, snap in self.snaps.items():
+            if upto is None or step <= upto:
+                out.snaps[step] = snap
+                out._sizes[step] = self._sizes[step]
+                out.nbytes += self._sizes[step]
+        return out
+
+    def _drop(self, step: int) -> None:
+        del self.snaps[step]
+        self.nbytes -= self._sizes.pop(step)
 
     def at(self, step: int) -> StateSnapshot | None:
         """The newest snapshot at or before ``step``."""
@@ -250,7 +273,7 @@ class SnapshotStore:
 
     def truncate(self, step: int) -> None:
         for s in [s for s in self.snaps if s > step]:
-            del self.snaps[s]
+            self._drop(s)
 
     def steps(self) -> list[int]:
         return list(self.snaps)

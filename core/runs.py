@@ -314,7 +314,7 @@ class RunSet:
             fork_step = twin.step
             run.keyframes = src.keyframes.copy()  # its past, to replay
             run.keyframes.truncate(fork_step)
-            run.snapshots.snaps = {k: v for k, v in src.snapshots.snaps.items() if k <= fork_step}
+            run.snapshots = src.snapshots.copy(fork_step)
             run.events = [e for e in src.events if e.step <= fork_step]
             run.stores_replaced()
         label = ", ".join(f"{k}={_fmt(v)}" for k, v in changed.items()) or "copy"

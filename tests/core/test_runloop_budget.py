@@ -64,3 +64,35 @@ def test_a_frame_reuses_the_keyframe_of_the_same_step():
     run._wanted.clear()
     run.frame(probe=True, views=False)
     assert calls["probe"] == 3 or run.step in run.keyframes.steps()
+
+
+def test_the_stores_keep_their_order_and_byte_totals_however_snapshots_arrive():
+    """Adds in step order cost no sort and no walk over the store; out of order ones still sort; the running
+    byte total always equals the sum of what is held (through drops past the budget, truncation, copies)."""
+    import numpy as np
+
+    from core.replay import Keyframe, StateSnapshot
+
+    def snap(step, n=100):
+        return StateSnapshot(step, {"w": np.zeros(n)}, {}, {"loss": np.zeros(n)}, {})
+
+    store = SnapshotStore(budget=10 * 1600, every=500)  # room for 10 snapshots of 1600 bytes
+    for step in (0, 500, 1000, 250, 1500):
+        store.add(snap(step))
+    assert store.steps() == [0, 250, 500, 1000, 1500]
+    assert store.nbytes == sum(s.nbytes for s in store.snaps.values()) == 5 * 1600
+    store.add(snap(500, 200))  # replaced: its old size leaves the total
+    assert store.nbytes == sum(s.nbytes for s in store.snaps.values())
+    for step in range(2000, 8000, 500):
+        store.add(snap(step))
+    assert store.nbytes <= store.budget and store.steps()[0] == 0 and store.steps()[-1] == 7500
+    assert store.nbytes == sum(s.nbytes for s in store.snaps.values())
+    twin = store.copy(5000)
+    assert twin.steps() == [s for s in store.steps() if s <= 5000]
+    assert twin.nbytes == sum(s.nbytes for s in twin.snaps.values())
+    store.truncate(3000)
+    assert store.steps()[-1] <= 3000 and store.nbytes == sum(s.nbytes for s in store.snaps.values())
+    frames = KeyframeStore()
+    for step in (1, 2, 5, 3, 1100):
+        frames.add(Keyframe(step, None, (), {}))
+    assert frames.steps() == [1, 2, 3, 5, 1100]
