@@ -4,12 +4,12 @@ Two kinds of frame:
 
 * *light* — new metric points only (the loss curve, the step counter), 4–12 times a second (20 under a
   speed cap);
-* *heavy* — also a fresh probe and/or views (heatmaps, inspector, samples), 2–8 times a second.
+* *heavy* — also a fresh probe and/or views (heatmaps, inspector, samples), 1.5–8 times a second.
 
 Both rates adapt to what each kind of frame costs the GUI thread (:meth:`FramePacer.drawn`: the
 worker reads the GUI thread's CPU clock, so a frame's cost is all the GUI did until the next one,
-repaints and timers included), so that at full speed the GUI takes a bounded share (~7.5%) of
-the CPU: a CPU-millisecond the GUI spends is one the process does not train. An expensive
+repaints and timers included), so that at full speed the GUI takes a bounded share (~7.5%; about 6%
+in practice) of the CPU: a CPU-millisecond the GUI spends is one the process does not train. An expensive
 probe or views computation is asked for less often (each at most ~1% of the training time). When a speed
 cap holds training back, drawing costs no training and frames come at the fastest rates.
 """
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 LIGHT_INTERVAL = (1 / 12, 1 / 4)  # metric-only frames at full speed: 4..12 Hz (faster costs training, shows nothing more)
 CAPPED_LIGHT_INTERVAL = 1 / 20  # ... and 20 Hz when a speed cap holds training back (drawing then costs no training)
-HEAVY_INTERVAL = (1 / 8, 1 / 2)  # frames with a probe and/or views: 2..8 Hz
-LIGHT_FRACTION = 0.045  # share of the time the GUI may spend drawing light frames (a light frame of ~4 ms: ~11/s)
-HEAVY_FRACTION = 0.03  # ... and heavy ones (together ~7.5%, and the worker's probe and views ~1% each)
+HEAVY_INTERVAL = (1 / 8, 2 / 3)  # frames with a probe and/or views: 1.5..8 Hz
+LIGHT_FRACTION = 0.05  # share of the time the GUI may spend drawing light frames (a light frame of ~4 ms: ~12/s)
+HEAVY_FRACTION = 0.025  # ... and heavy ones (together ~7.5%, and the worker's probe and views ~1% each)
 VIEWS_INTERVAL = 0.5  # views (samples, forecasts) at most twice a second
 COST_FRACTION = 0.01  # computing the probe, and the views, each take at most ~1% of the training time
 CAPPED_FRACTION = 0.5  # when a speed cap holds training back, drawing may use half the time
