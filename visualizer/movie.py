@@ -362,7 +362,7 @@ def _wait(app: QtWidgets.QApplication, done: Callable[[], bool], deadline: float
 
 def _record_every_keyframe(session: Any) -> None:
     """A movie wants every scheduled keyframe: lift the selected run's keyframe time budget (the window's
-    runs keep theirs: there keyframes may take 3% of the training time)."""
+    runs keep theirs: there keyframes may take about 1% of the training time)."""
     runs = getattr(session._worker, "runs", None)
     run = None if runs is None else runs.runs.get(session.selected)
     if run is None or not hasattr(run, "keyframe_share"):
