@@ -402,8 +402,12 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
                 self.out_plot.setXRange(*self._out_range, padding=0.02)
                 self.out_plot.setYRange(-0.5, len(order) - 0.5, padding=0)
             at = f" at t = {t}" if p.num_steps > 1 else ""
-            title = (f"output{at}: top {len(order)} of {row.shape[0]:,}" if len(order) < row.shape[0]
-                     else f"output{at}: all {len(order)} classes")
+            which = f"top {len(order)} of {row.shape[0]:,}" if len(order) < row.shape[0] else f"all {len(order)}"
+            # the longest form that fits the plot (at 1280x720 "output at t = 0: top 3 of 103" ran off the edge)
+            room = self.out_plot.getViewBox().width() - 8  # (the title is centred over the bars' area)
+            forms = [f"output{at}: {which}" + ("" if "top" in which else " classes"), f"t = {t}: {which}" if at else which, which]
+            # (the title's rich text renders ~18% wider than these metrics, plus its margins)
+            title = next((f for f in forms if 1.25 * self._text_px(f) + 8 <= room), forms[-1])
             if self._changed("out_title", title):
                 self.out_plot.setTitle(title, size=f"{FONT_PT}pt")
                 self.out_plot.setToolTip(f"The model chooses among {row.shape[0]:,} classes: its output size "
