@@ -1218,3 +1218,31 @@ def test_heatmap_marks_no_prediction_wrong_where_there_is_no_target(qtbot, hub):
     hub.push(probe)
     colours = panel.label_colours("predicted")
     assert all(c != WRONG for c in colours[:-1])
+
+
+def test_crowded_labels_never_cover_each_other(qtbot, hub):
+    """Every k-th label, each starting at its column, the last one ending at the right edge: when that last
+    one would then cover the one before it (seen at 720p: "-0.54-0.51"), it is hidden instead."""
+    import dataclasses
+
+    from visualizer.panels.hidden import HiddenStatePanel
+
+    panel = make(qtbot, HiddenStatePanel, hub)
+    for width in range(260, 720, 10):
+        panel.resize(width, 500)
+        qtbot.wait(20)
+        probe = dataclasses.replace(lstm_probe(T=10, H=8), input_labels=tuple(f"-0.{50 + t}" for t in range(10)))
+        hub.push(probe)
+        panel._update_strides()
+        layer = panel.label_layer
+        col_px = max(panel.labels.getViewBox().width(), 1.0) / 10
+        for row in panel._texts:
+            spans = []
+            for item in row:
+                if not item.visible:
+                    continue
+                w = layer._metrics[int(item.bold)].horizontalAdvance(item.text) / col_px  # in columns
+                left = item.pos[0] - item.anchor[0] * w
+                spans.append((left, left + w))
+            spans.sort()
+            assert spans and all(a[1] <= b[0] + 1e-6 for a, b in zip(spans, spans[1:])), (width, spans)

@@ -597,6 +597,8 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
                 elif t + 0.05 + over > T:  # crowded, and it would run off the right edge: ends at it
                     item.setAnchor((1.0, 0.5))
                     item.setPos(T - 0.02, y)
+                    if t >= k and (t - k) + 0.05 + over > T - 0.02 - over:  # ... unless it then covers the one
+                        item.setVisible(False)  # before it (at 720p "-0.54-0.51"): that one is read instead
                 else:  # crowded: starts at its column and runs over the unlabelled ones
                     item.setAnchor((0.0, 0.5))
                     item.setPos(t + 0.05, y)

@@ -24,6 +24,9 @@ PRED_PEN = pg.mkPen("#42a5f5", width=2)
 FORECAST_PEN = pg.mkPen("#ffb74d", width=3, style=QtCore.Qt.PenStyle.DashLine)  # bright and thick: it is seen
 
 
+LEGEND_MIN_PANEL_H = 330  # px: below this panel height the legend folds away (its chips would squash the plot)
+
+
 class SinePanel(ContentPanel):
     key = "sine"
     title = "Sine prediction"
@@ -100,6 +103,16 @@ class SinePanel(ContentPanel):
         lay.addWidget(self.view, 1)
 
         self.setMinimumSize(340, 260)
+        self._legend_tip = ("grey: true signal · blue: one-step prediction · orange dashes: free-running forecast · "
+                            "yellow dots: probe window · red star: probe prediction")
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        # a short panel (a 720p screen) gives the plot the room: the legend (three rows of chips there) folds
+        # away and the plot's tooltip names the curves instead
+        short = self.height() < LEGEND_MIN_PANEL_H
+        self.legend.setVisible(not short)
+        self.view.setToolTip(self._legend_tip if short else "")
 
     # -- hub ---------------------------------------------------------------------
     def _on_experiment(self, info: Any) -> None:
