@@ -139,3 +139,22 @@ def test_open_a_sweep_charts_it_and_a_click_shows_the_trial(window, qtbot, tmp_p
     assert panel.show_trial(trial.id)
     qtbot.waitUntil(lambda: s.selected == next(r.id for r in s.runs if r.name.endswith(trial.id)), timeout=5000)
     assert s.spec.config["learning_rate"] == trial.params["learning_rate"]
+
+
+def test_the_state_column_folds_away_in_a_narrow_dock(window, qtbot):
+    """Too narrow for every column (a 720p screen): "state" folds away rather than a scrollbar cutting it,
+    and each run's name tells its state in its tooltip; with room again it comes back."""
+    panel = window.runs_panel
+    state = panel.table.horizontalHeader().logicalIndex(6)
+    panel._fit_columns()
+    assert not panel.table.isColumnHidden(state)  # a 1400 px window: the dock has room
+    dock_was = panel.width()
+    panel.setFixedWidth(240)
+    qtbot.waitUntil(lambda: panel.table.isColumnHidden(state), timeout=3000)
+    assert not panel.table.horizontalScrollBar().isVisible()
+    name = panel.table.item(0, 2)
+    assert name.toolTip().endswith(window.session.run_info(panel._rows[0]).state)
+    panel.setMinimumWidth(0)
+    panel.setMaximumWidth(16777215)
+    panel.setFixedWidth(max(dock_was, 700))
+    qtbot.waitUntil(lambda: not panel.table.isColumnHidden(state), timeout=3000)

@@ -12,6 +12,7 @@ Not drawn from a view type: the window docks it beside the settings.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -86,6 +87,7 @@ class RunsPanel(Panel):
         lay.addLayout(buttons)
         lay.addWidget(self.table, 1)
         self._rows: list[int] = []
+        self._fitted_at = -1e9
         self._filling = False
         self._chosen_run: int | None = None
         session.runs_changed.connect(self._on_runs)
@@ -110,7 +112,8 @@ class RunsPanel(Panel):
         self._filling = True
         try:
             self._rows = [r.id for r in runs]
-            if self.table.rowCount() != len(runs):
+            grew = self.table.rowCount() != len(runs)
+            if grew:
                 self.table.setRowCount(len(runs))
             for i, r in enumerate(runs):
                 show = self._item(i, 0, "●", checkable=True, checked=r.id not in s.hidden_runs)
@@ -123,7 +126,8 @@ class RunsPanel(Panel):
                     name.setFont(font)
                 _set_tooltip(name, f"{r.experiment}" + (f", preset {r.spec.preset}" if r.spec.preset else ", from a file")
                              + f", seed {r.spec.seed}"
-                             + (f"; forked from run {r.parent} at step {r.fork_step:,}" if r.parent else ""))
+                             + (f"; forked from run {r.parent} at step {r.fork_step:,}" if r.parent else "")
+                             + f"; {r.state}")  # (the state column folds away in a narrow dock)
                 differs = self._item(i, 3, ", ".join(f"{k}={_fmt(v)}" for k, v in r.differs) or "—")
                 _set_tooltip(differs, differs.text())  # the column is narrow in the settings column: the whole text
                 self._item(i, 4, f"{r.step:,}")
@@ -135,12 +139,30 @@ class RunsPanel(Panel):
                     self.table.selectRow(i)
         finally:
             self._filling = False
+        now = time.monotonic()
+        if grew or now - self._fitted_at > 1.0:  # (texts widen as runs train: looked at once a second)
+            self._fit_columns()
         if self.remove_button.isEnabled() != (len(runs) > 1):
             self.remove_button.setEnabled(len(runs) > 1)
         if self.compare_button.isChecked() != (s.compare is not None):
             self.compare_button.blockSignals(True)
             self.compare_button.setChecked(s.compare is not None)
             self.compare_button.blockSignals(False)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """The "state" column folds away when the columns would not fit the dock (a horizontal scrollbar
+        cut it at 1280x720); each run's name then tells its state in its tooltip."""
+        self._fitted_at = time.monotonic()
+        header = self.table.horizontalHeader()
+        need = sum(max(self.table.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(len(COLUMNS)))
+        hide = need > self.table.viewport().width()
+        col = COLUMNS.index("state")
+        if self.table.isColumnHidden(col) != hide:
+            self.table.setColumnHidden(col, hide)
 
     def _row_selected(self, row: int) -> bool:
         rows = self.table.selectionModel().selectedRows()
