@@ -46,7 +46,7 @@ MARKER_COLOR = "#ffe066"
 READOUT_HINT = "hover a plot to read values"
 _BLOCK = 64
 SIDE_BY_SIDE_H = 300  # px of plot area: below this (and wide enough) the two plots sit side by side
-X_GROWTH = 1.6  # the step axis, when the run reaches its end, grows to a round count at least this times the run
+X_GROWTH = 1.3  # the step axis, when the run reaches its end, grows to a round count at least this times the run
 LEAVING_PAD = 6  # a curve leaving the view gets this many paddings (8% of its range each) of room ahead
 AUTO_LOG_RATIO = 100.0  # a loss that fell by this factor is read on a log axis (unless the user chose)
 
@@ -995,8 +995,8 @@ class LossPanel(Panel):
             (v_lo, v_hi), _ = self.loss_plot.getViewBox().viewRange()
             x_lo = min(float(c.x[0]) for c in self._curves.values() if c.x.size and c.enabled)
             if force or x_hi > v_hi or x_lo < v_lo or x_hi < 0.4 * v_hi:
-                # room to grow to a round step count at least 1.6x the run: the axes and every curve
-                # (costly to repaint whole) then change about four times per tenfold of training
+                # room to grow to a round step count at least 1.3x the run (the curves fill 65-77% of the
+                # width): the axes and every curve (costly to repaint whole) change a few times per tenfold
                 self.loss_plot.getViewBox().setXRange(x_lo, x_lo + nice_ceil(X_GROWTH * max(x_hi - x_lo, 1.0)),
                                                       padding=0)
 
