@@ -171,7 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if os.environ.get("RNNLAB_EXIT_WHEN_SHOWN"):  # tests/benchmarks/bench_launch.py: launch to window shown
         _exit_when_shown(app, window)
-    return app.exec()
+    code = app.exec()
+    # the event loop can end without the window closing (app.quit(): the launch hook, a session's end). Stop
+    # the training thread, then delete the window here, while the application lives: left to Python's
+    # teardown, its widgets and scenes were destroyed in no set order (a segfault at exit, ~1 run in 6 of
+    # the launch hook). After a close the shutdown does nothing.
+    window.shutdown()
+    window.deleteLater()
+    QtCore.QCoreApplication.sendPostedEvents(None, int(QtCore.QEvent.Type.DeferredDelete))
+    return code
 
 
 class _ShownProbe(QtCore.QObject):
@@ -185,7 +193,7 @@ class _ShownProbe(QtCore.QObject):
     def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 (Qt name)
         if not self.done and event.type() == QtCore.QEvent.Type.Expose and obj.isExposed():
             self.done = True  # the expose paints the window; the zero timer runs after that paint
-            QtCore.QTimer.singleShot(0, self._report)
+            QtCore.QTimer.singleShot(0, self, self._report)
         return False
 
     def _report(self) -> None:

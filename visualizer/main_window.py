@@ -514,7 +514,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
         if not self._user_arranged:  # keep the default proportions until the user drags a separator
-            QtCore.QTimer.singleShot(0, self._size_docks)
+            QtCore.QTimer.singleShot(0, self, self._size_docks)
 
     def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
         if obj is self.panel_area and event.type() == QtCore.QEvent.Type.MouseButtonPress:
@@ -714,7 +714,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._center()
         self._user_arranged = False
         self._size_docks()
-        QtCore.QTimer.singleShot(0, self._size_docks)
+        QtCore.QTimer.singleShot(0, self, self._size_docks)
 
     def _update_progress(self) -> None:
         goal, step = self.session.goal, self.session.step

@@ -226,7 +226,7 @@ class DigitsPanel(ContentPanel):
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
-        QtCore.QTimer.singleShot(0, self._update_row_ticks)
+        QtCore.QTimer.singleShot(0, self, self._update_row_ticks)
 
     def bar_heights(self) -> np.ndarray:
         h = self.bars.opts.get("height")

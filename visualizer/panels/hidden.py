@@ -615,7 +615,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
-        QtCore.QTimer.singleShot(0, self._after_resize)
+        QtCore.QTimer.singleShot(0, self, self._after_resize)
 
     def _after_resize(self) -> None:
         self._update_grad_visibility()

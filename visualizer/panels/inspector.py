@@ -194,7 +194,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
-        QtCore.QTimer.singleShot(0, self._after_resize)
+        QtCore.QTimer.singleShot(0, self, self._after_resize)
 
     def _on_out_resized(self, *_: Any) -> None:
         """The output plot got another height: as many bars as now fit (only when that number changed)."""
