@@ -387,8 +387,10 @@ class LiveCurve(pg.GraphicsObject):
                     path.addPolygon(pg.functions.arrayToQPolygonF(*part))
             else:
                 path = None
-            gap = (np.array([np.nan]),) * 2  # (a break in the line between two strips)
-            points = tuple(np.concatenate([a for part in parts for a in (part[i], gap[i])][:-1]) for i in (0, 1))
+            points = parts[0]
+            if path is None or len(parts) > 1 and self.opts["symbol"] is not None:  # (markers need them as one)
+                gap = (np.array([np.nan]),) * 2  # (a break in the line between two strips)
+                points = tuple(np.concatenate([a for part in parts for a in (part[i], gap[i])][:-1]) for i in (0, 1))
             if path is None:
                 path = pg.arrayToQPath(points[0], points[1], connect="finite")
         else:  # the whole view, from the path kept until the data or the view change
@@ -426,11 +428,16 @@ class LiveCurve(pg.GraphicsObject):
         if exposed is None:
             return []
         rects = [exposed]
-        region = getattr(widget.parent(), "paint_region", None) if widget is not None else None
+        view_widget = widget.parent() if widget is not None else None
+        region = getattr(view_widget, "paint_region", None)
         if region is not None:
-            inverse, ok = p.worldTransform().inverted()
-            if ok:
-                rects = [inverse.mapRect(QtCore.QRectF(r)) for r in region]
+            t = p.worldTransform()
+            key = (t.m11(), t.m22(), t.dx(), t.dy())  # the curves of one plot share it: mapped once a repaint
+            cache = view_widget.region_rects
+            rects = cache.get(key)
+            if rects is None:
+                inverse, ok = t.inverted()
+                rects = cache[key] = [inverse.mapRect(QtCore.QRectF(r)) for r in region] if ok else [exposed]
         lo, hi = view.left(), view.right()
         strips = sorted((max(r.left(), lo), min(r.right(), hi)) for r in rects if r.right() >= lo and r.left() <= hi)
         merged: list[tuple[float, float]] = []
@@ -480,6 +487,7 @@ class RegionView(pg.GraphicsLayoutWidget):
 
     def paintEvent(self, ev: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt name)
         self.paint_region = ev.region()
+        self.region_rects: dict[tuple, list[QtCore.QRectF]] = {}  # the region in each plot's coordinates
         try:
             super().paintEvent(ev)
         finally:
