@@ -434,10 +434,13 @@ class LiveCurve(pg.GraphicsObject):
             t = p.worldTransform()
             key = (t.m11(), t.m22(), t.dx(), t.dy())  # the curves of one plot share it: mapped once a repaint
             cache = view_widget.region_rects
-            rects = cache.get(key)
-            if rects is None:
+            mapped = cache.get(key)
+            if mapped is None:
                 inverse, ok = t.inverted()
-                rects = cache[key] = [inverse.mapRect(QtCore.QRectF(r)) for r in region] if ok else [exposed]
+                if ok:  # (new QRectFs: the option's exposedRect lives only as long as this call)
+                    mapped = cache[key] = [inverse.mapRect(QtCore.QRectF(r)) for r in region]
+            if mapped is not None:
+                rects = mapped
         lo, hi = view.left(), view.right()
         strips = sorted((max(r.left(), lo), min(r.right(), hi)) for r in rects if r.right() >= lo and r.left() <= hi)
         merged: list[tuple[float, float]] = []
