@@ -381,17 +381,15 @@ class LiveCurve(pg.GraphicsObject):
         if strips:  # strips of the plot: only their points (the rest of the plot keeps its pixels)
             self.strip_paints += 1
             parts = [self._points_between(a - m, b + m, view, columns) for a, b in strips]
-            if all(np.isfinite(part[1]).all() for part in parts):  # one polyline per strip (no gaps to skip)
+            if len(parts) == 1:
+                points = parts[0]
+            else:  # one line per strip: a NaN breaks it between them
+                gap = np.array([np.nan])
+                points = tuple(np.concatenate([a for part in parts for a in (part[i], gap)][:-1]) for i in (0, 1))
+            if np.isfinite(points[1]).all():  # (the usual case: a polygon, cheaper than pyqtgraph's path)
                 path = QtGui.QPainterPath()
-                for part in parts:
-                    path.addPolygon(pg.functions.arrayToQPolygonF(*part))
+                path.addPolygon(pg.functions.arrayToQPolygonF(*points))
             else:
-                path = None
-            points = parts[0]
-            if path is None or len(parts) > 1 and self.opts["symbol"] is not None:  # (markers need them as one)
-                gap = (np.array([np.nan]),) * 2  # (a break in the line between two strips)
-                points = tuple(np.concatenate([a for part in parts for a in (part[i], gap[i])][:-1]) for i in (0, 1))
-            if path is None:
                 path = pg.arrayToQPath(points[0], points[1], connect="finite")
         else:  # the whole view, from the path kept until the data or the view change
             if self._path_version != self._version:
