@@ -374,3 +374,45 @@ def test_a_live_curve_repainting_only_new_strips_draws_what_a_full_redraw_draws(
     paint(whole)
     assert whole == built
     assert not QtGui.QImage(size, QtGui.QImage.Format.Format_ARGB32_Premultiplied) == whole  # (something drawn)
+
+
+def test_a_history_compaction_does_not_repaint_the_plot(panel, hub, qtbot):
+    """When core's history averages older points, the curve takes its coarser arrays, keeps what it has
+    drawn (the fold of the full-resolution points) and repaints only the new points' strip, not the plot."""
+    panel.follow_check.setChecked(False)  # a fixed view: nothing else refolds the curve
+    vb = panel.loss_plot.getViewBox()
+    vb.setXRange(0, 60_000, padding=0)
+    vb.setYRange(0, 1.2, padding=0)
+    rng = np.random.default_rng(3)
+    full_updates = []
+    resampled = 0
+    seq, last, values = 0, 0, []
+    while resampled < 2 and seq < 100:
+        seq += 1
+        s = np.arange(last + 1, last + 501)
+        v = 1.0 / np.sqrt(s) + 0.05 * rng.random(s.size)
+        values.append(v)
+        last = int(s[-1])
+        c = panel._curves.get("loss")
+        if c is None:
+            feed(hub, seq, {"loss": (s, v)})
+            qtbot.wait(1)
+            continue
+        smooth = c.smooth
+        smooth.update = lambda *a, _u=smooth.update: (full_updates.append(seq) if not a else None, _u(*a))[1]
+        bins, before, size = smooth._bins, smooth.strip_updates, c.x.size
+        qtbot.wait(1)  # (painted: the curve has folded its points)
+        bins = smooth._bins
+        feed(hub, seq, {"loss": (s, v)})
+        del smooth.update
+        if c.x.size < size:  # this frame followed a compaction
+            resampled += 1
+            assert smooth._bins is bins  # the fold of what was drawn is kept
+            assert smooth.strip_updates == before + 1  # ... and only the new points' strip is repainted
+            assert seq not in full_updates
+            assert c.x.size <= 2 * len(hub.history.series("loss"))
+            np.testing.assert_array_equal(c.x, hub.history.arrays("loss")[0])
+    assert resampled == 2
+    assert not full_updates
+    everything = np.concatenate(values)
+    assert c.y[-1] == pytest.approx(ema(everything, c.point_alpha)[-1], rel=1e-9)  # the EMA goes on where it was

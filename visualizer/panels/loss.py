@@ -269,11 +269,15 @@ class LiveCurve(pg.GraphicsObject):
     def name(self) -> str | None:
         return self.opts["name"]
 
-    def setData(self, x: np.ndarray, y: np.ndarray, appended: int | None = None, **_: Any) -> None:  # noqa: N802
-        """The whole data; ``appended``: only its last ``appended`` points are new (the rest as before)."""
+    def setData(self, x: np.ndarray, y: np.ndarray, appended: int | None = None, resampled: bool = False,  # noqa: N802
+                **_: Any) -> None:
+        """The whole data; ``appended``: only its last ``appended`` points are new (the rest as before).
+        ``resampled``: the points before them are a coarser version of the old ones (the bounded history
+        averaged older points, over the same steps): what is drawn of them stays, no repaint."""
         x = np.asarray(x, dtype=np.float64)
         old = 0 if self.xData is None else self.xData.size
-        incremental = appended is not None and x.size - int(appended) == old and self._bins is not None
+        incremental = appended is not None and self._bins is not None and (
+            x.size - int(appended) == old or (resampled and self._bins.count > 2 * self._grid[2]))
         if incremental:
             self._new += int(appended)
         else:
@@ -281,7 +285,10 @@ class LiveCurve(pg.GraphicsObject):
         self.xData = x
         self.yData = np.asarray(y, dtype=np.float64)
         self._version += 1
-        strip = self._strip(float(x[old - 1]), float(x[-1])) if incremental and old and x.size > old else None
+        first = x.size - int(appended) if incremental else 0  # the first new point
+        if incremental and first == x.size:  # nothing new: the picture stands
+            return
+        strip = self._strip(float(x[first - 1]), float(x[-1])) if incremental and first else None
         if strip is None:
             self.update()
         else:
@@ -573,6 +580,31 @@ class _Curve:
         self.extent = self.log_extent = None
         self.extend(steps, values)
 
+    def resample(self, steps: np.ndarray, values: np.ndarray, new: int) -> None:
+        """The history averaged older points: take its arrays (``new``: how many of their last points are
+        new). The EMA is computed again (its memory lies in the full-resolution recent points, so the line
+        goes on where it was); what is drawn of the older points stays (no repaint), the new ones are drawn."""
+        s = np.asarray(steps, dtype=np.float64)
+        v = np.asarray(values, dtype=np.float64)
+        sm = ema(v, self.point_alpha) if self.alpha > 0 else v
+        n = s.size
+        self._buf = np.empty((3, max(2 * n, 1024)))
+        self._buf[0, :n], self._buf[1, :n], self._buf[2, :n] = s, v, sm
+        self.x, self.raw_y, self.y = self._buf[0, :n], self._buf[1, :n], self._buf[2, :n]
+        # (the extents keep covering the older points as they were drawn)
+        self._extend_extents(sm[n - new:] if new else sm[:0])
+        if self.enabled:
+            self.draw(new=new, resampled=True)
+
+    def _extend_extents(self, sm: np.ndarray) -> None:
+        finite = sm[np.isfinite(sm)]
+        if finite.size:
+            self.extent = _merge(self.extent, (float(finite.min()), float(finite.max())))
+            positive = finite[finite > 0]
+            if positive.size:
+                self.log_extent = _merge(self.log_extent, (float(np.log10(positive.min())),
+                                                           float(np.log10(positive.max()))))
+
     def extend(self, steps: np.ndarray, values: np.ndarray) -> None:
         """Fold in new points (steps after the last one) and redraw."""
         s = np.asarray(steps, dtype=np.float64)
@@ -593,18 +625,13 @@ class _Curve:
         self._buf[1, n:n + k] = v
         self._buf[2, n:n + k] = sm
         self.x, self.raw_y, self.y = self._buf[0, :n + k], self._buf[1, :n + k], self._buf[2, :n + k]
-        finite = sm[np.isfinite(sm)]
-        if finite.size:
-            self.extent = _merge(self.extent, (float(finite.min()), float(finite.max())))
-            positive = finite[finite > 0]
-            if positive.size:
-                self.log_extent = _merge(self.log_extent, (float(np.log10(positive.min())),
-                                                           float(np.log10(positive.max()))))
+        self._extend_extents(sm)
         if self.enabled:  # a hidden series only keeps its state; it is drawn when shown
             self.draw(new=s.size)
 
-    def draw(self, new: int | None = None) -> None:
-        """Hand the data to the line items; ``new``: only the last ``new`` points changed."""
+    def draw(self, new: int | None = None, resampled: bool = False) -> None:
+        """Hand the data to the line items; ``new``: only the last ``new`` points changed (``resampled``:
+        the older ones were averaged, see :meth:`LiveCurve.setData`)."""
         x = self.x
         # evaluation curves get markers; so does any curve of one or two points (a line needs two)
         sparse = ((self.spacing or 1.0) > 1.5 and x.size <= MAX_MARKER_POINTS) or x.size < 3
@@ -617,12 +644,12 @@ class _Curve:
             else:
                 self.smooth.setSymbol(None)
         if self.shows_raw:
-            self.raw.setData(x, self.raw_y, appended=new)  # (training never records NaN: it stops first)
+            self.raw.setData(x, self.raw_y, appended=new, resampled=resampled)  # (training never records NaN)
             if not self.raw.isVisible() and self.enabled:
                 self.raw.show()
         elif self.raw.isVisible():
             self.raw.hide()
-        self.smooth.setData(x, self.y, appended=new)
+        self.smooth.setData(x, self.y, appended=new, resampled=resampled)
 
     @property
     def shows_raw(self) -> bool:
@@ -773,7 +800,7 @@ class LossPanel(Panel):
                     self._new_curve(name, *history.arrays(name))
             elif steps.size:
                 if curve.x.size > 2 * len(history.series(name)):  # core averaged older points: follow it
-                    curve.set(*history.arrays(name), self.alpha)
+                    curve.resample(*history.arrays(name), steps.size)  # (without redrawing the plot)
                 else:
                     curve.extend(steps, values)
         self._autoscale()
