@@ -97,6 +97,52 @@ def test_peak_bins_keep_spikes_and_fold_points_in_as_they_come():
     np.testing.assert_array_equal(parts.points()[1], yd)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_peak_bins_strips_match_a_brute_force_fold(seed):
+    """Any chunking of the points and any strip window: each filled column's first x, min and max, and the
+    nearest filled column (or the neighbour outside the range) on each side of the window, as a brute
+    force computes them; sparse data leaves empty columns between filled ones."""
+    from visualizer.panels.loss import PeakBins
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 3000))
+    x = np.cumsum(rng.exponential(rng.choice([0.2, 3.0, 40.0]), n)) + rng.uniform(-200, 100)
+    y = rng.normal(size=n)
+    x0, x1, cols = 0.0, float(rng.uniform(200, 3000)), int(rng.integers(20, 300))
+    bins = PeakBins(x0, x1, cols)
+    cuts = np.unique(np.r_[0, np.sort(rng.integers(0, n, 6)), n])
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        bins.add(x[lo:hi], y[lo:hi])
+    inside = (x >= x0) & (x <= x1)
+    k = np.minimum(((x[inside] - x0) * cols / (x1 - x0)).astype(int), cols - 1)
+    filled = sorted(set(k.tolist()))
+    width = (x1 - x0) / cols
+    windows = [sorted(rng.uniform(x0 - 50, x1 + 50, 2)) for _ in range(20)]
+    windows += [(x0 + (c - 3.5) * width, x0 + (c - 0.5) * width) for c in filled[-3:]]  # ending at the last columns
+    for wa, wb in windows:
+        a = max(min(int((wa - x0) * cols / (x1 - x0)), cols), 0) if wa > x0 else 0
+        b = min(max(int((wb - x0) * cols / (x1 - x0)) + 1, a), cols) if wb < x1 else cols
+        if a > 0:
+            a = max([c for c in filled if c < a], default=0)
+        if b < cols:
+            after = [c for c in filled if c >= b]
+            b = after[0] + 1 if after else cols
+        want_x, want_y = [], []
+        for c in filled:
+            if a <= c < b:
+                sel = k == c
+                want_x += [x[inside][sel][0]] * 2
+                want_y += [y[inside][sel].min(), y[inside][sel].max()]
+        left, right = x[x < x0], x[x > x1]
+        if a == 0 and left.size:
+            want_x, want_y = [left[-1]] + want_x, [y[x < x0][-1]] + want_y
+        if b == cols and right.size:
+            want_x, want_y = want_x + [right[0]], want_y + [y[x > x1][0]]
+        got_x, got_y = bins.points(wa, wb)
+        np.testing.assert_array_equal(got_x, want_x)
+        np.testing.assert_array_equal(got_y, want_y)
+
+
 def test_a_live_curve_draws_appended_points_as_a_full_redraw_would(panel, hub):
     rng = np.random.default_rng(3)
     steps = np.arange(1, 20_001)

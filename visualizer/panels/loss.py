@@ -24,6 +24,7 @@ with markers. Live hyperparameter changes are marked with labelled vertical line
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -102,11 +103,13 @@ def ema(values: np.ndarray, alpha: float, init: float | None = None) -> np.ndarr
     xb = np.concatenate([x, np.full(pad, x[-1])]).reshape(-1, _BLOCK)  # (nb, L)
     w, decay = _ema_weights(alpha)
     inner = xb @ w.T  # (nb, L): block-internal sums, zero initial state
-    out = np.empty_like(inner)
-    carry = x[0] if init is None else float(init)
-    for b in range(inner.shape[0]):
-        out[b] = inner[b] + decay * carry
-        carry = out[b, -1]
+    carries = []  # the state entering each block: a scalar recurrence over the blocks' last sums
+    carry = float(x[0]) if init is None else float(init)
+    fade = float(decay[-1])
+    for last in inner[:, -1].tolist():
+        carries.append(carry)
+        carry = last + fade * carry
+    out = inner + np.multiply.outer(np.array(carries), decay)
     return out.ravel()[:n]
 
 
@@ -166,6 +169,7 @@ class PeakBins:
         self.hi = np.full(self.columns, np.nan)
         self.bx = np.full(self.columns, np.nan)  # x of each bin's first point
         self.count = 0  # points inside [x0, x1]
+        self.last = -1  # the highest filled bin (points come in ascending x: no filled bin after it)
         self.left: tuple[float, float] | None = None  # the last point before x0
         self.right: tuple[float, float] | None = None  # the first point after x1
 
@@ -173,8 +177,9 @@ class PeakBins:
         """Fold in points whose x are ascending and not before any added earlier."""
         if x.size == 0:
             return
-        a = int(np.searchsorted(x, self.x0, side="left"))
-        b = int(np.searchsorted(x, self.x1, side="right"))
+        # (usually every new point is in view: two comparisons instead of two searches)
+        a = 0 if x[0] >= self.x0 else int(np.searchsorted(x, self.x0, side="left"))
+        b = x.size if x[-1] <= self.x1 else int(np.searchsorted(x, self.x1, side="right"))
         if a > 0:
             self.left = (float(x[a - 1]), float(y[a - 1]))
         if b < x.size and self.right is None:
@@ -193,11 +198,12 @@ class PeakBins:
         # (fmin/fmax skip NaN; training never records inf: it stops first)
         self.lo[kb] = np.fmin(self.lo[kb], np.fmin.reduceat(ys, starts))
         self.hi[kb] = np.fmax(self.hi[kb], np.fmax.reduceat(ys, starts))
-        first = self.bx[kb]
-        empty = np.isnan(first)
-        if empty.any():
-            first[empty] = xs[starts[empty]]
-            self.bx[kb] = first
+        # x ascending and after every earlier point: all bins but the first are new (empty), the
+        # first may hold points already
+        self.bx[kb[1:]] = xs[starts[1:]]
+        if self.bx[kb[0]] != self.bx[kb[0]]:  # (NaN: empty)
+            self.bx[kb[0]] = xs[0]
+        self.last = int(kb[-1])
 
     def points(self, x0: float | None = None, x1: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Each non-empty bin's (x, min) and (x, max), with the neighbours outside the range
@@ -208,17 +214,29 @@ class PeakBins:
             a = min(int((x0 - self.x0) * self._scale), self.columns)
         if x1 is not None and x1 < self.x1:
             b = min(max(int((x1 - self.x0) * self._scale) + 1, a), self.columns)
-        filled = ~np.isnan(self.bx)
+        bx_all = self.bx
         if a > 0:  # the line comes in from the nearest filled bin before (or the left neighbour)
-            before = np.flatnonzero(filled[:a])
-            a = int(before[-1]) if before.size else 0
+            if bx_all[a - 1] == bx_all[a - 1]:  # (the usual case, a dense line: the bin just before)
+                a -= 1
+            else:
+                before = np.flatnonzero(~np.isnan(bx_all[:a]))
+                a = int(before[-1]) if before.size else 0
         if b < self.columns:  # ... and goes on to the nearest after (or the right neighbour)
-            after = np.flatnonzero(filled[b:])
-            b = b + int(after[0]) + 1 if after.size else self.columns
-        bx = self.bx[a:b]
-        used = filled[a:b]
-        xs = np.repeat(bx[used], 2)
-        ys = np.column_stack([self.lo[a:b][used], self.hi[a:b][used]]).ravel()
+            if b > self.last:  # (the live end of the line: nothing filled after it)
+                b = self.columns
+            elif bx_all[b] == bx_all[b]:
+                b += 1
+            else:
+                after = np.flatnonzero(~np.isnan(bx_all[b:]))
+                b = b + int(after[0]) + 1 if after.size else self.columns
+        bx = bx_all[a:b]
+        used = ~np.isnan(bx)
+        m = int(np.count_nonzero(used))
+        xs = np.empty(2 * m)
+        ys = np.empty(2 * m)
+        xs[0::2] = xs[1::2] = bx[used]
+        ys[0::2] = self.lo[a:b][used]
+        ys[1::2] = self.hi[a:b][used]
         if self.left is not None and a == 0:
             xs, ys = np.r_[self.left[0], xs], np.r_[self.left[1], ys]
         if self.right is not None and b == self.columns:
@@ -393,9 +411,8 @@ class LiveCurve(pg.GraphicsObject):
             else:  # one line per strip: a NaN breaks it between them
                 gap = np.array([np.nan])
                 points = tuple(np.concatenate([a for part in parts for a in (part[i], gap)][:-1]) for i in (0, 1))
-            if np.isfinite(points[1]).all():  # (the usual case: a polygon, cheaper than pyqtgraph's path)
-                path = QtGui.QPainterPath()
-                path.addPolygon(pg.functions.arrayToQPolygonF(*points))
+            if np.isfinite(points[1]).all():  # (the usual case: a polyline, cheaper than pyqtgraph's path)
+                path = pg.functions.arrayToQPolygonF(*points)
             else:
                 path = pg.arrayToQPath(points[0], points[1], connect="finite")
         else:  # the whole view, from the path kept until the data or the view change
@@ -406,20 +423,21 @@ class LiveCurve(pg.GraphicsObject):
             self.painted_points = int(self._points[0].size)
             path, points = self._path, self._points
         pen = self.opts["pen"]
+        draw = p.drawPolyline if isinstance(path, QtGui.QPolygonF) else p.drawPath
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         if pen.widthF() == 2.0 and pen.isCosmetic() and pen.style() == QtCore.Qt.PenStyle.SolidLine:
             thin = QtGui.QPen(pen)
             thin.setWidthF(1.0)
             p.setPen(thin)
-            p.drawPath(path)
+            draw(path)
             t = p.worldTransform()
             for off in _OFFSETS:
                 p.setWorldTransform(t * off)  # one device pixel left / up
-                p.drawPath(path)
+                draw(path)
             p.setWorldTransform(t)
         else:
             p.setPen(pen)
-            p.drawPath(path)
+            draw(path)
         if self.opts["symbol"] is not None:
             self._paint_markers(p, points)
 
@@ -435,18 +453,24 @@ class LiveCurve(pg.GraphicsObject):
         rects = [exposed]
         view_widget = widget.parent() if widget is not None else None
         region = getattr(view_widget, "paint_region", None)
+        lo, hi = view.left(), view.right()
         if region is not None:
             t = p.worldTransform()
-            key = (t.m11(), t.m22(), t.dx(), t.dy())  # the curves of one plot share it: mapped once a repaint
+            key = (t.m11(), t.m22(), t.dx(), t.dy())  # the curves of one plot share it: worked out once a repaint
             cache = view_widget.region_rects
-            mapped = cache.get(key)
-            if mapped is None:
-                inverse, ok = t.inverted()
-                if ok:  # (new QRectFs: the option's exposedRect lives only as long as this call)
-                    mapped = cache[key] = [inverse.mapRect(QtCore.QRectF(r)) for r in region]
-            if mapped is not None:
-                rects = mapped
-        lo, hi = view.left(), view.right()
+            strips = cache.get((key, lo, hi))
+            if strips is not None:
+                return strips
+            inverse, ok = t.inverted()
+            if ok:  # (new QRectFs: the option's exposedRect lives only as long as this call)
+                rects = [inverse.mapRect(QtCore.QRectF(r)) for r in region]
+                strips = cache[(key, lo, hi)] = LiveCurve._merged_strips(rects, lo, hi, view.width())
+                return strips
+        return LiveCurve._merged_strips(rects, lo, hi, view.width())
+
+    @staticmethod
+    def _merged_strips(rects: list[QtCore.QRectF], lo: float, hi: float, width: float) -> list[tuple[float, float]]:
+        """The x ranges of ``rects`` within [lo, hi], merged; [] when they cover half the width or more."""
         strips = sorted((max(r.left(), lo), min(r.right(), hi)) for r in rects if r.right() >= lo and r.left() <= hi)
         merged: list[tuple[float, float]] = []
         for a, b in strips:
@@ -454,7 +478,7 @@ class LiveCurve(pg.GraphicsObject):
                 merged[-1] = (merged[-1][0], max(merged[-1][1], b))
             else:
                 merged.append((a, b))
-        if not merged or sum(b - a for a, b in merged) >= 0.5 * view.width():
+        if not merged or sum(b - a for a, b in merged) >= 0.5 * width:
             return []
         return merged
 
@@ -597,6 +621,14 @@ class _Curve:
             self.draw(new=new, resampled=True)
 
     def _extend_extents(self, sm: np.ndarray) -> None:
+        if sm.size == 0:
+            return
+        lo, hi = float(sm.min()), float(sm.max())
+        if math.isfinite(lo) and math.isfinite(hi):  # (the usual case: no filtering)
+            self.extent = _merge(self.extent, (lo, hi))
+            if lo > 0:
+                self.log_extent = _merge(self.log_extent, (math.log10(lo), math.log10(hi)))
+                return
         finite = sm[np.isfinite(sm)]
         if finite.size:
             self.extent = _merge(self.extent, (float(finite.min()), float(finite.max())))
