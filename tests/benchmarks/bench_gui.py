@@ -16,8 +16,12 @@ Per round it prints
   i.e. the share of the CPU the process uses that still trains with the window open (target >= 90%).
   Unlike the wall ratio it does not exceed 100% on a busy machine (two busy threads can get more
   than one core's time);
-* event-loop delay while training: a QTimer asks to fire every 20 ms; lateness of
-  each firing (p50 / p99 / max; target p99 <= 50 ms);
+* event-loop delay while training: a QTimer asks to fire every ``--probe`` ms (default 50); lateness
+  of each firing (p50 / p99 / max; target p99 <= 50 ms). The probe is the benchmark's, not the app's,
+  and it costs what it measures: each firing is a Python call in the GUI thread that must take the GIL
+  from the training thread (a handover, ~0.1 ms of CPU on this VM). At 20 ms it cost 0.5-0.75% of a
+  core with no frames drawn (--probe 20 to see it), which the "per CPU s" figure counted against the
+  window;
 * panel frames per second: fps = all frames the GUI drew (the loss curve and the step counter
   redraw on each; target >= 10), heavy = frames that carried a probe/views (heatmaps, inspector,
   samples redraw);
@@ -36,6 +40,7 @@ figures to read, not assertions.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -45,7 +50,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 CASES = (("binary-addition", None), ("char-lm", "lstm"))
-PROBE_S = 0.020  # the event-loop probe's interval (each firing costs the GUI thread a GIL handover)
+PROBE_S = 0.050  # the event-loop probe's interval (each firing costs the GUI thread a GIL handover): --probe
 
 
 def headless(experiment: str, preset: str | None, seconds: float, seed: int = 0) -> tuple[int, float, float]:
@@ -132,6 +137,115 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     return {"steps": steps, "elapsed": elapsed, "p50": float(np.percentile(lat, 50)),
             "p99": float(np.percentile(lat, 99)), "max": float(lat.max()), "fps": frames / elapsed, "heavy_fps": heavy / elapsed,
             "gui_share": gui_cpu / max(gui_cpu + worker_cpu, 1e-9), "cpu": cpu, "worker_cpu": worker_cpu}
+
+
+def interleaved(experiment: str, preset: str | None, seconds: float, block: float, seed: int = 0,
+                blas_threads: int | None = None, warmup: float = 2.0) -> dict[str, float]:
+    """One round, finely interleaved: the window's run trains at full speed for ``block`` seconds (B), then
+    pauses while the same experiment trains headless in this (GUI) thread for ``block`` seconds (A), in the
+    order B A, A B, B A ... until each side has trained ``seconds``. Host noise (this VM's speed drifts by
+    5-10% over seconds) then hits both sides alike. A is a bare ``Trainer.step()`` loop timed by its own
+    thread's CPU clock (the paused window and its idle worker are not counted against it), with Python's
+    garbage collector running as it does headless (the window collects on a timer instead); B counts the
+    whole process (GUI thread, training thread, Qt's own threads). Each B block starts after 0.3 s of
+    playing and each A block after the pause has been drawn, so the switches are not measured."""
+    import numpy as np
+    from PySide6 import QtCore
+
+    from core.experiments import registry
+    from core.trainer import Trainer
+    from visualizer.app import _wait, application, limit_blas_threads
+    from visualizer.main_window import MainWindow
+
+    app = application()
+    if blas_threads is not None:
+        limit_blas_threads(blas_threads)
+    w = MainWindow(experiment, preset=preset, seed=seed)
+    w.resize(1600, 1000)
+    w.show()
+    s = w.session
+    _wait(app, lambda: s.state in ("idle", "paused"), time.monotonic() + 120)
+    s.step_n(1)
+    _wait(app, lambda: s.step >= 1, time.monotonic() + 120)
+    cls = registry.get(experiment)
+    bare = Trainer(cls(cls.preset_config(preset), seed))
+    bare.step()
+
+    lateness: list[float] = []
+    expected = [0.0]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        lateness.append(max(0.0, now - expected[0]))
+        expected[0] = now + PROBE_S
+
+    timer = QtCore.QTimer()
+    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    timer.setInterval(int(PROBE_S * 1000))
+    timer.timeout.connect(tick)
+
+    def run_loop(secs: float) -> None:
+        loop = QtCore.QEventLoop()  # the real event loop, as in the app (no polling)
+        QtCore.QTimer.singleShot(int(secs * 1000), loop.quit)
+        loop.exec()
+
+    worker = s._worker
+    _wait(app, lambda: worker.thread_ident is not None and worker.runs is not None, time.monotonic() + 60)
+    worker_clock = time.pthread_getcpuclockid(worker.thread_ident)
+    s.set_speed_cap(None)
+    s.pause_at_goal = False
+    s.play()
+    run_loop(warmup)
+    acc = dict.fromkeys(("a_steps", "a_wall", "a_cpu", "b_steps", "b_wall", "b_cpu", "b_worker", "b_gui",
+                         "frames", "heavy"), 0.0)
+    pairs = max(1, round(seconds / block))
+    for i in range(pairs):
+        for side in ("B", "A") if i % 2 == 0 else ("A", "B"):
+            if side == "B":
+                if s.state != "running":
+                    s.play()
+                    _wait(app, lambda: s.state == "running", time.monotonic() + 10)
+                    run_loop(0.3)
+                step0, f0, h0 = worker.runs.run.step, s.frames, s.heavy_frames
+                w0, g0, c0 = time.clock_gettime(worker_clock), time.thread_time(), time.process_time()
+                expected[0] = time.perf_counter() + PROBE_S
+                timer.start()
+                t0 = time.perf_counter()
+                run_loop(block)
+                acc["b_wall"] += time.perf_counter() - t0
+                timer.stop()
+                acc["b_cpu"] += time.process_time() - c0
+                acc["b_gui"] += time.thread_time() - g0
+                acc["b_worker"] += time.clock_gettime(worker_clock) - w0
+                acc["b_steps"] += worker.runs.run.step - step0
+                acc["frames"] += s.frames - f0
+                acc["heavy"] += s.heavy_frames - h0
+                lateness.append(-1.0)  # (a block's end: the next block's first firing is not late)
+            else:
+                s.pause()
+                _wait(app, lambda: s.state == "paused", time.monotonic() + 10)
+                run_loop(0.2)  # the pause's frame drawn
+                gc.enable()  # (as headless: Python's collector runs as it allocates; the window collects on a timer)
+                n, t0, c0 = 0, time.perf_counter(), time.thread_time()
+                while time.perf_counter() - t0 < block:
+                    bare.step()
+                    n += 1
+                acc["a_wall"] += time.perf_counter() - t0
+                acc["a_cpu"] += time.thread_time() - c0
+                gc.disable()
+                acc["a_steps"] += n
+    s.pause()
+    w.close()
+    app.processEvents()
+    lat = [x for i, x in enumerate(lateness) if x >= 0 and (i == 0 or lateness[i - 1] >= 0)]
+    lat = np.array(lat) * 1000 if lat else np.zeros(1)
+    hc = acc["a_steps"] / max(acc["a_cpu"], 1e-9)
+    return {"headless_rate": acc["a_steps"] / max(acc["a_wall"], 1e-9), "window_rate": acc["b_steps"] / acc["b_wall"],
+            "per_cpu": acc["b_steps"] / max(acc["b_cpu"], 1e-9) / hc,
+            "worker_eff": acc["b_steps"] / max(acc["b_worker"], 1e-9) / hc,
+            "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)), "max": float(lat.max()),
+            "fps": acc["frames"] / acc["b_wall"], "heavy_fps": acc["heavy"] / acc["b_wall"],
+            "gui_share": acc["b_gui"] / max(acc["b_gui"] + acc["b_worker"], 1e-9)}
 
 
 class _Attribution:
@@ -231,6 +345,7 @@ def attribution(att: _Attribution, experiment: str, preset: str | None, seconds:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PROBE_S
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--only", default=None, help="one experiment id")
@@ -239,9 +354,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds the window plays before measuring")
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads for both runs (default 1, as the app uses: see core.runtime.limit_blas_threads)")
+    p.add_argument("--block", type=float, default=1.0,
+                   help="seconds per block when interleaving within a round (default %(default)g; 0: each round "
+                        "runs headless and windowed once each, back to back)")
+    p.add_argument("--probe", type=float, default=PROBE_S * 1000,
+                   help="the event-loop probe's interval in ms (default %(default)g)")
     p.add_argument("--panels", action="store_true",
                    help="instead: one instrumented window run per case, each panel's redraw time per frame")
     args = p.parse_args(argv)
+    PROBE_S = args.probe / 1000
     from core.runtime import limit_blas_threads
 
     limit_blas_threads(args.blas_threads)
@@ -263,13 +384,24 @@ def main(argv: list[str] | None = None) -> int:
     print("Each round runs headless and windowed back to back, in the order A B, then B A, ... (paired, interleaved).\n"
           "per CPU s = (windowed steps per process CPU second) / (headless steps per process CPU second): the\n"
           "share of the machine's work that still trains with the window open. wall = the same per wall second.\n"
-          f"Windowed runs play {args.warmup:g} s before measuring (the first seconds of a run refit the plot axes often).")
+          f"Windowed runs play {args.warmup:g} s before measuring (the first seconds of a run refit the plot axes often).\n"
+          f"The event-loop probe fires every {args.probe:g} ms.")
     print(f"{'experiment':<24} {'round':>5} {'headless/s':>11} {'window/s':>10} {'wall':>6} {'per CPU s':>10} "
           f"{'loop p50':>9} {'p99':>7} {'max':>7} {'fps':>5} {'heavy':>6} {'GUI CPU share':>14} {'worker eff':>10}")
     for exp, preset in cases:
         name = exp + (f"/{preset}" if preset else "")
         rows = []
         for k in range(max(1, args.rounds)):
+            if args.block > 0:
+                r = interleaved(exp, preset, args.seconds, args.block, blas_threads=args.blas_threads,
+                                warmup=args.warmup)
+                hs, ws = r["headless_rate"], r["window_rate"]
+                r["wall"] = ws / hs
+                rows.append(r)
+                print(f"{name:<24} {k + 1:>5} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} {r['per_cpu']:>9.0%} "
+                      f"{r['p50']:>7.1f}ms {r['p99']:>5.1f}ms {r['max']:>5.0f}ms {r['fps']:>5.1f} {r['heavy_fps']:>6.1f} "
+                      f"{r['gui_share']:>13.0%} {r['worker_eff']:>10.0%}", flush=True)
+                continue
             if k % 2 == 0:
                 a = headless(exp, preset, args.seconds)
                 r = windowed(exp, preset, args.seconds, blas_threads=args.blas_threads, warmup=args.warmup)
