@@ -239,6 +239,8 @@ class MainWindow(QtWidgets.QMainWindow):
             # repaints the label only; a label whose size may change re-lays out the whole window
             w.setFixedSize(max(110, fm.horizontalAdvance(widest) + 12), w.sizeHint().height())
             bar.addPermanentWidget(w)
+        self._permanent = [self.progress, self.state_label, self.step_label, self.speed_label, self.fps_label]
+        bar.messageChanged.connect(lambda text: text or bar.setToolTip(""))  # (a message gone: its tooltip too)
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -751,7 +753,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self._sync_pickers(self.session.spec)  # a failed switch leaves the pickers on the running experiment
 
     def _on_message(self, message: str) -> None:
-        self.statusBar().showMessage(message, 6000)
+        """A message in the status bar for 6 s, elided (…) to the room the permanent widgets leave it (one
+        line: Qt would cut it mid-letter); the whole text is the bar's tooltip meanwhile."""
+        bar = self.statusBar()
+        room = bar.width() - sum(w.width() + 6 for w in self._permanent if w.isVisible()) - 24
+        shown = bar.fontMetrics().elidedText(message, QtCore.Qt.TextElideMode.ElideRight, max(room, 60))
+        bar.setToolTip(message if shown != message else "")
+        bar.showMessage(shown, 6000)
 
     def _on_state(self, state: str) -> None:
         self.state_label.setText(state)

@@ -337,3 +337,21 @@ def test_hidden_panel_gets_most_of_its_column(make_window, qtbot):
     w.resize(1280, 800)
     qtbot.waitUntil(lambda: w.docks["hidden"].height() > w.docks["inspector"].height(), timeout=3000)
     assert w.docks["hidden"].x() > w.docks["loss"].x()  # right column
+
+
+def test_a_long_status_message_is_elided_with_its_whole_text_in_the_tooltip(make_window, qtbot):
+    w = make_window()
+    bar = w.statusBar()
+    long = "Reached the preset's length (1,000 steps): training paused. Press Play to go on. " * 3
+    w.resize(900, 700)
+    qtbot.wait(50)
+    w._on_message(long)
+    shown = bar.currentMessage()
+    assert shown.endswith("…") and long.startswith(shown[:-1])  # cut at a letter, marked as cut
+    room = bar.width() - sum(x.width() for x in w._permanent if x.isVisible())
+    assert bar.fontMetrics().horizontalAdvance(shown) <= room  # the whole of it is drawn
+    assert bar.toolTip() == long
+    w._on_message("Saved.")  # a short one: as it is, no tooltip
+    assert bar.currentMessage() == "Saved." and bar.toolTip() == ""
+    bar.clearMessage()
+    assert bar.toolTip() == ""

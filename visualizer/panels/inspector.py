@@ -119,7 +119,8 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self.view.addItem(self.state_plot, row=0, col=0)
         self.view.addItem(self.out_plot, row=1, col=0)
         self.state_plot.setMinimumHeight(90)
-        self.out_plot.setMinimumHeight(120)  # five readable bars
+        # (fewer bars when short, see top_k: a short dock keeps its text lines rather than cutting them)
+        self.out_plot.setMinimumHeight(70)
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -128,7 +129,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         lay.addWidget(self.no_layer)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.output_label)
-        self.setMinimumSize(280, 240)
+        self.setMinimumSize(280, 190)  # (short docks at 1280x720: the plot shrinks, the text lines stay whole)
 
     # -- hub -------------------------------------------------------------------
     def _on_experiment(self, info: Any) -> None:
