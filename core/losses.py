@@ -17,6 +17,7 @@ range; a ValueError names the argument, the value and what is accepted.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,13 @@ from core.nn.dense import sigmoid
 from core.nn.validate import check_choice, check_float_array, check_int_array
 
 
-def _pair(pred_name: str, pred: Any, target_name: str, target: Any) -> tuple[np.ndarray, np.ndarray]:
-    check_float_array(pred_name, pred)
-    check_float_array(target_name, target)
+def _pair(pred_name: str, pred: Any, target_name: str, target: Any,
+          finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Both floating arrays of one shape, not empty; ``finite=False``: NaN/inf are left to
+    :func:`_finite_or_raise` on the loss (a non-finite input makes the loss non-finite: one check of a
+    scalar instead of two passes over the arrays on every training step)."""
+    check_float_array(pred_name, pred, finite=finite)
+    check_float_array(target_name, target, finite=finite)
     if pred.shape != target.shape:
         raise ValueError(f"{target_name} must have the shape of {pred_name} {pred.shape}, got {target.shape}")
     if pred.size == 0:
@@ -35,8 +40,17 @@ def _pair(pred_name: str, pred: Any, target_name: str, target: Any) -> tuple[np.
     return pred, target
 
 
+def _finite_or_raise(loss: float, *named: tuple[str, np.ndarray]) -> None:
+    """A non-finite loss: the input that made it so is named (as the eager check would have); a loss that
+    overflowed from finite inputs is returned as it is."""
+    if not math.isfinite(loss):
+        for name, x in named:
+            check_float_array(name, x)
+
+
 def _check_unit_interval(name: str, x: np.ndarray) -> None:
     if x.min() < 0 or x.max() > 1:
+        check_float_array(name, x)  # (an inf is named as such before the range)
         raise ValueError(f"{name} values must be in [0, 1], got range [{x.min()}, {x.max()}]")
 
 
@@ -103,9 +117,11 @@ def softmax_cross_entropy(logits: np.ndarray, targets: Any, mask: Any = None,
 
 def mse(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean squared error over all elements. Returns (loss, dpred = 2 (pred - target) / N)."""
-    pred, target = _pair("pred", pred, "target", target)
+    pred, target = _pair("pred", pred, "target", target, finite=False)
     diff = pred - target
-    return float((diff * diff).sum()) / diff.size, diff * (2.0 / diff.size)
+    loss = float((diff * diff).sum()) / diff.size
+    _finite_or_raise(loss, ("pred", pred), ("target", target))
+    return loss, diff * (2.0 / diff.size)
 
 
 def bce_with_sigmoid(logits: np.ndarray, target: np.ndarray, grad: bool = True,
@@ -115,11 +131,12 @@ def bce_with_sigmoid(logits: np.ndarray, target: np.ndarray, grad: bool = True,
     Stable form: max(x, 0) - x t + log(1 + exp(-|x|)). Returns (loss, (sigmoid(x) - t) / N);
     ``grad=False``: (loss, None). ``prob``: sigmoid(logits) if the caller has it already.
     """
-    logits, target = _pair("logits", logits, "target", target)
+    logits, target = _pair("logits", logits, "target", target, finite=False)
     _check_unit_interval("target", target)
     x = logits
     loss = np.maximum(x, 0) - x * target + np.log1p(np.exp(-np.abs(x)))
     mean = float(np.add.reduce(loss, axis=None)) / loss.size
+    _finite_or_raise(mean, ("logits", logits), ("target", target))
     if not grad:
         return mean, None
     return mean, ((sigmoid(x) if prob is None else prob) - target) / x.size
@@ -149,9 +166,11 @@ def quadratic_cost(a: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     a, y: (B, K). Returns (loss, da = (a - y) / B): the seed's ``cost_derivative``
     (a - y), divided by the batch size as the seed's update does.
     """
-    a, y = _pair("a", a, "y", y)
+    a, y = _pair("a", a, "y", y, finite=False)
     if a.ndim != 2:
         raise ValueError(f"a must have shape (B, K), got {a.shape}")
     diff = a - y  # (B, K)
     B = a.shape[0]
-    return float(0.5 * np.sum(diff * diff) / B), diff / B
+    loss = float(0.5 * np.sum(diff * diff) / B)
+    _finite_or_raise(loss, ("a", a), ("y", y))
+    return loss, diff / B

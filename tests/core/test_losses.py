@@ -138,3 +138,27 @@ def test_softmax_cross_entropy_bad_input():
         L.softmax_cross_entropy(logits, np.array([0, 1]), mask=np.array([1.0, -1.0]))
     with pytest.raises(ValueError, match="reduction must be one of 'mean', 'sum', got 'max'"):
         L.softmax_cross_entropy(logits, np.array([0, 1]), reduction="max")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (NumPy on the bad values, before the ValueError)
+@pytest.mark.parametrize("fn", [L.mse, L.bce_with_sigmoid, L.quadratic_cost])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_inputs_are_named_after_the_loss_is_computed(fn, bad):
+    """These losses check finiteness on the (scalar) loss, then name the input: any non-finite value in
+    either input must still be reported, whatever the other input holds there."""
+    first, second = fn.__code__.co_varnames[:2]
+    for t in (0.0, 0.5, 1.0):
+        x = np.full((2, 3), 0.5)
+        x[1, 2] = bad
+        with pytest.raises(ValueError, match=f"{first} contains NaN or inf"):
+            fn(x, np.full((2, 3), t))
+    y = np.full((2, 3), 0.5)
+    y[0, 0] = bad
+    with pytest.raises(ValueError, match=f"{second} contains NaN or inf"):
+        fn(np.full((2, 3), 0.3), y)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_loss_that_overflows_from_finite_inputs_is_returned():
+    loss, _ = L.mse(np.full(4, 1e200), np.zeros(4))
+    assert loss == np.inf
