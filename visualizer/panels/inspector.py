@@ -119,8 +119,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self.view.addItem(self.state_plot, row=0, col=0)
         self.view.addItem(self.out_plot, row=1, col=0)
         self.state_plot.setMinimumHeight(90)
-        # (fewer bars when short, see top_k: a short dock keeps its text lines rather than cutting them)
-        self.out_plot.setMinimumHeight(70)
+        self.out_plot.setMinimumHeight(120)  # five readable bars
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
