@@ -147,6 +147,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._restore_window()
         s.start()
         self._progress_t = -1e9
+        self._shown_step = 0  # the step the counter and the progress bar last showed
         self._stats_timer = QtCore.QTimer(self)
         self._stats_timer.setInterval(STATUS_INTERVAL_MS)
         self._stats_timer.timeout.connect(self._update_stats)
@@ -407,6 +408,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.description.setText(getattr(cls, "description", "") + (f"\n\nPreset “{spec.preset}”: "
                                                                     f"{preset.description}" if preset else ""))
         self._goal_noted = False
+        self._shown_step = 0
         self._update_progress()
         self._sync_pickers(spec)
 
@@ -772,10 +774,11 @@ class MainWindow(QtWidgets.QMainWindow):
         # once on every new value) follow a few times a second while training: enough to read them; a
         # Step, a pause and the preset's goal show at once
         now = time.perf_counter()
-        goal = self.session.goal
-        if (now - self._progress_t >= PROGRESS_INTERVAL or self.session.state != "running"
-                or (goal and self.session.step >= goal)):
+        goal, step = self.session.goal, self.session.step
+        reached = bool(goal) and self._shown_step < goal <= step  # (once: not every frame past the goal)
+        if now - self._progress_t >= PROGRESS_INTERVAL or self.session.state != "running" or reached:
             self._progress_t = now
+            self._shown_step = step
             set_text(self.step_label, f"step {self.session.step:,}")  # the present, also while replaying
             self._update_progress()
 

@@ -355,3 +355,26 @@ def test_a_long_status_message_is_elided_with_its_whole_text_in_the_tooltip(make
     assert bar.currentMessage() == "Saved." and bar.toolTip() == ""
     bar.clearMessage()
     assert bar.toolTip() == ""
+
+
+def test_the_step_counter_shows_the_goal_at_once_then_keeps_its_pace_past_it(make_window):
+    """Reaching the preset's length shows at once; past it, training flat out, the counter (and the
+    progress bar, each repainting the status bar) follows a few times a second, not on every frame."""
+    w = make_window()
+    s = w.session
+    goal = s.goal
+    assert goal
+    s.state = "running"
+    s.step = goal - 5
+    w._on_snapshot(None)  # (the first frame: shown)
+    s.step = goal
+    w._on_snapshot(None)  # the goal: at once, however soon after
+    assert w.step_label.text() == f"step {goal:,}"
+    for k in range(1, 6):  # frames just after: the counter keeps its pace
+        s.step = goal + 10 * k
+        w._on_snapshot(None)
+    assert w.step_label.text() == f"step {goal:,}"
+    w._progress_t -= 1.0  # a quarter of a second later
+    w._on_snapshot(None)
+    assert w.step_label.text() == f"step {goal + 50:,}"
+    s.state = "paused"
