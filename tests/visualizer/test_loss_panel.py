@@ -462,3 +462,45 @@ def test_a_history_compaction_does_not_repaint_the_plot(panel, hub, qtbot):
     assert not full_updates
     everything = np.concatenate(values)
     assert c.y[-1] == pytest.approx(ema(everything, c.point_alpha)[-1], rel=1e-9)  # the EMA goes on where it was
+
+
+def test_another_runs_curve_is_folded_in_as_it_trains(panel, hub, qtbot):
+    """Run 2's curve over run 1's: each of its frames repaints a strip (not the plot), its line is the
+    EMA of all its points, and when that run starts again (steps going back) it is rebuilt."""
+    from core.runs import RunInfo
+
+    spec = hub.spec
+    hub.runs = tuple(RunInfo(i, f"run {i}", spec.id, spec, 0, "running", True) for i in (1, 2))
+    rng = np.random.default_rng(4)
+
+    def frame(run, seq, lo, n=50):
+        s = np.arange(lo, lo + n)
+        v = 2.0 / np.sqrt(s) + 0.1 * rng.random(n)
+        hub._on_worker_snapshot(run, Snapshot(seq, int(s[-1]), {"loss": (s, v)}))
+        return v
+
+    frame(1, 1, 1)
+    panel._on_runs_changed(hub.runs)
+    values = [frame(2, 1, 1)]
+    item = panel._overlays[(2, "loss")]
+    full = []
+    item.smooth.update = lambda *a, _u=item.smooth.update: (full.append(a) if not a else None, _u(*a))[1]
+    for k in range(1, 8):
+        qtbot.wait(1)  # (painted: the fold exists)
+        before = item.smooth.strip_updates
+        values.append(frame(2, k + 1, 1 + 50 * k))
+        assert item.smooth.strip_updates == before + 1  # a strip of the plot, not all of it
+    assert not full
+    np.testing.assert_allclose(item.y, ema(np.concatenate(values), item.point_alpha), rtol=1e-9)
+    assert "loss" in panel.overlaid()[2]
+    del item.smooth.update
+    from core.history import MetricHistory
+
+    hub.histories[2] = MetricHistory()  # run 2 started again (a restart, a rewind): steps from 1
+    restarted = frame(2, 9, 1, 30)
+    assert panel._overlays[(2, "loss")].x[0] == 1
+    np.testing.assert_array_equal(panel._overlays[(2, "loss")].x, hub.histories[2].arrays("loss")[0])
+    panel.smooth_slider.setValue(40)  # smoothing changed: rebuilt with it
+    np.testing.assert_allclose(panel._overlays[(2, "loss")].y[-1],
+                               ema(hub.histories[2].arrays("loss")[1], 0.4)[-1], rtol=1e-9)
+    assert restarted.size == 30

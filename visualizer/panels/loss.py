@@ -566,16 +566,17 @@ class _Curve:
     history of the metric; new points are folded in (EMA state kept), and the whole is rebuilt from the
     history when core has averaged older points (the history then holds far fewer points than here)."""
 
-    def __init__(self, plot: pg.PlotItem, metric: Metric, color: str):
+    def __init__(self, plot: pg.PlotItem, metric: Metric, color: str, width: float = 2.0, raw: bool = True):
         c = QtGui.QColor(color)
         faint = QtGui.QColor(c)
         faint.setAlpha(50)
         self.color = c
         style = QtCore.Qt.PenStyle.DashLine if metric.baseline_of else QtCore.Qt.PenStyle.SolidLine
-        self.raw = LiveCurve(pg.mkPen(faint, width=1))
-        self.smooth = LiveCurve(pg.mkPen(c, width=2, style=style), name=metric.label)
+        self.raw = LiveCurve(pg.mkPen(faint, width=1)) if raw else None  # (another run's overlay: none)
+        self.smooth = LiveCurve(pg.mkPen(c, width=width, style=style), name=metric.label)
         for item in (self.raw, self.smooth):
-            plot.addItem(item, ignoreBounds=True)  # (the panel fits the view itself: _autoscale)
+            if item is not None:
+                plot.addItem(item, ignoreBounds=True)  # (the panel fits the view itself: _autoscale)
         self.metric = metric
         self.name = metric.name
         self.group = metric.group
@@ -679,7 +680,7 @@ class _Curve:
             self.raw.setData(x, self.raw_y, appended=new, resampled=resampled)  # (training never records NaN)
             if not self.raw.isVisible() and self.enabled:
                 self.raw.show()
-        elif self.raw.isVisible():
+        elif self.raw is not None and self.raw.isVisible():
             self.raw.hide()
         self.smooth.setData(x, self.y, appended=new, resampled=resampled)
 
@@ -687,14 +688,21 @@ class _Curve:
     def shows_raw(self) -> bool:
         """The faint raw curve is drawn when smoothing makes a visible difference (an evaluation metric,
         recorded every k steps, is smoothed by alpha ** k: with 0.8 and k = 25, not at all)."""
-        return self.point_alpha > RAW_MIN_ALPHA
+        return self.raw is not None and self.point_alpha > RAW_MIN_ALPHA
+
+    def remove(self) -> None:
+        """Take the curve's lines off its plot."""
+        for item in (self.raw, self.smooth):
+            if item is not None:
+                self.plot.removeItem(item)
 
     def set_enabled(self, on: bool) -> None:
         self.enabled = bool(on)
         if self.enabled:
             self.draw()
         self.smooth.setVisible(self.enabled)
-        self.raw.setVisible(self.enabled and self.shows_raw)
+        if self.raw is not None:
+            self.raw.setVisible(self.enabled and self.shows_raw)
 
     def drawn_points(self) -> int:
         xd = self.smooth.xData
@@ -709,6 +717,8 @@ class LossPanel(Panel):
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(session, parent)
         self._curves: dict[str, _Curve] = {}
+        self._overlays: dict[tuple[int, str], _Curve] = {}  # (run id, metric) -> another run's curve (no raw line)
+        self._fork_lines: dict[int, pg.InfiniteLine] = {}
         self._metrics = metric_table(getattr(getattr(session, "spec", None), "cls", None).metrics
                                      if hasattr(getattr(session, "spec", None), "cls") else ())
         self._needs_redraw = False
@@ -796,8 +806,6 @@ class LossPanel(Panel):
 
         session.metrics_reset.connect(self._on_reset)
         session.live_param_changed.connect(self._on_live_param)
-        self._overlays: dict[tuple[int, str], pg.PlotDataItem] = {}  # (run id, metric) -> another run's curve
-        self._fork_lines: dict[int, pg.InfiniteLine] = {}
         if hasattr(session, "run_points"):
             session.run_points.connect(self._on_run_points)
             session.runs_changed.connect(self._on_runs_changed)
@@ -906,6 +914,10 @@ class LossPanel(Panel):
                 self._new_curve(name, steps, values)
             else:
                 curve.set(steps, values, alpha)
+        if names is None and hasattr(self.session, "run_points"):  # other runs' curves, from their histories
+            self._clear_overlays()  # (points that came while the panel was hidden were not folded in)
+            for rid in self._overlay_runs():
+                self._draw_overlay(rid)
         self._autoscale()
 
     def _new_curve(self, name: str, steps: np.ndarray, values: np.ndarray) -> _Curve:
@@ -1119,7 +1131,7 @@ class LossPanel(Panel):
         """Run id -> the metrics of that run drawn over the shown run's curves (for tests)."""
         out: dict[int, list[str]] = {}
         for (rid, name), item in self._overlays.items():
-            if item.isVisible():
+            if item.smooth.isVisible():
                 out.setdefault(rid, []).append(name)
         return out
 
@@ -1130,21 +1142,22 @@ class LossPanel(Panel):
 
     def _on_run_points(self, run: int, snapshot: Snapshot) -> None:
         if self.isVisible() and run in self._overlay_runs():
-            self._draw_overlay(run)
+            self._draw_overlay(run, snapshot)
 
     def _on_runs_changed(self, runs: Any) -> None:
         wanted = set(self._overlay_runs())
         for key in [k for k in self._overlays if k[0] not in wanted]:
-            item = self._overlays.pop(key)
-            item.plot_item.removeItem(item)
+            self._overlays.pop(key).remove()
         for rid in [r for r in self._fork_lines if r not in wanted]:
             self.loss_plot.removeItem(self._fork_lines.pop(rid))
         for rid in wanted:
             self._draw_overlay(rid)
 
-    def _draw_overlay(self, run: int) -> None:
+    def _draw_overlay(self, run: int, snapshot: Snapshot | None = None) -> None:
         """Run ``run``'s curves (its smoothed loss-plot metrics and the shown quality metrics) in its colour,
-        and a line at the step it was forked from the shown run's lineage."""
+        and a line at the step it was forked from the shown run's lineage. ``snapshot``: that run's new
+        points, folded in as the shown run's are (a strip repainted, not the plot); without one, or when the
+        smoothing changed or the run started again, a curve is built from the run's history."""
         from visualizer.panels.runs import run_color
 
         history = self.session.histories.get(run)
@@ -1153,21 +1166,29 @@ class LossPanel(Panel):
             return
         color = QtGui.QColor(run_color(run))
         for name, curve in self._curves.items():
-            if not curve.enabled or curve.group == "diagnostic" or name not in history:
-                continue
-            x, v = history.arrays(name)
-            if x.size == 0:
-                continue
-            y = ema(v, curve.point_alpha) if self.alpha > 0 else v
             item = self._overlays.get((run, name))
-            if item is None:
-                item = LiveCurve(pg.mkPen(color, width=1.5))
-                curve.plot.addItem(item, ignoreBounds=True)
-                item.plot_item = curve.plot
-                item.setToolTip(f"{info.name}: {curve.metric.label}")
-                self._overlays[(run, name)] = item
-            item.setData(x, y, skipFiniteCheck=True)
-            item.setVisible(True)
+            if not curve.enabled or curve.group == "diagnostic" or name not in history:
+                if item is not None and item.smooth.isVisible():
+                    item.smooth.setVisible(False)
+                continue
+            steps, _ = snapshot.metrics.get(name, ((), ())) if snapshot is not None else ((), ())
+            new = np.asarray(steps)
+            if item is None or item.alpha != self.alpha or not item.x.size or (new.size and new[0] <= item.x[-1]):
+                x, v = history.arrays(name)
+                if x.size == 0:
+                    continue
+                if item is None:
+                    item = self._overlays[(run, name)] = _Curve(curve.plot, curve.metric, color.name(), width=1.5,
+                                                                raw=False)
+                    item.smooth.setToolTip(f"{info.name}: {curve.metric.label}")
+                item.set(x, v, self.alpha)
+            elif new.size:
+                if item.x.size > 2 * len(history.series(name)):  # its history averaged older points
+                    item.resample(*history.arrays(name), new.size)
+                else:
+                    item.extend(new, snapshot.metrics[name][1])
+            if not item.smooth.isVisible():
+                item.smooth.setVisible(True)
         if info.parent is not None and info.fork_step and run not in self._fork_lines:
             line = pg.InfiniteLine(pos=info.fork_step, angle=90, movable=False,
                                    pen=pg.mkPen(color, width=1, style=QtCore.Qt.PenStyle.DotLine),
@@ -1178,7 +1199,7 @@ class LossPanel(Panel):
 
     def _clear_overlays(self) -> None:
         for item in self._overlays.values():
-            item.plot_item.removeItem(item)
+            item.remove()
         self._overlays.clear()
         for line in self._fork_lines.values():
             self.loss_plot.removeItem(line)
