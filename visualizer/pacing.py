@@ -10,7 +10,7 @@ Both rates adapt to what each kind of frame costs the GUI thread (:meth:`FramePa
 worker reads the GUI thread's CPU clock, so a frame's cost is all the GUI did until the next one,
 repaints and timers included), so that at full speed the GUI takes a bounded share (~6.5%; about 5%
 in practice) of the CPU: a CPU-millisecond the GUI spends is one the process does not train. An expensive
-probe or views computation is asked for less often (each at most ~1% of the training time). When a speed
+probe or views computation is asked for less often (each at most ~0.5% of the training time). When a speed
 cap holds training back, drawing costs no training and frames come at the fastest rates.
 """
 from __future__ import annotations
@@ -21,9 +21,10 @@ LIGHT_INTERVAL = (1 / 12, 1 / 4)  # metric-only frames at full speed: 4..12 Hz (
 CAPPED_LIGHT_INTERVAL = 1 / 20  # ... and 20 Hz when a speed cap holds training back (drawing then costs no training)
 HEAVY_INTERVAL = (1 / 8, 2 / 3)  # frames with a probe and/or views: 1.5..8 Hz
 LIGHT_FRACTION = 0.05  # share of the time the GUI may spend drawing light frames (a light frame of ~4 ms: ~12/s)
-HEAVY_FRACTION = 0.015  # ... and heavy ones (together ~6.5%, and the worker's probe and views ~1% each)
+HEAVY_FRACTION = 0.015  # ... and heavy ones (together ~6.5%; the worker's probe and views ~0.5% each)
 VIEWS_INTERVAL = 0.5  # views (samples, forecasts) at most twice a second
-COST_FRACTION = 0.01  # computing the probe, and the views, each take at most ~1% of the training time
+COST_FRACTION = 0.005  # computing the probe, and the views, each take at most ~0.5% of the training time (char-lm's
+# samples, ~9 ms: every ~1.7 s at full speed)
 CAPPED_FRACTION = 0.5  # when a speed cap holds training back, drawing may use half the time
 
 
