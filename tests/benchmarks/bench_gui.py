@@ -68,6 +68,27 @@ def headless(experiment: str, preset: str | None, seconds: float, seed: int = 0)
     return n, time.perf_counter() - t0, time.process_time() - c0
 
 
+def _loop_probe():
+    """The event-loop probe: a precise QTimer every PROBE_S; each firing appends its lateness (seconds) to
+    ``lateness``; set ``expected[0]`` to when the next firing is due before starting it."""
+    from PySide6 import QtCore
+
+    lateness: list[float] = []
+    expected = [0.0]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        lateness.append(max(0.0, now - expected[0]))
+        expected[0] = now + PROBE_S
+
+    timer = QtCore.QTimer()
+    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    timer.setInterval(int(PROBE_S * 1000))
+    timer.timeout.connect(tick)
+    timer.tick = tick  # (kept alive with the timer)
+    return timer, lateness, expected
+
+
 def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
              blas_threads: int | None = None, warmup: float = 2.0) -> dict[str, float]:
     import numpy as np
@@ -88,18 +109,7 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     s.step_n(1)  # warm-up, like the headless run
     _wait(app, lambda: s.step >= 1, time.monotonic() + 120)
 
-    lateness: list[float] = []
-    expected = [0.0]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        lateness.append(max(0.0, now - expected[0]))
-        expected[0] = now + PROBE_S
-
-    timer = QtCore.QTimer()
-    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-    timer.setInterval(int(PROBE_S * 1000))
-    timer.timeout.connect(tick)
+    timer, lateness, expected = _loop_probe()
 
     worker = s._worker
     _wait(app, lambda: worker.thread_ident is not None and worker.runs is not None, time.monotonic() + 60)
@@ -171,18 +181,7 @@ def interleaved(experiment: str, preset: str | None, seconds: float, block: floa
     bare = Trainer(cls(cls.preset_config(preset), seed))
     bare.step()
 
-    lateness: list[float] = []
-    expected = [0.0]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        lateness.append(max(0.0, now - expected[0]))
-        expected[0] = now + PROBE_S
-
-    timer = QtCore.QTimer()
-    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-    timer.setInterval(int(PROBE_S * 1000))
-    timer.timeout.connect(tick)
+    timer, lateness, expected = _loop_probe()
 
     def run_loop(secs: float) -> None:
         loop = QtCore.QEventLoop()  # the real event loop, as in the app (no polling)
