@@ -504,3 +504,22 @@ def test_another_runs_curve_is_folded_in_as_it_trains(panel, hub, qtbot):
     np.testing.assert_allclose(panel._overlays[(2, "loss")].y[-1],
                                ema(hub.histories[2].arrays("loss")[1], 0.4)[-1], rtol=1e-9)
     assert restarted.size == 30
+
+
+def test_a_frame_longer_than_the_history_keeps_at_full_resolution_is_rebuilt(panel, hub, qtbot):
+    """When one frame brings more points than the history keeps at full resolution (a stalled GUI), some of
+    the new points are averaged already: the curve is rebuilt from the history rather than folded."""
+    seq, last = 0, 0
+    for k in (3000, 3000, 3000, 3000):
+        seq += 1
+        s = np.arange(last + 1, last + k + 1)
+        last = int(s[-1])
+        feed(hub, seq, {"loss": (s, 1.0 / np.sqrt(s))})
+    c = panel._curves["loss"]
+    qtbot.wait(1)  # (painted: the curve has folded its points)
+    assert c.smooth._bins is not None
+    s = np.arange(last + 1, last + 9001)  # far more than `recent` (2048) new points at once
+    feed(hub, seq + 1, {"loss": (s, 1.0 / np.sqrt(s))})
+    x = hub.history.arrays("loss")[0]
+    np.testing.assert_array_equal(c.x, x)  # the history's arrays, as they are
+    assert np.all(np.diff(c.smooth.xData) > 0) and c.smooth._bins is None  # rebuilt: folded again when painted

@@ -611,6 +611,9 @@ class _Curve:
         goes on where it was); what is drawn of the older points stays (no repaint), the new ones are drawn."""
         s = np.asarray(steps, dtype=np.float64)
         v = np.asarray(values, dtype=np.float64)
+        if new > s.size or (new and self.x.size and s[s.size - new] <= self.x[-1]):
+            self.set(s, v, self.alpha)  # (a frame so long that the history averaged some of its new points)
+            return
         sm = ema(v, self.point_alpha) if self.alpha > 0 else v
         n = s.size
         self._buf = np.empty((3, max(2 * n, 1024)))
