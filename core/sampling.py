@@ -166,7 +166,7 @@ class _LSTMStep:
     def __init__(self, layer: Any, state: Any, B: int):
         from core.nn.lstm import blocked_dot
         D, H, dt = layer.input_size, layer.hidden_size, layer.dtype
-        Wxb, Wh_sT = layer._scaled()  # (D+1, 4H), (4H, H): what forward computes on every call
+        Wxb, Wh_sT = layer.scaled_weights()  # (D+1, 4H), (4H, H): what forward computes on every call
         self.WxbT, self.D = Wxb.T, D
         h, c = state
         self.A = A = np.empty((2, 5 * H, B), dt)  # slot s: [i, f, o, g, c_prev] of the step reading slot s
@@ -235,7 +235,7 @@ class _GRUStep:
     """core.nn.gru.GRU.forward for T = 1 with h0 given."""
 
     def __init__(self, layer: Any, state: Any, B: int):
-        from core.nn.gru import _col_blocks
+        from core.nn.gru import col_blocks
         H, dt, p = layer.hidden_size, layer.dtype, layer.params
         scale = np.ones(3 * H, dt)
         scale[:2 * H] = 0.5  # r, z pre-activations halved: sigmoid(a) = 0.5 tanh(a/2) + 0.5
@@ -252,7 +252,7 @@ class _GRUStep:
         self.hs = hs = np.empty((2, B, H), dt)
         hs[0] = state
         self.tmp = np.empty((B, H), dt)
-        self.cols = _col_blocks(self.Wh_s, B)
+        self.cols = col_blocks(self.Wh_s, B)
         self.half = np.array(0.5, dt)
         self.H = H
         self.slots = [(hs[s], hs[1 - s], hs[1 - s:2 - s]) for s in (0, 1)]

@@ -33,7 +33,7 @@ from core.nn.rnn import RecurrentLayer
 _MAX_COL_BLOCKS = 8
 
 
-def _col_blocks(w: np.ndarray, b: int) -> list[tuple[slice, np.ndarray]] | None:
+def col_blocks(w: np.ndarray, b: int) -> list[tuple[slice, np.ndarray]] | None:
     """Column blocks [(slice, w[:, slice])] for the batch-major product (b, K) @ w (K, N), so
     that each block takes OpenBLAS's small-matrix GEMM kernel (see core.nn.lstm.gemm_row_blocks;
     ``np.matmul``, as the blocks of ``out`` are strided); None for one product."""
@@ -88,7 +88,7 @@ class GRU(RecurrentLayer):
         tmp = np.empty((B, H), self.dtype)
         half = np.array(0.5, self.dtype)  # 0-d array: cheaper in a ufunc than a Python float
         dot, add, multiply, subtract, tanh, matmul = np.dot, np.add, np.multiply, np.subtract, np.tanh, np.matmul
-        cols = _col_blocks(Wh_s, B)  # None: one product per step
+        cols = col_blocks(Wh_s, B)  # None: one product per step
         for hp_t, xp_t, hprz_t, hn_t, rz_t, r_t, z_t, n_t, xn_t, h_prev, h_t in zip(
                 hp, xp, hp[:, :, :2 * H], hp[:, :, 2 * H:], rz, rz[:, :, :H], rz[:, :, H:], n, xn, hs[:-1], hs[1:]):
             if cols is None:
@@ -145,7 +145,7 @@ class GRU(RecurrentLayer):
             dh[T] += dh_T
         tmp = np.empty((B, H), self.dtype)
         dot, add, multiply, matmul = np.dot, np.add, np.multiply, np.matmul
-        cols = [(c, w_c, tmp[:, c]) for c, w_c in _col_blocks(WhT, B) or ()]  # []: one product per step
+        cols = [(c, w_c, tmp[:, c]) for c, w_c in col_blocks(WhT, B) or ()]  # []: one product per step
         steps = zip(dh[:0:-1, :, None, :], P[::-1], Q[::-1], Qh[::-1], Q[::-1, :, 3], dh[-2::-1])
         for dh_t, p_t, q, qh, dh_direct, dh_prev in steps:
             multiply(dh_t, p_t, out=q)

@@ -228,7 +228,7 @@ class LSTM(RecurrentLayer):
         b[H:2 * H] += forget_bias
         Wx, Wh = self._uniform(rng, D, 4 * H), self._uniform(rng, H, 4 * H)
         # the three parameters are views of one block [Wx; b; Wh] (D+1+H, 4H), so that the scaled
-        # copy the forward pass needs is 3 NumPy calls, not 9 (see _scaled)
+        # copy the forward pass needs is 3 NumPy calls, not 9 (see scaled_weights)
         self._W = np.concatenate([Wx, b[None, :], Wh])
         self.params = {"Wxh": self._W[:D], "Whh": self._W[D + 1:], "bh": self._W[D]}
 
@@ -236,8 +236,9 @@ class LSTM(RecurrentLayer):
     # per-step operand is one contiguous block (no per-row strides, which cost a loop per
     # row in NumPy's ufuncs). Gate columns of the scaled weight copies are ordered
     # [i, f, o, g]: the three sigmoid gates are one block and g sits next to c_{t-1}.
-    def _scaled(self) -> tuple[np.ndarray, np.ndarray]:
-        """(Wxb (D+1, 4H) = [Wx_s; b_s], Wh_sT (4H, H) = Wh_s^T): gate columns in [i, f, o, g]
+    def scaled_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """The weights as the forward pass uses them (also by ``core.sampling``'s one-step sampler):
+        (Wxb (D+1, 4H) = [Wx_s; b_s], Wh_sT (4H, H) = Wh_s^T): gate columns in [i, f, o, g]
         order, sigmoid gates halved. Wh_sT is a C-contiguous copy for H >= 64 (the per-step GEMM
         reads a C-order A faster: measured H=512 f32 785 vs 910 us a step unblocked, 10% with the
         row blocks, which repays the copy from H ~ 64 up), else a Fortran-order view; other
@@ -268,7 +269,7 @@ class LSTM(RecurrentLayer):
         T, B = x.shape[:2]
         H = self.hidden_size
         h0, c0 = self._check_state("h0", h0, B)
-        Wxb, Wh_sT = self._scaled()  # (D+1, 4H), (4H, H)
+        Wxb, Wh_sT = self.scaled_weights()  # (D+1, 4H), (4H, H)
         D = self.input_size
 
         # A[t] = [i_t, f_t, o_t, g_t, c_{t-1}] each (H, B): (T+1, 5H, B); A[T] holds only c_{T-1}

@@ -149,7 +149,7 @@ def test_zero_initial_state_skips_only_zero_products(T):
 def test_gru_blocked_products_equal_the_plain_ones(monkeypatch, dy_every_step):
     """GRU (batch-major): column blocks of the recurrent weight, forward 16 + 8 of 24 columns,
     backward 6 + 2 of 8."""
-    from core.nn.gru import GRU, _col_blocks
+    from core.nn.gru import GRU, col_blocks
     rng = np.random.default_rng(6)
     T, B, D, H = 5, 3, 4, 8
     x = rng.standard_normal((T, B, D))
@@ -166,8 +166,8 @@ def test_gru_blocked_products_equal_the_plain_ones(monkeypatch, dy_every_step):
     plain = run()
     monkeypatch.setattr(lstm_mod, "_SMALL_GEMM_MNK", 500)
     monkeypatch.setattr(lstm_mod, "_small_gemm", [True])
-    assert [c.stop - c.start for c, _ in _col_blocks(np.zeros((H, 3 * H)), B)] == [16, 8]
-    assert [c.stop - c.start for c, _ in _col_blocks(np.zeros((3 * H, H)), B)] == [6, 2]
+    assert [c.stop - c.start for c, _ in col_blocks(np.zeros((H, 3 * H)), B)] == [16, 8]
+    assert [c.stop - c.start for c, _ in col_blocks(np.zeros((3 * H, H)), B)] == [6, 2]
     for a, b in zip(plain, run()):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
