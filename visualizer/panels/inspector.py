@@ -35,6 +35,7 @@ from visualizer.widgets.fastitems import Bars, Marks
 
 TOP_K = 5
 STATE_MIN_VIEW_H = 220  # below this plot-area height (with the selectors shown) the state bars give way to the output
+OUT_LABEL_MIN_VIEW_H = 160  # below this plot-area height the output axis' label goes (it would be cut off)
 COMPACT_VIEW_H = 170  # below this, the top 3 classes instead of 5
 NEUTRAL = "#90a4ae"
 
@@ -186,6 +187,11 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         show = self._has_layers and self.state_fits()
         if show != self.state_plot.isVisible():
             self.state_plot.setVisible(show)
+        # beside the state bars the output keeps room for five bars; alone in a short dock it takes what
+        # there is (fewer bars, see top_k) rather than being cut off at the bottom
+        out_min = 120 if show or not self._has_layers else 90
+        if self.out_plot.minimumHeight() != out_min:
+            self.out_plot.setMinimumHeight(out_min)
         # the layer/state selectors only make sense next to the state bars they choose
         if (self._has_layers and show) != self.selectors.isVisibleTo(self):
             self.selectors.setVisible(self._has_layers and show)
@@ -203,6 +209,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
 
     def _after_resize(self) -> None:
         self._update_state_visibility()
+        self._fit_out_label()
         if self.probe is not None and self._is_classifier():
             self._draw_output(self.current_t())  # the number of bars may change with the height
 
@@ -344,7 +351,16 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
 
     def _set_out_label(self, text: str) -> None:
         if self._changed("out_label", text):  # (an axis label change relayouts the plot)
-            self.out_plot.setLabel("bottom", text)
+            self.out_plot.setLabel("bottom", text)  # (pyqtgraph shows the label again)
+            self._fit_out_label()
+
+    def _fit_out_label(self) -> None:
+        """The output axis' label only where the plot area has room for it (in a short dock it would be
+        cut off; the verdict line below says what the bars are)."""
+        room = self.view.height() >= OUT_LABEL_MIN_VIEW_H
+        axis = self.out_plot.getAxis("bottom")
+        if axis.label.isVisible() != room:
+            axis.showLabel(room)
 
     def output_bars(self) -> tuple[list[str], np.ndarray]:
         """(labels, widths) of the output bars currently shown, top first, for tests."""
