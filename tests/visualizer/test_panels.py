@@ -1246,3 +1246,23 @@ def test_crowded_labels_never_cover_each_other(qtbot, hub):
                 spans.append((left, left + w))
             spans.sort()
             assert spans and all(a[1] <= b[0] + 1e-6 for a, b in zip(spans, spans[1:])), (width, spans)
+
+
+def test_inspector_in_a_short_dock_keeps_its_lines_whole(qtbot, hub):
+    """A short inspector (a 1280x720 window): the output plot takes what room there is (fewer bars), its
+    axis label goes (it would be cut), and stays gone when a probe sets it again; tall again: it is back."""
+    from visualizer.panels.inspector import InspectorPanel
+
+    panel = make(qtbot, InspectorPanel, hub)
+    hub.push(char_probe())
+    axis = panel.out_plot.getAxis("bottom")
+    panel.resize(360, 190)
+    qtbot.waitUntil(lambda: not axis.label.isVisible(), timeout=2000)
+    assert panel.height() == 190 and panel.minimumHeight() <= 190
+    assert panel.out_plot.minimumHeight() == 90 and not panel.state_plot.isVisible()
+    hub.push(char_probe())  # (pyqtgraph's setLabel shows a label again)
+    hub.set_timestep(1)
+    assert not axis.label.isVisible()
+    panel.resize(700, 500)
+    qtbot.waitUntil(lambda: axis.label.isVisible(), timeout=2000)
+    assert panel.out_plot.minimumHeight() == 120
