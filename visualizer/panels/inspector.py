@@ -99,6 +99,9 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self.out_plot.hideButtons()
         self.out_plot.invertY(True)  # rank 1 on top
         style_axis(self.out_plot.getAxis("left"), 110)
+        # (no pixel cache for this axis: its ticks change with every probe and timestep anyway, and in a
+        # short dock the cached image went stale: the default 0 ... 1 ticks stayed instead of the output's name)
+        self.out_plot.getAxis("left").setCacheMode(QtWidgets.QGraphicsItem.CacheMode.NoCache)
         style_axis(self.out_plot.getAxis("bottom"))
         self.out_bars = Bars(x0=[], y=[], width=[], height=0.7, pen=pg.mkPen(None))
         self._brush = {c: QtGui.QBrush(pg.mkColor(c)) for c in (RIGHT, WRONG, NEUTRAL, POSITIVE, NEGATIVE)}
