@@ -494,10 +494,15 @@ def test_another_runs_curve_is_folded_in_as_it_trains(panel, hub, qtbot):
     np.testing.assert_allclose(item.y, ema(np.concatenate(values), item.point_alpha), rtol=1e-9)
     assert "loss" in panel.overlaid()[2]
     del item.smooth.update
+    panel.set_series_visible("loss", False)  # hiding a series hides the other runs' curves of it too
+    assert "loss" not in panel.overlaid().get(2, [])
+    panel.set_series_visible("loss", True)
+    frame(2, 20, 1 + 50 * 8)
+    assert "loss" in panel.overlaid()[2]
     from core.history import MetricHistory
 
     hub.histories[2] = MetricHistory()  # run 2 started again (a restart, a rewind): steps from 1
-    restarted = frame(2, 9, 1, 30)
+    restarted = frame(2, 21, 1, 30)
     assert panel._overlays[(2, "loss")].x[0] == 1
     np.testing.assert_array_equal(panel._overlays[(2, "loss")].x, hub.histories[2].arrays("loss")[0])
     panel.smooth_slider.setValue(40)  # smoothing changed: rebuilt with it

@@ -963,6 +963,9 @@ class LossPanel(Panel):
             self.legend.set_checked(name, bool(on) if curve is not None else False)
             return
         curve.set_enabled(on)
+        for (rid, n), item in self._overlays.items():  # other runs' curves of that series follow (shown again:
+            if n == name and not on:  # drawn afresh with their next points or the next redraw)
+                item.smooth.setVisible(False)
         if on and self.legend.entry(name) is None:  # a diagnostic shown for the first time
             self.legend.add(name, curve.metric.label, curve.smooth.opts["pen"])
         self.legend.set_checked(name, on)
