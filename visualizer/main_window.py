@@ -98,6 +98,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = TrainingSession(spec, parent=self, start=False)
         self.session.pause_at_goal = True  # Play trains up to the preset's length, then pauses
         self._goal_noted = False
+        self._shown_step = 0  # the step the counter and the progress bar last showed
         self._cls: type | None = None
         self.panels: dict[str, QtWidgets.QWidget] = {}
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
@@ -147,7 +148,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._restore_window()
         s.start()
         self._progress_t = -1e9
-        self._shown_step = 0  # the step the counter and the progress bar last showed
         self._stats_timer = QtCore.QTimer(self)
         self._stats_timer.setInterval(STATUS_INTERVAL_MS)
         self._stats_timer.timeout.connect(self._update_stats)
@@ -234,13 +234,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.fps_label = QtWidgets.QLabel("0 fps")
         self.fps_label.setToolTip("Panel redraws per second")
         fm = self.fontMetrics()
+        self._permanent = [self.progress]  # (what a message's room is measured against)
         for w, widest in ((self.state_label, "running"), (self.step_label, "step 10,000,000"),
                           (self.speed_label, "100,000 steps/s"), (self.fps_label, "100 fps")):
             # a fixed size, wide enough for what they will show: a new text (several times a second) then
             # repaints the label only; a label whose size may change re-lays out the whole window
             w.setFixedSize(max(110, fm.horizontalAdvance(widest) + 12), w.sizeHint().height())
             bar.addPermanentWidget(w)
-        self._permanent = [self.progress, self.state_label, self.step_label, self.speed_label, self.fps_label]
+            self._permanent.append(w)
         bar.messageChanged.connect(lambda text: text or bar.setToolTip(""))  # (a message gone: its tooltip too)
 
     def _build_menus(self) -> None:

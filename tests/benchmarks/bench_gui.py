@@ -89,13 +89,19 @@ def _loop_probe():
     return timer, lateness, expected
 
 
-def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
-             blas_threads: int | None = None, warmup: float = 2.0) -> dict[str, float]:
-    import numpy as np
+def _run_loop(seconds: float) -> None:
+    """The real event loop, as in the app (no polling), for ``seconds``."""
     from PySide6 import QtCore
 
-    from visualizer.app import application, limit_blas_threads
-    from visualizer.app import _wait
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def _playing_window(experiment: str, preset: str | None, seed: int, blas_threads: int | None, warmup: float):
+    """The RNN Lab window (1600x1000) training at full speed for ``warmup`` s: (app, window, session,
+    worker, the training thread's CPU clock)."""
+    from visualizer.app import _wait, application, limit_blas_threads
     from visualizer.main_window import MainWindow
 
     app = application()
@@ -108,9 +114,6 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     _wait(app, lambda: s.state in ("idle", "paused"), time.monotonic() + 120)
     s.step_n(1)  # warm-up, like the headless run
     _wait(app, lambda: s.step >= 1, time.monotonic() + 120)
-
-    timer, lateness, expected = _loop_probe()
-
     worker = s._worker
     _wait(app, lambda: worker.thread_ident is not None and worker.runs is not None, time.monotonic() + 60)
     worker_clock = time.pthread_getcpuclockid(worker.thread_ident)  # the training thread's CPU time
@@ -118,9 +121,16 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     s.pause_at_goal = False  # train flat out past the preset's length (the window pauses there by default)
     s.play()
     if warmup > 0:
-        warm = QtCore.QEventLoop()
-        QtCore.QTimer.singleShot(int(warmup * 1000), warm.quit)
-        warm.exec()
+        _run_loop(warmup)
+    return app, w, s, worker, worker_clock
+
+
+def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
+             blas_threads: int | None = None, warmup: float = 2.0) -> dict[str, float]:
+    import numpy as np
+
+    app, w, s, worker, worker_clock = _playing_window(experiment, preset, seed, blas_threads, warmup)
+    timer, lateness, expected = _loop_probe()
     start_step = worker.runs.run.step
     worker_cpu0 = time.clock_gettime(worker_clock)
     gui_cpu0 = time.thread_time()
@@ -129,9 +139,7 @@ def windowed(experiment: str, preset: str | None, seconds: float, seed: int = 0,
     expected[0] = time.perf_counter() + PROBE_S
     timer.start()
     t0 = time.perf_counter()
-    loop = QtCore.QEventLoop()  # the real event loop, as in the app (no polling)
-    QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
-    loop.exec()
+    _run_loop(seconds)
     elapsed = time.perf_counter() - t0
     timer.stop()
     gui_cpu = time.thread_time() - gui_cpu0
@@ -160,41 +168,16 @@ def interleaved(experiment: str, preset: str | None, seconds: float, block: floa
     whole process (GUI thread, training thread, Qt's own threads). Each B block starts after 0.3 s of
     playing and each A block after the pause has been drawn, so the switches are not measured."""
     import numpy as np
-    from PySide6 import QtCore
 
     from core.experiments import registry
     from core.trainer import Trainer
-    from visualizer.app import _wait, application, limit_blas_threads
-    from visualizer.main_window import MainWindow
+    from visualizer.app import _wait
 
-    app = application()
-    if blas_threads is not None:
-        limit_blas_threads(blas_threads)
-    w = MainWindow(experiment, preset=preset, seed=seed)
-    w.resize(1600, 1000)
-    w.show()
-    s = w.session
-    _wait(app, lambda: s.state in ("idle", "paused"), time.monotonic() + 120)
-    s.step_n(1)
-    _wait(app, lambda: s.step >= 1, time.monotonic() + 120)
     cls = registry.get(experiment)
     bare = Trainer(cls(cls.preset_config(preset), seed))
     bare.step()
-
+    app, w, s, worker, worker_clock = _playing_window(experiment, preset, seed, blas_threads, warmup)
     timer, lateness, expected = _loop_probe()
-
-    def run_loop(secs: float) -> None:
-        loop = QtCore.QEventLoop()  # the real event loop, as in the app (no polling)
-        QtCore.QTimer.singleShot(int(secs * 1000), loop.quit)
-        loop.exec()
-
-    worker = s._worker
-    _wait(app, lambda: worker.thread_ident is not None and worker.runs is not None, time.monotonic() + 60)
-    worker_clock = time.pthread_getcpuclockid(worker.thread_ident)
-    s.set_speed_cap(None)
-    s.pause_at_goal = False
-    s.play()
-    run_loop(warmup)
     acc = dict.fromkeys(("a_steps", "a_wall", "a_cpu", "b_steps", "b_wall", "b_cpu", "b_worker", "b_gui",
                          "frames", "heavy"), 0.0)
     pairs = max(1, round(seconds / block))
@@ -204,13 +187,13 @@ def interleaved(experiment: str, preset: str | None, seconds: float, block: floa
                 if s.state != "running":
                     s.play()
                     _wait(app, lambda: s.state == "running", time.monotonic() + 10)
-                    run_loop(0.3)
+                    _run_loop(0.3)
                 step0, f0, h0 = worker.runs.run.step, s.frames, s.heavy_frames
                 w0, g0, c0 = time.clock_gettime(worker_clock), time.thread_time(), time.process_time()
                 expected[0] = time.perf_counter() + PROBE_S
                 timer.start()
                 t0 = time.perf_counter()
-                run_loop(block)
+                _run_loop(block)
                 acc["b_wall"] += time.perf_counter() - t0
                 timer.stop()
                 acc["b_cpu"] += time.process_time() - c0
@@ -223,7 +206,7 @@ def interleaved(experiment: str, preset: str | None, seconds: float, block: floa
             else:
                 s.pause()
                 _wait(app, lambda: s.state == "paused", time.monotonic() + 10)
-                run_loop(0.2)  # the pause's frame drawn
+                _run_loop(0.2)  # the pause's frame drawn
                 gc.enable()  # (as headless: Python's collector runs as it allocates; the window collects on a timer)
                 n, t0, c0 = 0, time.perf_counter(), time.thread_time()
                 while time.perf_counter() - t0 < block:

@@ -377,7 +377,7 @@ def test_a_live_curve_repainting_only_new_strips_draws_what_a_full_redraw_draws(
                 region = region.united(t.mapRect(r).toAlignedRect())
             bound = QtCore.QRectF(region.boundingRect())
             opt.exposedRect = t.inverted()[0].mapRect(bound) & curve.boundingRect()
-            view = types.SimpleNamespace(paint_region=region, region_rects={})  # (a RegionView repainting)
+            view = types.SimpleNamespace(paint_region=region, region_strips={})  # (a RegionView repainting)
             widget = types.SimpleNamespace(parent=lambda: view)
             p.setClipRegion(region)
             p.setCompositionMode(QtGui.QPainter.CompositionMode.CompositionMode_Source)

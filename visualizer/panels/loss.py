@@ -457,7 +457,7 @@ class LiveCurve(pg.GraphicsObject):
         if region is not None:
             t = p.worldTransform()
             key = (t.m11(), t.m22(), t.dx(), t.dy())  # the curves of one plot share it: worked out once a repaint
-            cache = view_widget.region_rects
+            cache = view_widget.region_strips
             strips = cache.get((key, lo, hi))
             if strips is not None:
                 return strips
@@ -519,7 +519,7 @@ class RegionView(pg.GraphicsLayoutWidget):
 
     def paintEvent(self, ev: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt name)
         self.paint_region = ev.region()
-        self.region_rects: dict[tuple, list[QtCore.QRectF]] = {}  # the region in each plot's coordinates
+        self.region_strips: dict[tuple, list[tuple[float, float]]] = {}  # the region's strips in each plot's coordinates
         try:
             super().paintEvent(ev)
         finally:
@@ -604,6 +604,15 @@ class _Curve:
         self.x = self.raw_y = self.y = np.empty(0)
         self.extent = self.log_extent = None
         self.extend(steps, values)
+
+    def follow(self, series: Any, steps: np.ndarray, values: np.ndarray) -> None:
+        """New points of ``series`` (core's bounded history of this metric, which holds them already):
+        folded in, or, when the history has averaged older points since, its coarser arrays taken (without
+        redrawing the plot)."""
+        if self.x.size > 2 * len(series):
+            self.resample(*series.arrays(), np.asarray(steps).size)
+        else:
+            self.extend(steps, values)
 
     def resample(self, steps: np.ndarray, values: np.ndarray, new: int) -> None:
         """The history averaged older points: take its arrays (``new``: how many of their last points are
@@ -842,10 +851,7 @@ class LossPanel(Panel):
                 if name in history:
                     self._new_curve(name, *history.arrays(name))
             elif steps.size:
-                if curve.x.size > 2 * len(history.series(name)):  # core averaged older points: follow it
-                    curve.resample(*history.arrays(name), steps.size)  # (without redrawing the plot)
-                else:
-                    curve.extend(steps, values)
+                curve.follow(history.series(name), steps, values)
         self._autoscale()
 
     def showEvent(self, event: Any) -> None:  # noqa: N802
@@ -1189,10 +1195,7 @@ class LossPanel(Panel):
                     item.smooth.setToolTip(f"{info.name}: {curve.metric.label}")
                 item.set(x, v, self.alpha)
             elif new.size:
-                if item.x.size > 2 * len(history.series(name)):  # its history averaged older points
-                    item.resample(*history.arrays(name), new.size)
-                else:
-                    item.extend(new, snapshot.metrics[name][1])
+                item.follow(history.series(name), new, snapshot.metrics[name][1])
             if not item.smooth.isVisible():
                 item.smooth.setVisible(True)
         if info.parent is not None and info.fork_step and run not in self._fork_lines:
