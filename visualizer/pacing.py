@@ -2,14 +2,14 @@
 
 Two kinds of frame:
 
-* *light* — new metric points only (the loss curve, the step counter), 4–12 times a second (20 under a
+* *light* — new metric points only (the loss curve, the step counter), 4–11 times a second (20 under a
   speed cap);
-* *heavy* — also a fresh probe and/or views (heatmaps, inspector, samples), 1.5–8 times a second.
+* *heavy* — also a fresh probe and/or views (heatmaps, inspector, samples), 1–8 times a second.
 
 Both rates adapt to what each kind of frame costs the GUI thread (:meth:`FramePacer.drawn`: the
 worker reads the GUI thread's CPU clock, so a frame's cost is all the GUI did until the next one,
-repaints and timers included), so that at full speed the GUI takes a bounded share (~6.5%; about 5%
-in practice) of the CPU: a CPU-millisecond the GUI spends is one the process does not train. An expensive
+repaints and timers included), so that at full speed the GUI takes a bounded share (at most ~6%; 4-5%
+in practice: light frames of ~4 ms stop at 11 a second) of the CPU: a CPU-millisecond the GUI spends is one the process does not train. An expensive
 probe or views computation is asked for less often (each at most ~0.5% of the training time). When a speed
 cap holds training back, drawing costs no training and frames come at the fastest rates.
 """
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LIGHT_INTERVAL = (1 / 12, 1 / 4)  # metric-only frames at full speed: 4..12 Hz (faster costs training, shows nothing more)
+LIGHT_INTERVAL = (1 / 11, 1 / 4)  # metric-only frames at full speed: 4..11 Hz (faster costs training, shows nothing more)
 CAPPED_LIGHT_INTERVAL = 1 / 20  # ... and 20 Hz when a speed cap holds training back (drawing then costs no training)
-HEAVY_INTERVAL = (1 / 8, 2 / 3)  # frames with a probe and/or views: 1.5..8 Hz
-LIGHT_FRACTION = 0.05  # share of the time the GUI may spend drawing light frames (a light frame of ~4 ms: ~12/s)
-HEAVY_FRACTION = 0.015  # ... and heavy ones (together ~6.5%; the worker's probe and views ~0.5% each)
+HEAVY_INTERVAL = (1 / 8, 1.0)  # frames with a probe and/or views: 1..8 Hz
+LIGHT_FRACTION = 0.05  # share of the time the GUI may spend drawing light frames (up to ~4.5 ms a frame: 11/s)
+HEAVY_FRACTION = 0.01  # ... and heavy ones (~10 ms: once a second); the worker's probe and views ~0.5% each
 VIEWS_INTERVAL = 0.5  # views (samples, forecasts) at most twice a second
 COST_FRACTION = 0.005  # computing the probe, and the views, each take at most ~0.5% of the training time (char-lm's
 # samples, ~9 ms: every ~1.7 s at full speed)
@@ -58,6 +58,11 @@ class FramePacer:
         light = min(max(LIGHT_INTERVAL[0], self.gui_cost["light"] / LIGHT_FRACTION), LIGHT_INTERVAL[1])
         heavy = min(max(HEAVY_INTERVAL[0], self.gui_cost["heavy"] / HEAVY_FRACTION), HEAVY_INTERVAL[1])
         return light, heavy
+
+    def due_in(self, now: float, cap_binding: bool) -> float:
+        """Seconds until the next light frame is due (<= 0: now). The worker ends its training chunk then, so
+        frames come at the rate chosen, not up to a chunk late."""
+        return self._last_emit + self.intervals(cap_binding)[0] - now
 
     def decide(self, now: float, *, training: bool, new_points: bool, step: int, cap_binding: bool,
                forced: bool = False) -> Decision:

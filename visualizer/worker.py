@@ -118,7 +118,9 @@ class TrainingWorker(QtCore.QObject):
             runs = self.runs
             if self._stop.is_set() or runs is None:
                 continue
-            self._emit_events(runs.advance(CHUNK_SECONDS))
+            # a chunk of training, ending when the next frame is due (at least one step)
+            due = self._pacer.due_in(time.perf_counter(), runs.run.cap_binding)
+            self._emit_events(runs.advance(min(CHUNK_SECONDS, max(due, 0.0))))
             self._maybe_frame(runs)
 
     def _start(self, spec: RunSpec) -> None:

@@ -9,7 +9,8 @@ the dense start. Each round copies it exactly (core.runs.clone_experiment) twice
 ``--steps`` further steps, the same steps on the same data:
 
 * A: ``Trainer.step()`` in a bare loop;
-* B: a ``core.runs.RunSet`` driven like ``visualizer.worker``: ``advance(0.015)``, then a frame when
+* B: a ``core.runs.RunSet`` driven like ``visualizer.worker``: ``advance(0.015)`` (less when a frame is due
+  sooner), then a frame when
   ``visualizer.pacing.FramePacer`` (Qt-free) says so, with the probe/views it asks for (no GUI here, so
   its drawing costs are 0 and frames come at the fastest rates the pacer allows: the worker's worst case).
 
@@ -114,7 +115,7 @@ class Driven:
         c0 = time.thread_time()
         while run.step < target:
             runs.wait_time()
-            runs.advance(CHUNK_SECONDS)
+            runs.advance(min(CHUNK_SECONDS, max(pacer.due_in(self.clock(), run.cap_binding), 0.0)))
             now = self.clock()
             d = pacer.decide(now, training=runs.training, new_points=runs.has_new_points(), step=run.step,
                              cap_binding=run.cap_binding, forced=runs.wants("probe") or runs.wants("views"))

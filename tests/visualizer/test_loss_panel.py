@@ -528,3 +528,63 @@ def test_a_frame_longer_than_the_history_keeps_at_full_resolution_is_rebuilt(pan
     x = hub.history.arrays("loss")[0]
     np.testing.assert_array_equal(c.x, x)  # the history's arrays, as they are
     assert np.all(np.diff(c.smooth.xData) > 0) and c.smooth._bins is None  # rebuilt: folded again when painted
+
+
+def _render(panel):
+    from PySide6 import QtGui
+
+    view = panel.graphics
+    image = QtGui.QImage(view.viewport().size(), QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(0)
+    p = QtGui.QPainter(image)
+    view.render(p)
+    p.end()
+    return image
+
+
+def test_a_plot_s_lines_are_painted_by_its_layer_as_they_would_paint_themselves(panel, hub):
+    """Each plot's LiveCurves are painted by one CurveLayer (one paint call per repaint, not one per line):
+    the pixels are the ones the curves draw on their own; hiding a series takes its lines off at once,
+    and a reset takes the old curves off the layer."""
+    from PySide6 import QtWidgets
+
+    from visualizer.panels.loss import CurveLayer
+
+    no_contents = QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+    rng = np.random.default_rng(3)
+    steps = np.arange(1, 3001)
+    feed(hub, 1, {"loss": (steps, 2.0 / np.sqrt(steps) + 0.3 * rng.random(steps.size)),
+                  "accuracy": (steps, 1 - 1.0 / np.sqrt(steps)), "val_loss": (steps[::300], 2.0 / np.sqrt(steps[::300]))})
+    layer = CurveLayer.of(panel.loss_plot)
+    loss = panel._curves["loss"]
+    assert loss.smooth in layer.curves and loss.raw in layer.curves and panel._curves["val_loss"].smooth in layer.curves
+    assert panel._curves["accuracy"].smooth in CurveLayer.of(panel.metric_plot).curves
+    assert all(c.flags() & no_contents for c in layer.curves)
+    layered = _render(panel)
+    assert layer.paints > 0
+    for plot in (panel.loss_plot, panel.metric_plot):  # the same lines, each painting itself
+        lay = CurveLayer.of(plot)
+        for c in list(lay.curves):
+            lay.discard(c)
+            assert not c.flags() & no_contents
+    alone = _render(panel)
+    assert layered == alone
+    for plot in (panel.loss_plot, panel.metric_plot):
+        for c in panel._curves.values():
+            if c.plot is plot:
+                for item in (c.raw, c.smooth):
+                    if item is not None:
+                        CurveLayer.of(plot).add(item)
+    assert _render(panel) == layered
+    panel.set_series_visible("loss", False)  # a hidden series: its lines are not drawn
+    hidden = _render(panel)
+    assert hidden != layered
+    painted_before = loss.smooth.strip_paints + loss.smooth.painted_points
+    panel.graphics.viewport().repaint()
+    assert loss.smooth.strip_paints + loss.smooth.painted_points == painted_before
+    panel.set_series_visible("loss", True)  # (the view may refit: the lines are drawn again)
+    loss.smooth.painted_points = 0
+    panel.graphics.viewport().repaint()
+    assert loss.smooth.painted_points > 100
+    hub.metrics_reset.emit()  # a new run: the old lines leave the layer
+    assert all(c not in layer.curves for c in (loss.raw, loss.smooth))

@@ -154,6 +154,8 @@ class _LogAxis(_ReadableAxis):
 
 _OFFSETS = (QtGui.QTransform.fromTranslate(-1, 0), QtGui.QTransform.fromTranslate(0, -1))
 STRIP_MARGIN_PX = 4  # a strip repaint reaches this far past the new points (pen offsets, the last column)
+_ANTIALIAS = QtGui.QPainter.RenderHint.Antialiasing  # (PySide6 enum lookups cost a microsecond each: paint-time constants)
+_VISIBLE_CHANGED = QtWidgets.QGraphicsItem.GraphicsItemChange.ItemVisibleHasChanged
 
 
 class PeakBins:
@@ -280,6 +282,13 @@ class LiveCurve(pg.GraphicsObject):
         self.strip_updates = 0  # repaints asked for a strip only (appended points)
         self.strip_paints = 0  # paints that drew strips only
         self._px: float | None = None  # a pixel's width in x data units (None: measure it again)
+        self._layer: CurveLayer | None = None  # the item that paints this one (None: it paints itself)
+        if pen.widthF() == 2.0 and pen.isCosmetic() and pen.style() == QtCore.Qt.PenStyle.SolidLine:
+            thin = QtGui.QPen(pen)
+            thin.setWidthF(1.0)
+            self._pens: tuple[QtGui.QPen, tuple] = (thin, _OFFSETS)  # see the class doc
+        else:
+            self._pens = (pen, ())
         # paint() gets the exposed part of the item (its strip) in option.exposedRect
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
@@ -380,6 +389,18 @@ class LiveCurve(pg.GraphicsObject):
             return QtCore.QRectF()
         return vb.viewRect()
 
+    def update(self, *rect: Any) -> None:
+        """Repaint (a strip of) the curve: its :class:`CurveLayer`, when it has one, paints it."""
+        if self._layer is not None:
+            self._layer.update(*rect)
+        else:
+            super().update(*rect)
+
+    def itemChange(self, change: Any, value: Any) -> Any:  # noqa: N802 (Qt name)
+        if change == _VISIBLE_CHANGED and self._layer is not None:
+            self._layer.update()  # (an item without contents is not repainted by Qt when shown or hidden)
+        return super().itemChange(change, value)
+
     def paint(self, p: QtGui.QPainter, opt: Any, widget: Any) -> None:
         if self.xData is None or self.xData.size == 0:
             return
@@ -388,27 +409,39 @@ class LiveCurve(pg.GraphicsObject):
             return
         view = vb.viewRect()
         columns = max(int(vb.width()), 1)
+        fresh = self._bins is not None and self._grid == (view.left(), view.right(), columns, self._log_y)
+        p.setRenderHint(_ANTIALIAS, False)
+        self.draw_into(p, view, columns, self._exposed_strips(p, opt, widget, view) if fresh else [])
+
+    def draw_into(self, p: QtGui.QPainter, view: QtCore.QRectF, columns: int, strips: list[tuple[float, float]]) -> None:
+        """Draw the line (antialiasing off) in ``view`` of ``columns`` pixels: in ``strips`` only (x ranges
+        being repainted) when given and the columns are folded for this view, else all of it."""
+        x = self.xData
+        if x is None or x.size == 0:
+            return
         grid = (view.left(), view.right(), columns, self._log_y)
-        strips = self._exposed_strips(p, opt, widget, view) if self._bins is not None and grid == self._grid else []
+        if self._bins is None or grid != self._grid:
+            strips = []
         if strips:
             m = self._margin()
-            if self.xData[-1] < strips[0][0] - m or self.xData[0] > strips[-1][1] + m:
+            if x[-1] < strips[0][0] - m or x[0] > strips[-1][1] + m:
                 self.strip_paints += 1  # none of this line is in the strips (an evaluation curve between
                 return  # its points, while the training curves grow): nothing to draw
         if self._bins is None or grid != self._grid:  # a new view (or all new data): fold everything
             self._bins, self._grid, self._new = PeakBins(view.left(), view.right(), columns), grid, 0
-            self._bins.add(self.xData, self._y())
+            self._bins.add(x, self._y())
             self._path_version = -1
         elif self._new:  # only the new points
             n = self._new
             self._new = 0
-            self._bins.add(self.xData[-n:], self._y(self.yData[-n:]))
+            self._bins.add(x[-n:], self._y(self.yData[-n:]))
         if strips:  # strips of the plot: only their points (the rest of the plot keeps its pixels)
             self.strip_paints += 1
-            parts = [self._points_between(a - m, b + m, view, columns) for a, b in strips]
-            if len(parts) == 1:
-                points = parts[0]
+            if len(strips) == 1:
+                a, b = strips[0]
+                points = self._points_between(a - m, b + m, view, columns)
             else:  # one line per strip: a NaN breaks it between them
+                parts = [self._points_between(a - m, b + m, view, columns) for a, b in strips]
                 gap = np.array([np.nan])
                 points = tuple(np.concatenate([a for part in parts for a in (part[i], gap)][:-1]) for i in (0, 1))
             if np.isfinite(points[1]).all():  # (the usual case: a polyline, cheaper than pyqtgraph's path)
@@ -422,22 +455,16 @@ class LiveCurve(pg.GraphicsObject):
                 self._path_version = self._version
             self.painted_points = int(self._points[0].size)
             path, points = self._path, self._points
-        pen = self.opts["pen"]
         draw = p.drawPolyline if isinstance(path, QtGui.QPolygonF) else p.drawPath
-        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
-        if pen.widthF() == 2.0 and pen.isCosmetic() and pen.style() == QtCore.Qt.PenStyle.SolidLine:
-            thin = QtGui.QPen(pen)
-            thin.setWidthF(1.0)
-            p.setPen(thin)
-            draw(path)
+        pen, offsets = self._pens
+        p.setPen(pen)
+        draw(path)
+        if offsets:
             t = p.worldTransform()
-            for off in _OFFSETS:
+            for off in offsets:
                 p.setWorldTransform(t * off)  # one device pixel left / up
                 draw(path)
             p.setWorldTransform(t)
-        else:
-            p.setPen(pen)
-            draw(path)
         if self.opts["symbol"] is not None:
             self._paint_markers(p, points)
 
@@ -511,6 +538,65 @@ class LiveCurve(pg.GraphicsObject):
         p.restore()
 
 
+class CurveLayer(pg.GraphicsObject):
+    """Paints the :class:`LiveCurve` s of one plot, in the order they were added, as one item.
+
+    Qt paints each item of a scene on its own: a call into Python with the painter, the style option and
+    the widget wrapped, the exposed strips worked out again, a few boundingRect calls. A live frame
+    repaints a strip of each plot, and a plot holds up to a dozen lines (raw and smoothed, evaluation
+    curves, other runs): drawn by one item, the repaint costs what the lines' new points cost. The curves
+    stay items of the plot (they hold the data and say what to repaint) but draw nothing themselves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.curves: list[LiveCurve] = []
+        self.paints = 0
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+
+    @classmethod
+    def of(cls, plot: pg.PlotItem) -> "CurveLayer":
+        """The plot's layer (added to it on first use)."""
+        layer = getattr(plot, "_curve_layer", None)
+        if layer is None:
+            layer = plot._curve_layer = cls()
+            plot.addItem(layer, ignoreBounds=True)
+        return layer
+
+    def add(self, curve: LiveCurve) -> None:
+        curve._layer = self
+        curve.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
+        self.curves.append(curve)
+        self.update()
+
+    def discard(self, curve: LiveCurve) -> None:
+        if curve in self.curves:
+            self.curves.remove(curve)
+            curve._layer = None
+            curve.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, False)
+            self.update()
+
+    def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph hook)
+        super().viewTransformChanged()
+        self.prepareGeometryChange()
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802
+        vb = self.getViewBox()
+        return vb.viewRect() if vb is not None else QtCore.QRectF()
+
+    def paint(self, p: QtGui.QPainter, opt: Any, widget: Any) -> None:
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        self.paints += 1
+        view = vb.viewRect()
+        columns = max(int(vb.width()), 1)
+        strips = LiveCurve._exposed_strips(p, opt, widget, view)
+        p.setRenderHint(_ANTIALIAS, False)
+        for curve in self.curves:
+            if curve.isVisible():
+                curve.draw_into(p, view, columns, strips)
+
+
 class RegionView(pg.GraphicsLayoutWidget):
     """A GraphicsLayoutWidget that keeps the region its viewport is repainting (``paint_region``, during
     the repaint): a :class:`LiveCurve` then draws only the points in it."""
@@ -574,9 +660,11 @@ class _Curve:
         style = QtCore.Qt.PenStyle.DashLine if metric.baseline_of else QtCore.Qt.PenStyle.SolidLine
         self.raw = LiveCurve(pg.mkPen(faint, width=1)) if raw else None  # (another run's overlay: none)
         self.smooth = LiveCurve(pg.mkPen(c, width=width, style=style), name=metric.label)
+        layer = CurveLayer.of(plot)
         for item in (self.raw, self.smooth):
             if item is not None:
                 plot.addItem(item, ignoreBounds=True)  # (the panel fits the view itself: _autoscale)
+                layer.add(item)
         self.metric = metric
         self.name = metric.name
         self.group = metric.group
@@ -707,6 +795,8 @@ class _Curve:
         for item in (self.raw, self.smooth):
             if item is not None:
                 self.plot.removeItem(item)
+                if item._layer is not None:
+                    item._layer.discard(item)
 
     def set_enabled(self, on: bool) -> None:
         self.enabled = bool(on)
@@ -866,9 +956,7 @@ class LossPanel(Panel):
     def _on_reset(self) -> None:
         self._clear_overlays()
         for c in self._curves.values():
-            for plot in (self.loss_plot, self.metric_plot):
-                plot.removeItem(c.raw)  # PlotItem.removeItem ignores items it does not hold
-                plot.removeItem(c.smooth)
+            c.remove()
         self._curves.clear()
         self.series_menu.clear()
         self.series_actions.clear()
