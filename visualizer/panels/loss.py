@@ -18,7 +18,8 @@ average (the smoothing slider) on top. The points are the session's metric
 history, which core bounds (``core.history.Series``: full resolution for recent
 points, older ones averaged); a frame folds only the new points into each curve
 (its EMA state is kept), and a :class:`LiveCurve` paints what is in view, peak-decimated
-to the plot's pixel columns, from a path it keeps until the data or the view change. Metrics recorded only at evaluation points are drawn as lines
+to the plot's pixel columns, from a path it keeps until the data or the view change; one :class:`CurveLayer`
+per plot paints all its lines in one call. Metrics recorded only at evaluation points are drawn as lines
 with markers. Live hyperparameter changes are marked with labelled vertical lines.
 """
 from __future__ import annotations
