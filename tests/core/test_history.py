@@ -104,3 +104,26 @@ def test_metric_history_records_names_since_and_round_trips():
             np.testing.assert_array_equal(x, y)
     with pytest.raises(ValueError, match="malformed metric history"):
         MetricHistory.from_arrays({"history/loss/recent": np.zeros(3)})
+
+
+def test_len_counts_the_stored_points_through_compactions_and_a_reload():
+    """len() (asked by the live view every frame, kept without recounting the levels) is always the number
+    of points arrays() returns: after appends, extends, compactions cascading through the levels, and a reload."""
+    rng = np.random.default_rng(4)
+    s = Series(recent=16, level_size=8, max_levels=3, pending=5)
+    step = 0
+    for i in range(300):
+        if i % 3:
+            step += 1
+            s.append(step, float(rng.random()))
+        else:
+            k = int(rng.integers(1, 40))
+            s.extend(np.arange(step + 1, step + k + 1), rng.random(k))
+            step += k
+        n = s.arrays()[0].size  # (arrays() first folds the pending appends in, which may compact them)
+        assert len(s) == n
+    back = Series.from_state(s.state())
+    assert len(back) == back.arrays()[0].size == len(s)
+    back.extend(np.arange(step + 1, step + 50), rng.random(49))
+    n = back.arrays()[0].size
+    assert len(back) == n

@@ -100,8 +100,11 @@ def ema(values: np.ndarray, alpha: float, init: float | None = None) -> np.ndarr
     n = x.size
     if n == 0 or alpha <= 0.0:
         return x.copy()
-    pad = (-n) % _BLOCK
-    xb = np.concatenate([x, np.full(pad, x[-1])]).reshape(-1, _BLOCK)  # (nb, L)
+    nb = -(-n // _BLOCK)
+    xb = np.empty(nb * _BLOCK)
+    xb[:n] = x
+    xb[n:] = x[-1]  # (padding: the last block's tail is cut off below)
+    xb = xb.reshape(nb, _BLOCK)  # (nb, L)
     w, decay = _ema_weights(alpha)
     inner = xb @ w.T  # (nb, L): block-internal sums, zero initial state
     carries = []  # the state entering each block: a scalar recurrence over the blocks' last sums
@@ -110,7 +113,7 @@ def ema(values: np.ndarray, alpha: float, init: float | None = None) -> np.ndarr
     for last in inner[:, -1].tolist():
         carries.append(carry)
         carry = last + fade * carry
-    out = inner + np.multiply.outer(np.array(carries), decay)
+    out = inner + np.array(carries)[:, None] * decay
     return out.ravel()[:n]
 
 
