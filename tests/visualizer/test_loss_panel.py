@@ -588,3 +588,41 @@ def test_a_plot_s_lines_are_painted_by_its_layer_as_they_would_paint_themselves(
     assert loss.smooth.painted_points > 100
     hub.metrics_reset.emit()  # a new run: the old lines leave the layer
     assert all(c not in layer.curves for c in (loss.raw, loss.smooth))
+
+
+def test_a_frame_that_widens_the_view_repaints_the_plots_once(panel, hub, qtbot):
+    """When new points take the step axis to a new range, the frame repaints the plots once: nothing it
+    painted is painted again right after. (pyqtgraph sets a view's transform lazily, in its paint event; a
+    transform changed while painting made Qt repaint both plots a second time.)"""
+    from PySide6 import QtCore, QtWidgets
+
+    view = panel.graphics
+    paints = []
+
+    class Count(QtCore.QObject):
+        def eventFilter(self, obj, ev):  # noqa: N802 (Qt name)
+            if ev.type() == QtCore.QEvent.Type.Paint:
+                paints.append(ev.region().boundingRect())
+            return False
+
+    counter = Count()
+    view.viewport().installEventFilter(counter)
+    steps = np.arange(1, 101)
+    feed(hub, 1, {"loss": (steps, 1.0 / steps), "accuracy": (steps, 1 - 1.0 / steps)})
+    qtbot.wait(50)
+    (_, x_hi), _ = panel.loss_plot.getViewBox().viewRange()
+    seq = 2
+    for i in range(5):  # points past the view's end: a new range each time
+        paints.clear()
+        more = np.arange(int(x_hi) + 1, int(x_hi) * 2 + 1)
+        feed(hub, seq, {"loss": (more, 1.0 / more), "accuracy": (more, 1 - 1.0 / more)})
+        seq += 1
+        for _ in range(5):  # everything the frame caused, and anything queued after it
+            QtWidgets.QApplication.sendPostedEvents()
+            QtWidgets.QApplication.processEvents()
+            qtbot.wait(5)
+        (_, new_hi), _ = panel.loss_plot.getViewBox().viewRange()
+        assert new_hi > x_hi
+        x_hi = new_hi
+        assert paints  # (the first frames may widen the y axis for its labels: a relayout, repainted whole)
+        assert not any(paints[i].contains(later) for i in range(len(paints)) for later in paints[i + 1:]), paints

@@ -23,6 +23,7 @@ from core.probe import Probe
 from core.views import DigitRead
 from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, RIGHT, WRONG, ColumnMarker, ContentPanel, clamp_t,
                                       colormap_for, font, label_stride, style_axis)
+from visualizer.widgets.fastitems import eager_view_transform
 
 NEUTRAL = "#90a4ae"
 
@@ -86,6 +87,7 @@ class DigitsPanel(ContentPanel):
         self.bar_plot.addItem(self.bars)
         # every row's probabilities: rows = timesteps, columns = classes
         self.heat_plot = pg.PlotItem()
+        eager_view_transform(self.img_plot, self.bar_plot, self.heat_plot)
         self.heat_plot.setMenuEnabled(False)
         self.heat_plot.setMouseEnabled(x=False, y=False)
         self.heat_plot.hideButtons()

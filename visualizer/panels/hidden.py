@@ -25,7 +25,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.probe import LayerTrace, Probe
 from core.views import LayerStates, MarkedUnit, View
 from visualizer.panels.base import Panel
-from visualizer.widgets.fastitems import FastImageItem, Marks
+from visualizer.widgets.fastitems import FastImageItem, Marks, eager_view_transform
 
 # -- shared look ---------------------------------------------------------------
 WRONG = "#e53935"          # wrong predictions, everywhere
@@ -308,6 +308,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         self.grad.hideAxis("bottom")
         self.grad.setMinimumHeight(GRAD_H)
         self.grad.setMaximumHeight(GRAD_H)
+        eager_view_transform(self.heat, self.labels, self.grad)
         self.grad_curve = pg.PlotCurveItem([], [], pen=pg.mkPen(HIGHLIGHT, width=2))
         self.grad.addItem(self.grad_curve)
         # the per-timestep dots: one light item (a ScatterPlotItem rebuilt its spots at ~1.5 ms a probe)

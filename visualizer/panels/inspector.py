@@ -31,7 +31,7 @@ from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RI
                                       LayerStateSelection, clamp_t, colormap_for, font, label_stride, style_axis,
                                       verdicts)
 from visualizer.panels import hidden as _hidden
-from visualizer.widgets.fastitems import Bars, Marks
+from visualizer.widgets.fastitems import Bars, Marks, eager_view_transform
 
 TOP_K = 5
 STATE_MIN_VIEW_H = 220  # below this plot-area height (with the selectors shown) the state bars give way to the output
@@ -120,6 +120,7 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self.no_layer.setWordWrap(True)
         self.no_layer.setVisible(False)
         self.out_plot.getViewBox().sigResized.connect(self._on_out_resized)
+        eager_view_transform(self.state_plot, self.out_plot)
         self.view.addItem(self.state_plot, row=0, col=0)
         self.view.addItem(self.out_plot, row=1, col=0)
         self.state_plot.setMinimumHeight(90)

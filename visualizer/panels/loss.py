@@ -35,6 +35,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.probe import Snapshot
 from core.views import Metric, MetricCurves, describe, metric_table
 from visualizer.panels.base import Panel
+from visualizer.widgets.fastitems import eager_view_transform
 from visualizer.widgets.legend import LegendStrip
 
 GAP_POINTS = 64  # points used to measure a curve's typical spacing
@@ -250,6 +251,19 @@ class PeakBins:
         return xs, ys
 
 
+def _view_geometry_changed(item: pg.GraphicsObject) -> None:
+    """The view of ``item`` (whose bounding rect is its view) moved or resized: tell Qt its geometry changes
+    when the plot area moved or resized in the scene. A new range alone maps the new bounding rect to the
+    same plot area: Qt would repaint that whole area a second time (after the repaint the range change
+    caused) for nothing."""
+    vb = item.getViewBox()
+    r = vb.sceneBoundingRect() if isinstance(vb, pg.ViewBox) else None  # (not yet in a plot: the GraphicsView)
+    key = None if r is None else (r.x(), r.y(), r.width(), r.height())
+    if key != getattr(item, "_view_geometry", 0):
+        item._view_geometry = key
+        item.prepareGeometryChange()
+
+
 class LiveCurve(pg.GraphicsObject):
     """A live line (with optional round markers) that costs little per frame however long the run.
 
@@ -385,7 +399,7 @@ class LiveCurve(pg.GraphicsObject):
     def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph hook: the view moved or resized)
         super().viewTransformChanged()
         self._px = None
-        self.prepareGeometryChange()
+        _view_geometry_changed(self)
 
     def boundingRect(self) -> QtCore.QRectF:  # noqa: N802
         vb = self.getViewBox()
@@ -581,7 +595,7 @@ class CurveLayer(pg.GraphicsObject):
 
     def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph hook)
         super().viewTransformChanged()
-        self.prepareGeometryChange()
+        _view_geometry_changed(self)
 
     def boundingRect(self) -> QtCore.QRectF:  # noqa: N802
         vb = self.getViewBox()
@@ -888,6 +902,7 @@ class LossPanel(Panel):
             plot.getViewBox().disableAutoRange()
             plot.getViewBox().sigRangeChangedManually.connect(lambda *_: self.follow_check.setChecked(False))
             plot.hideButtons()
+            eager_view_transform(plot)  # (else each widening of the view by the auto-scale repainted it twice)
         # the legend sits above the plots (never on the curves); click a name to show or hide its series
         self.legend = LegendStrip()
         self.legend.toggled.connect(self.set_series_visible)

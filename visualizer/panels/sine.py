@@ -17,6 +17,7 @@ from PySide6 import QtCore, QtWidgets
 from core.probe import Probe
 from core.views import SeriesForecast, SeriesWindow, View
 from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, ContentPanel, clamp_t, font, style_axis
+from visualizer.widgets.fastitems import eager_view_transform
 from visualizer.widgets.legend import LegendStrip
 
 TRUE_PEN = pg.mkPen("#9e9e9e", width=4)
@@ -42,6 +43,7 @@ class SinePanel(ContentPanel):
 
         self.view = pg.GraphicsLayoutWidget()
         self.plot = self.view.addPlot()
+        eager_view_transform(self.plot)
         self.plot.setMenuEnabled(False)
         self.plot.disableAutoRange()
         style_axis(self.plot.getAxis("left"))

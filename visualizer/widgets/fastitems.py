@@ -15,6 +15,20 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 
+def _set_view_transform(vb: pg.ViewBox, *_: Any) -> None:
+    vb.updateMatrix()
+
+
+def eager_view_transform(*plots: pg.PlotItem) -> None:
+    """Give each plot's view its new transform as soon as its range or size changes, not at the next repaint.
+    pyqtgraph sets it lazily, in the view's paint event; a transform changed while painting makes Qt repaint
+    the plot a second time right after (every time a panel sets a new range or the layout resizes it)."""
+    for plot in plots:
+        vb = plot.getViewBox() if isinstance(plot, pg.PlotItem) else plot
+        vb.sigRangeChanged.connect(_set_view_transform)
+        vb.sigResized.connect(_set_view_transform)
+
+
 class FastImageItem(pg.ImageItem):
     """An ImageItem that renders a float image with fixed levels through its LUT straight into a 32-bit RGB
     QImage (one numpy lookup). pyqtgraph makes an Indexed8 QImage and a 256-entry colour table of qRgb
