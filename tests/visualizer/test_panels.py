@@ -704,6 +704,22 @@ def test_text_whitespace_heavy_argmax_is_visible(qtbot, hub):
     assert "an  apple" in panel.boxes[0.5].html()  # two spaces kept
 
 
+def test_a_sample_that_overflows_its_box_keeps_the_text_width(qtbot, hub):
+    """A new sample longer than its box does not narrow the text (a scroll bar appearing made every line
+    wrap again and the panel lay out again, at about every new sample)."""
+    from visualizer.panels.text import TextPanel
+
+    panel = make(qtbot, TextPanel, hub)
+    hub.push(None, (_samples((0.5, "short"), argmax="a"),))
+    qtbot.wait(20)
+    box = panel.boxes[0.5]
+    width = box.edit.viewport().width()
+    hub.push(None, (_samples((0.5, "a long sample line that wraps\n" * 40), argmax="a"),))
+    qtbot.wait(20)
+    assert box.edit.verticalScrollBar().maximum() > 0  # (it does overflow: there is something to scroll)
+    assert box.edit.viewport().width() == width
+
+
 def _slider_index(lo, hi, value, steps=1000):
     """Where ``value`` sits on a log slider over [lo, hi] with ``steps`` steps."""
     return round(steps * math.log(value / lo) / math.log(hi / lo))

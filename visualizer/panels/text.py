@@ -81,6 +81,9 @@ class _SampleBox(QtWidgets.QFrame):
         self.edit.setLineWrapMode(QtWidgets.QTextEdit.LineWrapMode.WidgetWidth)
         self.edit.setWordWrapMode(QtGui.QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.edit.document().setDocumentMargin(2)
+        # the scroll bar always there: shown only when a new sample overflowed, it narrowed the text, which
+        # wrapped again (the lines jumped) and laid the panel out again, at about every new sample
+        self.edit.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.edit.setMinimumHeight(self.line_height() * 2 + 8)
         self.edit.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
         lay = QtWidgets.QVBoxLayout(self)
