@@ -253,9 +253,9 @@ class PeakBins:
 
 def _view_geometry_changed(item: pg.GraphicsObject) -> None:
     """The view of ``item`` (whose bounding rect is its view) moved or resized: tell Qt its geometry changes
-    when the plot area moved or resized in the scene. A new range alone maps the new bounding rect to the
-    same plot area: Qt would repaint that whole area a second time (after the repaint the range change
-    caused) for nothing."""
+    only when the plot area moved or resized in the scene. A new range alone changes the bounding rect in
+    the item's coordinates, not the plot area it maps to: the scene's records of the item stay right, and
+    the range change repaints that area anyway (Qt would mark it dirty once more per line for nothing)."""
     vb = item.getViewBox()
     r = vb.sceneBoundingRect() if isinstance(vb, pg.ViewBox) else None  # (not yet in a plot: the GraphicsView)
     key = None if r is None else (r.x(), r.y(), r.width(), r.height())
