@@ -791,7 +791,8 @@ class MainWindow(QtWidgets.QMainWindow):
         set_text(self.step_label, f"step {s.step:,}")
         set_text(self.speed_label, f"{s.steps_per_second:,.0f} steps/s")
         set_text(self.fps_label, f"{fps:.0f} fps")
-        self._update_progress()  # (catches up with a snapshot the throttle skipped)
+        if now - self._progress_t >= PROGRESS_INTERVAL:  # (catches up with a snapshot the throttle skipped;
+            self._update_progress()  # not right after the frames' own update: each repaints the status bar)
 
     # -- closing -------------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802

@@ -367,6 +367,13 @@ def test_the_step_counter_shows_the_goal_at_once_then_keeps_its_pace_past_it(mak
     s.state = "running"
     s.step = goal - 5
     w._on_snapshot(None)  # (the first frame: shown)
+    shown = w.progress.format()
+    s.step = goal - 3
+    w._update_stats()  # the status timer just after the frames' update: the bar is not set again
+    assert w.progress.format() == shown
+    w._progress_t -= 1.0  # ... but it catches up with steps the frames' throttle skipped
+    w._update_stats()
+    assert w.progress.format() == f"{goal - 3:,} / {goal:,} steps"
     s.step = goal
     w._on_snapshot(None)  # the goal: at once, however soon after
     assert w.step_label.text() == f"step {goal:,}"
