@@ -198,7 +198,6 @@ class Series:
                 l = np.asarray(state[f"level{i}"], dtype=np.float64).reshape(2, -1)
                 out._levels.append([l[0].copy(), l[1].copy()])
                 i += 1
-            out._level_points = None
         except (KeyError, IndexError, TypeError, ValueError) as e:
             raise ValueError(f"malformed metric history: {e}") from None
         out.count = count

@@ -251,20 +251,30 @@ class PeakBins:
         return xs, ys
 
 
-def _view_geometry_changed(item: pg.GraphicsObject) -> None:
-    """The view of ``item`` (whose bounding rect is its view) moved or resized: tell Qt its geometry changes
-    only when the plot area moved or resized in the scene. A new range alone changes the bounding rect in
-    the item's coordinates, not the plot area it maps to: the scene's records of the item stay right, and
-    the range change repaints that area anyway (Qt would mark it dirty once more per line for nothing)."""
-    vb = item.getViewBox()
-    r = vb.sceneBoundingRect() if isinstance(vb, pg.ViewBox) else None  # (not yet in a plot: the GraphicsView)
-    key = None if r is None else (r.x(), r.y(), r.width(), r.height())
-    if key != getattr(item, "_view_geometry", 0):
-        item._view_geometry = key
-        item.prepareGeometryChange()
+class _ViewItem(pg.GraphicsObject):
+    """An item whose bounding rect is its plot's view (it may draw anywhere in it)."""
+
+    _view_geometry: Any = ()  # the plot area last told to Qt (() : not yet)
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802
+        vb = self.getViewBox()
+        return vb.viewRect() if vb is not None else QtCore.QRectF()
+
+    def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph hook: the view moved or resized)
+        """Tell Qt the geometry changes only when the plot area moved or resized in the scene. A new range
+        alone changes the bounding rect in the item's coordinates, not the plot area it maps to: the scene's
+        records of the item stay right, and the range change repaints that area anyway (Qt would mark it
+        dirty once more per line for nothing)."""
+        super().viewTransformChanged()
+        vb = self.getViewBox()
+        r = vb.sceneBoundingRect() if isinstance(vb, pg.ViewBox) else None  # (not yet in a plot: the GraphicsView)
+        key = None if r is None else (r.x(), r.y(), r.width(), r.height())
+        if key != self._view_geometry:
+            self._view_geometry = key
+            self.prepareGeometryChange()
 
 
-class LiveCurve(pg.GraphicsObject):
+class LiveCurve(_ViewItem):
     """A live line (with optional round markers) that costs little per frame however long the run.
 
     ``setData`` only keeps the arrays; at paint time the points in view are drawn as they are when
@@ -399,13 +409,6 @@ class LiveCurve(pg.GraphicsObject):
     def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph hook: the view moved or resized)
         super().viewTransformChanged()
         self._px = None
-        _view_geometry_changed(self)
-
-    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802
-        vb = self.getViewBox()
-        if vb is None:
-            return QtCore.QRectF()
-        return vb.viewRect()
 
     def update(self, *rect: Any) -> None:
         """Repaint (a strip of) the curve: its :class:`CurveLayer`, when it has one, paints it."""
@@ -427,9 +430,8 @@ class LiveCurve(pg.GraphicsObject):
             return
         view = vb.viewRect()
         columns = max(int(vb.width()), 1)
-        fresh = self._bins is not None and self._grid == (view.left(), view.right(), columns, self._log_y)
         p.setRenderHint(_ANTIALIAS, False)
-        self.draw_into(p, view, columns, self._exposed_strips(p, opt, widget, view) if fresh else [])
+        self.draw_into(p, view, columns, self._exposed_strips(p, opt, widget, view))
 
     def draw_into(self, p: QtGui.QPainter, view: QtCore.QRectF, columns: int, strips: list[tuple[float, float]]) -> None:
         """Draw the line (antialiasing off) in ``view`` of ``columns`` pixels: in ``strips`` only (x ranges
@@ -556,7 +558,7 @@ class LiveCurve(pg.GraphicsObject):
         p.restore()
 
 
-class CurveLayer(pg.GraphicsObject):
+class CurveLayer(_ViewItem):
     """Paints the :class:`LiveCurve` s of one plot, in the order they were added, as one item.
 
     Qt paints each item of a scene on its own: a call into Python with the painter, the style option and
@@ -592,14 +594,6 @@ class CurveLayer(pg.GraphicsObject):
             curve._layer = None
             curve.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, False)
             self.update()
-
-    def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph hook)
-        super().viewTransformChanged()
-        _view_geometry_changed(self)
-
-    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802
-        vb = self.getViewBox()
-        return vb.viewRect() if vb is not None else QtCore.QRectF()
 
     def paint(self, p: QtGui.QPainter, opt: Any, widget: Any) -> None:
         vb = self.getViewBox()
