@@ -5,6 +5,7 @@ Run explicitly (not collected by pytest)::
     python tests/benchmarks/bench_gui.py                          # binary-addition + char-lm/lstm, 5 rounds
     python tests/benchmarks/bench_gui.py --seconds 5 --rounds 7 --only binary-addition
     python tests/benchmarks/bench_gui.py --panels                 # each panel's redraw time per frame
+    python tests/benchmarks/bench_gui.py --no-frames              # the window training, drawing nothing
 
 Paired and interleaved: each round runs the experiment headless (a Trainer in this process, no Qt)
 and windowed (the RNN Lab window, 1600x1000, offscreen if there is no display, playing at full
@@ -343,7 +344,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="the event-loop probe's interval in ms (default %(default)g)")
     p.add_argument("--panels", action="store_true",
                    help="instead: one instrumented window run per case, each panel's redraw time per frame")
+    p.add_argument("--no-frames", action="store_true",
+                   help="the window trains but its pacer sends no frames (nothing is drawn): what the window costs "
+                        "training without drawing; the rest of the gap is what the frames cost")
     args = p.parse_args(argv)
+    if args.no_frames:
+        import visualizer.pacing as pacing
+
+        # (a Step still forces its frame: the window's start-up waits for one)
+        pacing.LIGHT_INTERVAL = pacing.HEAVY_INTERVAL = (float("inf"), float("inf"))
     PROBE_S = args.probe / 1000
     from core.runtime import limit_blas_threads
 
@@ -367,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
           "per CPU s = (windowed steps per process CPU second) / (headless steps per process CPU second): the\n"
           "share of the machine's work that still trains with the window open. wall = the same per wall second.\n"
           f"Windowed runs play {args.warmup:g} s before measuring (the first seconds of a run refit the plot axes often).\n"
-          f"The event-loop probe fires every {args.probe:g} ms.")
+          f"The event-loop probe fires every {args.probe:g} ms."
+          + ("\n--no-frames: the window trains but draws no frames (fps 0)." if args.no_frames else ""))
     print(f"{'experiment':<24} {'round':>5} {'headless/s':>11} {'window/s':>10} {'wall':>6} {'per CPU s':>10} "
           f"{'loop p50':>9} {'p99':>7} {'max':>7} {'fps':>5} {'heavy':>6} {'GUI CPU share':>14} {'worker eff':>10}")
     for exp, preset in cases:

@@ -314,6 +314,21 @@ def test_log_y_applies_to_the_loss_plot_only(panel, hub):
     assert not panel.metric_plot.getAxis("left").logMode
 
 
+@pytest.mark.parametrize("y", [[1.0, 0.1, 10.0], [1.0, 0.0, -2.0, np.nan, 100.0], [np.nan, 0.5], [-np.inf, 1.0]])
+def test_a_log_y_line_draws_log10_of_its_positive_values_only(qapp, y):
+    import pyqtgraph as pg
+
+    from visualizer.panels.loss import LiveCurve
+
+    curve = LiveCurve(pg.mkPen("#ff9f1c", width=2))
+    curve.setLogMode(False, True)
+    y = np.array(y)
+    got = curve._y(y)
+    ok = y > 0
+    assert np.allclose(got[ok], np.log10(y[ok]))
+    assert np.isnan(got[~ok]).all()  # zero, negative, NaN: a gap in the line, never -inf or a warning
+
+
 def test_axis_ticks_are_never_closer_than_their_labels(panel):
     from PySide6 import QtGui
 

@@ -200,7 +200,7 @@ class PeakBins:
         change = np.empty(k.size, dtype=bool)  # (sorted: one run of points per bin)
         change[0] = True
         np.not_equal(k[1:], k[:-1], out=change[1:])
-        starts = np.flatnonzero(change)
+        starts = change.nonzero()[0]  # (np.flatnonzero's wrappers cost as much as the search)
         kb = k[starts]
         # (fmin/fmax skip NaN; training never records inf: it stops first)
         self.lo[kb] = np.fmin(self.lo[kb], np.fmin.reduceat(ys, starts))
@@ -403,6 +403,8 @@ class LiveCurve(_ViewItem):
         y = self.yData if y is None else y
         if not self._log_y:
             return y
+        if y.size and y.min() > 0:  # (the usual case, a positive loss: no masks, no error-state switch)
+            return np.log10(y)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(y > 0, np.log10(np.where(y > 0, y, 1.0)), np.nan)
 
