@@ -791,8 +791,10 @@ class MainWindow(QtWidgets.QMainWindow):
         set_text(self.step_label, f"step {s.step:,}")
         set_text(self.speed_label, f"{s.steps_per_second:,.0f} steps/s")
         set_text(self.fps_label, f"{fps:.0f} fps")
-        if now - self._progress_t >= PROGRESS_INTERVAL:  # (catches up with a snapshot the throttle skipped;
-            self._update_progress()  # not right after the frames' own update: each repaints the status bar)
+        # (catches up with a snapshot the throttle skipped; while training not right after the frames' own
+        # update, each repaints the status bar; paused, at once: the bar then agrees with the step counter)
+        if now - self._progress_t >= PROGRESS_INTERVAL or s.state != "running":
+            self._update_progress()
 
     # -- closing -------------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802

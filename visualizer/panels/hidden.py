@@ -25,6 +25,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.probe import LayerTrace, Probe
 from core.views import LayerStates, MarkedUnit, View
 from visualizer.panels.base import Panel
+from visualizer.widgets.caption import Caption
 from visualizer.widgets.fastitems import FastImageItem, Marks, eager_view_transform
 
 # -- shared look ---------------------------------------------------------------
@@ -256,7 +257,7 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         self.grad_check.toggled.connect(lambda _: self._draw_grad() if self.probe is not None else None)
         top.addStretch(1)
         # one line: size, what the marked unit means (the full text is in the tooltip when clipped)
-        self.info_label = QtWidgets.QLabel("")
+        self.info_label = Caption("")
         self.info_label.setFont(font(FONT_PT - 1))
         self.info_label.setWordWrap(True)  # a narrow dock wraps it onto a second line instead of cutting it
         self.info_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,

@@ -31,6 +31,7 @@ from visualizer.panels.hidden import (FONT_PT, HIGHLIGHT, NEGATIVE, POSITIVE, RI
                                       LayerStateSelection, clamp_t, colormap_for, font, label_stride, style_axis,
                                       verdicts)
 from visualizer.panels import hidden as _hidden
+from visualizer.widgets.caption import Caption
 from visualizer.widgets.fastitems import Bars, Marks, eager_view_transform
 
 TOP_K = 5
@@ -68,11 +69,11 @@ class InspectorPanel(LayerStateSelection, ContentPanel):
         self.selectors = QtWidgets.QWidget()  # hidden for models without a hidden layer
         self.selectors.setLayout(top)
 
-        self.input_label = QtWidgets.QLabel("")
+        self.input_label = Caption("")
         self.input_label.setFont(font(FONT_PT))
         self.input_label.setWordWrap(True)
         self.input_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.output_label = QtWidgets.QLabel("")
+        self.output_label = Caption("")
         self.output_label.setFont(font(FONT_PT))
         self.output_label.setWordWrap(True)
 

@@ -26,6 +26,7 @@ from core.config import ConfigError, Param
 from core.probe import Probe, Snapshot
 from core.views import ProbeText, TextSamples, View
 from visualizer.panels.hidden import FONT_PT, HIGHLIGHT, RIGHT, WRONG, ContentPanel, clamp_t, font, verdicts
+from visualizer.widgets.caption import Caption
 from visualizer.widgets.param_form import make_field
 
 # Used when the experiment declares no sampling parameters of its own.
@@ -193,7 +194,7 @@ class TextPanel(ContentPanel):
                     lay.addWidget(w, 1 if w in (self.temps_field, self.prime_field) else 0)
 
         # -- probe line and samples
-        self.probe_label = QtWidgets.QLabel("")
+        self.probe_label = Caption("")
         self.probe_label.setFont(font(FONT_PT, mono=True))
         self.probe_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.probe_label.setWordWrap(False)

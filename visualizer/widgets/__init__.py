@@ -1,4 +1,5 @@
-"""Widgets shared by the window and its panels (form, transport, scrubber, timeline, legend, fast items)."""
+"""Widgets shared by the window and its panels (form, transport, scrubber, timeline, legend, fast items,
+captions that change without re-laying out the window)."""
 from __future__ import annotations
 
 from PySide6 import QtWidgets
