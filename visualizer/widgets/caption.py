@@ -2,8 +2,8 @@
 
 ``QLabel.setText`` always asks its layout for a new geometry, and Qt passes that up, layout by layout, to
 the main window: a caption that changes with every frame with a probe (the text panel's input line, the
-inspector's verdict, the hidden panel's carry line) re-laid out the whole window each time (1.1–1.6 ms
-of the GUI thread, against 0.3 ms to repaint the label alone). :class:`Caption` holds its QLabel outside
+inspector's verdict, the hidden panel's carry line) re-laid out the whole window each time (a new text
+cost the GUI thread 1.4–1.9 ms, against 0.3 ms to repaint the label alone; 0.4–0.6 ms as a caption). :class:`Caption` holds its QLabel outside
 any layout, sized to fill it; the caption's own height is fixed to what the text needs at its width, so
 a new text repaints the label, and the window is laid out again only when that height changes (a
 caption wrapping onto another line).
