@@ -766,6 +766,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_state(self, state: str) -> None:
         self.state_label.setText(state)
+        if state != "running":  # stopped (a pause, the preset's length): the counter and the bar show where, at once
+            self._show_step(time.perf_counter())
         if state == "running" and self.message_bar.kind == "error":
             self.message_bar.hide()
             self.message_bar.kind = ""
@@ -778,10 +780,14 @@ class MainWindow(QtWidgets.QMainWindow):
         goal, step = self.session.goal, self.session.step
         reached = bool(goal) and self._shown_step < goal <= step  # (once: not every frame past the goal)
         if now - self._progress_t >= PROGRESS_INTERVAL or self.session.state != "running" or reached:
-            self._progress_t = now
-            self._shown_step = step
-            set_text(self.step_label, f"step {self.session.step:,}")  # the present, also while replaying
-            self._update_progress()
+            self._show_step(now)
+
+    def _show_step(self, now: float) -> None:
+        """The step counter and the progress bar at the session's step (the present, also while replaying)."""
+        self._progress_t = now
+        self._shown_step = self.session.step
+        set_text(self.step_label, f"step {self.session.step:,}")
+        self._update_progress()
 
     def _update_stats(self) -> None:
         s = self.session
@@ -791,10 +797,8 @@ class MainWindow(QtWidgets.QMainWindow):
         set_text(self.step_label, f"step {s.step:,}")
         set_text(self.speed_label, f"{s.steps_per_second:,.0f} steps/s")
         set_text(self.fps_label, f"{fps:.0f} fps")
-        # (catches up with a snapshot the throttle skipped; while training not right after the frames' own
-        # update, each repaints the status bar; paused, at once: the bar then agrees with the step counter)
-        if now - self._progress_t >= PROGRESS_INTERVAL or s.state != "running":
-            self._update_progress()
+        if now - self._progress_t >= PROGRESS_INTERVAL:  # (catches up with a snapshot the throttle skipped;
+            self._update_progress()  # not right after the frames' own update: each repaints the status bar)
 
     # -- closing -------------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802

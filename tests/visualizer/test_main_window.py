@@ -387,9 +387,9 @@ def test_the_step_counter_shows_the_goal_at_once_then_keeps_its_pace_past_it(mak
     s.state = "paused"
 
 
-def test_once_paused_the_status_timer_brings_the_progress_bar_level_with_the_step_counter(make_window):
-    """Paused just after a throttled frame (the run reached the preset's length), the next status tick sets
-    both the step counter and the progress bar: they never disagree while nothing trains."""
+def test_a_pause_brings_the_progress_bar_level_with_the_step_counter_at_once(make_window):
+    """Paused just after a throttled frame (the run reached the preset's length), the step counter and the
+    progress bar show where it stopped at once, and agree with the status timer's next tick."""
     w = make_window()
     s = w.session
     goal = s.goal
@@ -398,6 +398,9 @@ def test_once_paused_the_status_timer_brings_the_progress_bar_level_with_the_ste
     w._on_snapshot(None)
     s.step = goal  # the last steps came in a frame the throttle skipped; then the run paused
     s.state = "paused"
-    w._update_stats()  # right away (within the throttle's interval)
+    w._on_state("paused")
+    assert w.step_label.text() == f"step {goal:,}"
+    assert w.progress.format() == f"preset length {goal:,} reached"
+    w._update_stats()  # (the timer within the throttle's interval: the same)
     assert w.step_label.text() == f"step {goal:,}"
     assert w.progress.format() == f"preset length {goal:,} reached"
