@@ -442,14 +442,15 @@ class LiveCurve(_ViewItem):
         if x is None or x.size == 0:
             return
         grid = (view.left(), view.right(), columns, self._log_y)
-        if self._bins is None or grid != self._grid:
+        stale = self._bins is None or grid != self._grid  # a new view (or all new data): fold everything
+        if stale:
             strips = []
         if strips:
             m = self._margin()
             if x[-1] < strips[0][0] - m or x[0] > strips[-1][1] + m:
                 self.strip_paints += 1  # none of this line is in the strips (an evaluation curve between
                 return  # its points, while the training curves grow): nothing to draw
-        if self._bins is None or grid != self._grid:  # a new view (or all new data): fold everything
+        if stale:
             self._bins, self._grid, self._new = PeakBins(view.left(), view.right(), columns), grid, 0
             self._bins.add(x, self._y())
             self._path_version = -1

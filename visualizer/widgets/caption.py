@@ -3,10 +3,10 @@
 ``QLabel.setText`` always asks its layout for a new geometry, and Qt passes that up, layout by layout, to
 the main window: a caption that changes with every frame with a probe (the text panel's input line, the
 inspector's verdict, the hidden panel's carry line) re-laid out the whole window each time (a new text
-cost the GUI thread 1.4–1.9 ms, against 0.3 ms to repaint the label alone; 0.4–0.6 ms as a caption). :class:`Caption` holds its QLabel outside
-any layout, sized to fill it; the caption's own height is fixed to what the text needs at its width, so
-a new text repaints the label, and the window is laid out again only when that height changes (a
-caption wrapping onto another line).
+cost the GUI thread 1.4–1.9 ms, against 0.3 ms to repaint the label alone; 0.4–0.6 ms as a caption).
+:class:`Caption` holds its QLabel outside any layout, sized to fill it; the caption's own height is fixed
+to what the text needs at its width, so a new text repaints the label, and the window is laid out again
+only when that height changes (a caption wrapping onto another line).
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 class Caption(QtWidgets.QWidget):
     """A QLabel (``label``) in a box of fixed height: what its text needs at the box's width. The QLabel
-    calls the panels make (text, setText, setWordWrap, setTextFormat, setTextInteractionFlags, setFont) are
-    passed on; tool tip and size policy are the box's (a tip shows over the label too)."""
+    calls the panels make (text, setText, setWordWrap, setTextFormat, setTextInteractionFlags) are passed
+    on; font, tool tip and size policy are the box's (its font is kept on the label; a tip shows over it)."""
 
     def __init__(self, text: str = "", parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -47,10 +47,6 @@ class Caption(QtWidgets.QWidget):
     def setTextInteractionFlags(self, flags: QtCore.Qt.TextInteractionFlag) -> None:  # noqa: N802
         self.label.setTextInteractionFlags(flags)
 
-    def setFont(self, font: QtGui.QFont) -> None:  # noqa: N802
-        super().setFont(font)
-        self._sync_font()
-
     def _sync_font(self) -> None:
         """The label's font is the box's. (Under the app's style sheet a child does not inherit its
         parent's font, and moving the box into a layout resets the font set on the label.)"""
@@ -58,7 +54,7 @@ class Caption(QtWidgets.QWidget):
             self.label.setFont(self.font())
             self._fit()
 
-    def changeEvent(self, event: QtCore.QEvent) -> None:  # noqa: N802 (a new parent, font or style)
+    def changeEvent(self, event: QtCore.QEvent) -> None:  # noqa: N802 (a new parent, font or style: setFont lands here)
         super().changeEvent(event)
         self._sync_font()
 
@@ -91,4 +87,3 @@ class Caption(QtWidgets.QWidget):
         super().resizeEvent(event)
         self.label.setGeometry(self.rect())
         self._fit()
-
