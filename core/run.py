@@ -42,6 +42,7 @@ KEYFRAME_SHARE = 0.01  # keyframes (probe + views) may take about this share of 
 KEYFRAME_STRETCH = 64  # the regular keyframe interval grows to at most this many times the store's base (100 steps)
 VIEWS_STRETCH = 1024  # ... and the interval of keyframes with fresh views to this many times the base
 REUSE_STEPS = 3  # a frame shows views computed at most this many steps ago (by a keyframe) instead of new ones
+REUSE_SECONDS = 0.5  # ... or newer views than it last sent, computed (by a keyframe) at most this long ago
 
 
 # -- what a run is ---------------------------------------------------------------------------
@@ -327,6 +328,8 @@ class Run:
         self._last_views: tuple = ()  # the latest views computed, by a frame or a keyframe ...
         self._views_at = -1  # ... at this step (-1: none yet)
         self._views_took = 0.0  # ... and what computing them cost (seconds)
+        self._views_clock = -math.inf  # ... and when (self.clock())
+        self._views_sent_at = -1  # the step of the views the last frame with views carried
         self._last_probe: Any = None  # likewise the latest probe
         self._probe_at = -1
         self._probe_took = 0.0
@@ -513,7 +516,7 @@ class Run:
         self._recent_top = -math.inf
         self._spike_at = math.inf
         self._check_at = 0
-        self._probe_at = self._views_at = -1
+        self._probe_at = self._views_at = self._views_sent_at = -1
         self._sent_step = float(snap.step)
         self._playing, self._steps_left = False, 0
         self._wanted.update(("probe", "views"))
@@ -630,6 +633,7 @@ class Run:
 
     def _note_views(self, views: tuple, step: int, seconds: float) -> None:
         self._last_views, self._views_at, self._views_took = views, step, seconds
+        self._views_clock = self.clock()
         self._views_cost = seconds if self._views_cost is None else 0.5 * (self._views_cost + seconds)
 
     def _adapt_keyframes(self) -> None:
@@ -750,8 +754,11 @@ class Run:
                 self._note_probe(p, step, self.probe_seconds)
         if (views or "views" in self._wanted) and "views" not in self.broken:
             t0 = self.clock()
-            if 0 <= step - self._views_at <= REUSE_STEPS and "views" not in self._wanted:
-                vs, took = self._last_views, self._views_took  # a keyframe's, a few steps old
+            recent = 0 <= step - self._views_at <= REUSE_STEPS or (
+                self._views_at > self._views_sent_at and t0 - self._views_clock <= REUSE_SECONDS)
+            if recent and "views" not in self._wanted:
+                vs, took = self._last_views, self._views_took  # a keyframe's: a few steps old, or not shown
+                # yet and under REUSE_SECONDS old (frames and keyframes then share one views cadence)
             else:
                 vs = tuple(self._guarded("views", exp.views, events) or ())
                 took = self.clock() - t0
@@ -762,6 +769,7 @@ class Run:
                 vs += tuple(self._guarded("analysis", lambda: self.analyst.views(exp, p, self.watched), events) or ())
                 took += self.clock() - t1
             self.views_seconds = took
+            self._views_sent_at = self._views_at
         self._wanted.clear()
         now = self.clock()
         if now - self._sps_t >= 0.5:

@@ -242,6 +242,10 @@ class MainWindow(QtWidgets.QMainWindow):
             w.setFixedSize(max(110, fm.horizontalAdvance(widest) + 12), w.sizeHint().height())
             bar.addPermanentWidget(w)
             self._permanent.append(w)
+        for w in (bar, *self._permanent):
+            # opaque (the window's own background colour): a new text or value repaints the widget alone, not
+            # the status bar and the window beneath it (several times a second while training)
+            w.setAutoFillBackground(True)
         bar.messageChanged.connect(lambda text: text or bar.setToolTip(""))  # (a message gone: its tooltip too)
 
     def _build_menus(self) -> None:

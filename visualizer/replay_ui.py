@@ -44,6 +44,10 @@ class TimeRow(QtWidgets.QWidget):
         super().__init__()
         self.setObjectName("timeRow")
         self.scrubber, self.timeline = scrubber, timeline
+        for w in (self, timeline, timeline.label, timeline.slider):
+            # opaque (the window's background colour): the training-time slider and its label, which follow
+            # training a few times a second, repaint alone, not the row and the window beneath them
+            w.setAutoFillBackground(True)
         self.box = QtWidgets.QBoxLayout(QtWidgets.QBoxLayout.Direction.LeftToRight, self)
         self.box.setContentsMargins(0, 0, 0, 0)
         self.box.setSpacing(8)

@@ -96,3 +96,45 @@ def test_the_stores_keep_their_order_and_byte_totals_however_snapshots_arrive():
     for step in (1, 2, 5, 3, 1100):
         frames.add(Keyframe(step, None, (), {}))
     assert frames.steps() == [1, 2, 3, 5, 1100]
+
+
+def test_a_frame_shows_a_keyframes_newer_views_under_half_a_second_old_instead_of_computing_its_own():
+    """Keyframes and frames would each compute views on their own cadence; a frame takes the latest
+    keyframe's views when it has not shown them yet and they are under REUSE_SECONDS old."""
+    from core import run as run_module
+
+    now = [100.0]
+    run = Run(RunSpec.create(BinaryAddition, seed=1, values=SMALL), clock=lambda: now[0])
+    calls = []
+    fn = run.experiment.views
+    run.experiment.views = lambda: calls.append(run.step) or fn()
+    run.frame(views=True)  # the first frame: fresh views, at step 0
+    run.apply(Step(40))
+    run.advance(1.0)  # the dense start's keyframes compute views (steps 1, 2, 3, 5, ...)
+    run._wanted.clear()
+    kf_step = max(s for s in run.keyframes.steps() if s in calls)
+    run._check_at = 10 ** 9  # no more keyframes: only frames compute views from here
+
+    def ten_steps():
+        run.apply(Step(10))
+        run.advance(1.0)
+        run._wanted.clear()
+
+    ten_steps()
+    assert run.step - kf_step > run_module.REUSE_STEPS  # (not the same-step reuse)
+    now[0] += run_module.REUSE_SECONDS / 2  # the keyframe's views are a quarter second old: shown, not recomputed
+    n = len(calls)
+    snap, _ = run.frame(views=True)
+    assert len(calls) == n and snap.views == run.keyframes.at(kf_step).views and run.views_seconds is not None
+
+    ten_steps()  # ... once: the next frame that wants views computes them afresh
+    run.frame(views=True)
+    assert len(calls) == n + 1 and calls[-1] == run.step
+
+    ten_steps()
+    run._note_views(fn(), run.step, 0.003)  # as a keyframe does: views newer than the frames showed ...
+    ten_steps()
+    now[0] += 2 * run_module.REUSE_SECONDS  # ... but a second old: stale, computed afresh
+    n = len(calls)
+    run.frame(views=True)
+    assert len(calls) == n + 1 and calls[-1] == run.step

@@ -404,3 +404,38 @@ def test_a_pause_brings_the_progress_bar_level_with_the_step_counter_at_once(mak
     w._update_stats()  # (the timer within the throttle's interval: the same)
     assert w.step_label.text() == f"step {goal:,}"
     assert w.progress.format() == f"preset length {goal:,} reached"
+
+
+def test_the_status_bar_and_the_training_timeline_repaint_alone_when_their_texts_change(make_window, qtbot):
+    """The step counter, speed and frame rate (several times a second while training) and the
+    training-time slider and its label are opaque: a new text or position repaints that widget, not the
+    status bar, the time row or the window beneath them."""
+    from PySide6 import QtWidgets
+
+    w = make_window()
+    painted = []
+
+    class Spy(QtCore.QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt name)
+            if event.type() == QtCore.QEvent.Type.Paint:
+                painted.append(obj)
+            return False
+
+    spy = Spy()
+    timeline = w.findChild(QtWidgets.QWidget, "trainingTimeline")
+    row = w.findChild(QtWidgets.QWidget, "timeRow")
+    beneath = {w, w.centralWidget(), w.statusBar(), row, timeline}
+    for obj in (*beneath, w.step_label, w.speed_label, w.fps_label, timeline.label, timeline.slider):
+        obj.installEventFilter(spy)
+    qtbot.waitUntil(lambda: (painted.clear(), qtbot.wait(100), not painted)[2], timeout=5000)  # settled
+    changes = ((w.step_label, lambda: w.step_label.setText("step 1,234")),
+               (w.speed_label, lambda: w.speed_label.setText("4,321 steps/s")),
+               (w.fps_label, lambda: w.fps_label.setText("11 fps")),
+               (timeline.label, lambda: timeline.label.setText("step 1,234 · live")),
+               (timeline.slider, lambda: timeline._set_slider(1234, 1234)))  # (as training moves it: no replay)
+    for widget, change in changes:
+        painted.clear()
+        change()
+        qtbot.waitUntil(lambda: widget in painted, timeout=2000)
+        qtbot.wait(30)
+        assert not beneath & set(painted), (widget, painted)

@@ -40,6 +40,9 @@ class Panel(QtWidgets.QWidget):
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
+        # opaque (the window's background colour): a redraw of the panel repaints the panel, not its dock,
+        # the dock area and the window beneath it
+        self.setAutoFillBackground(True)
         self.session = session
         self._pending_probe: Probe | None = None
         self._pending_views: dict[type, View] = {}
