@@ -21,9 +21,9 @@ Per round it prints
   of each firing (p50 / p99 / max; target p99 <= 50 ms). The probe is the benchmark's, not the app's,
   and it costs what it measures: each firing is a Python call in the GUI thread that must take the GIL
   from the training thread (a handover, ~0.1 ms of CPU on this VM). At 20 ms it cost 0.5-0.75% of a
-  core with no frames drawn (--probe 20 to see it). So in the interleaved rounds it runs in every other
-  windowed block only: "per CPU s" comes from the blocks without it (the window as people run it),
-  "w/ probe" from the blocks with it, and the latencies from those;
+  core with no frames drawn (--probe 20 to see it). So in the interleaved rounds it runs only in the
+  windowed blocks that follow a pause, not in the steady ones that give "per CPU s" (see
+  :func:`interleaved`); "after pause" is the share in the probed blocks;
 * panel frames per second: fps = all frames the GUI drew (the loss curve and the step counter
   redraw on each; target >= 10), heavy = frames that carried a probe/views (heatmaps, inspector,
   samples redraw);
@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import random
 import statistics
 import sys
 import time
@@ -169,8 +170,13 @@ def interleaved(experiment: str, preset: str | None, seconds: float, block: floa
     5-10% over seconds) then hits both sides alike. A is a bare ``Trainer.step()`` loop timed by its own
     thread's CPU clock (the paused window and its idle worker are not counted against it), with Python's
     garbage collector running as it does headless (the window collects on a timer instead); B counts the
-    whole process (GUI thread, training thread, Qt's own threads). Each B block starts after 0.3 s of
-    playing and each A block after the pause has been drawn, so the switches are not measured."""
+    whole process (GUI thread, training thread, Qt's own threads). Each A block starts after the pause has
+    been drawn. The B blocks of B A pairs are *steady*: the run has trained since the previous B block.
+    Those of A B pairs follow a pause, and Play restarts the frames' cadences (its first frame carries a
+    probe and views): after a fixed 0.3 s of playing, as this benchmark did before, every such block began
+    just after that frame's cost and read char-lm's share about 3 points high. So the training share,
+    frame rates, GUI share and worker efficiency come from the steady blocks; the blocks after a pause play
+    a random 0.3-2.3 s first, carry the event-loop probe (latencies) and give the share "after a pause"."""
     import numpy as np
 
     from core.experiments import registry
@@ -185,28 +191,37 @@ def interleaved(experiment: str, preset: str | None, seconds: float, block: floa
     acc = dict.fromkeys(("a_steps", "a_wall", "a_cpu", "b_steps", "b_wall", "b_cpu", "b_worker", "b_gui",
                          "frames", "heavy", "p_steps", "p_cpu"), 0.0)
     pairs = max(2, round(seconds / block))
+    rng = random.Random()  # (a fresh draw of warm-ups each round)
     for i in range(pairs):
         for side in ("B", "A") if i % 2 == 0 else ("A", "B"):
             if side == "B":
-                if s.state != "running":
+                # steady: the run has trained since the last B block (this pair is B A, the last one ended with
+                # B). After a pause, Play restarts the frames' cadences (its first frame carries a probe and
+                # views): a block starting a fixed time after Play would always begin just after that costly
+                # frame. Such blocks play a random 0.3-2.3 s first and carry the event-loop probe instead.
+                steady = s.state == "running"
+                if not steady:
                     s.play()
                     _wait(app, lambda: s.state == "running", time.monotonic() + 10)
-                    _run_loop(0.3)
-                probed = i % 2 == 1  # the event-loop probe runs in every other B block (see the module doc)
+                    _run_loop(rng.uniform(0.3, 2.3))
                 step0, f0, h0 = worker.runs.run.step, s.frames, s.heavy_frames
                 w0, g0, c0 = time.clock_gettime(worker_clock), time.thread_time(), time.process_time()
-                if probed:
+                if not steady:
                     expected[0] = time.perf_counter() + PROBE_S
                     timer.start()
                 t0 = time.perf_counter()
                 _run_loop(block)
-                acc["b_wall"] += time.perf_counter() - t0
-                if probed:
+                wall = time.perf_counter() - t0
+                steps, cpu = worker.runs.run.step - step0, time.process_time() - c0
+                if not steady:
                     timer.stop()
                     lateness.append(-1.0)  # (a block's end: the next block's first firing is not late)
-                steps, cpu = worker.runs.run.step - step0, time.process_time() - c0
-                acc["p_steps" if probed else "b_steps"] += steps
-                acc["p_cpu" if probed else "b_cpu"] += cpu
+                    acc["p_steps"] += steps
+                    acc["p_cpu"] += cpu
+                    continue
+                acc["b_wall"] += wall
+                acc["b_steps"] += steps
+                acc["b_cpu"] += cpu
                 acc["b_gui"] += time.thread_time() - g0
                 acc["b_worker"] += time.clock_gettime(worker_clock) - w0
                 acc["frames"] += s.frames - f0
@@ -230,11 +245,10 @@ def interleaved(experiment: str, preset: str | None, seconds: float, block: floa
     lat = [x for i, x in enumerate(lateness) if x >= 0 and (i == 0 or lateness[i - 1] >= 0)]
     lat = np.array(lat) * 1000 if lat else np.zeros(1)
     hc = acc["a_steps"] / max(acc["a_cpu"], 1e-9)
-    b_steps = acc["b_steps"] + acc["p_steps"]
-    return {"headless_rate": acc["a_steps"] / max(acc["a_wall"], 1e-9), "window_rate": b_steps / acc["b_wall"],
+    return {"headless_rate": acc["a_steps"] / max(acc["a_wall"], 1e-9), "window_rate": acc["b_steps"] / acc["b_wall"],
             "per_cpu": acc["b_steps"] / max(acc["b_cpu"], 1e-9) / hc,
             "per_cpu_probed": acc["p_steps"] / max(acc["p_cpu"], 1e-9) / hc,
-            "worker_eff": b_steps / max(acc["b_worker"], 1e-9) / hc,
+            "worker_eff": acc["b_steps"] / max(acc["b_worker"], 1e-9) / hc,
             "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)), "max": float(lat.max()),
             "fps": acc["frames"] / acc["b_wall"], "heavy_fps": acc["heavy"] / acc["b_wall"],
             "gui_share": acc["b_gui"] / max(acc["b_gui"] + acc["b_worker"], 1e-9)}
@@ -388,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
           f"The event-loop probe fires every {args.probe:g} ms."
           + ("\n--no-frames: the window trains but draws no frames (fps 0)." if args.no_frames else ""))
     print(f"{'experiment':<24} {'round':>5} {'headless/s':>11} {'window/s':>10} {'wall':>6} {'per CPU s':>10} "
-          f"{'w/ probe':>9} {'loop p50':>9} {'p99':>7} {'max':>7} {'fps':>5} {'heavy':>6} {'GUI CPU share':>14} "
+          f"{'after pause':>11} {'loop p50':>9} {'p99':>7} {'max':>7} {'fps':>5} {'heavy':>6} {'GUI CPU share':>14} "
           f"{'worker eff':>10}")
     for exp, preset in cases:
         name = exp + (f"/{preset}" if preset else "")
@@ -401,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
                 r["wall"] = ws / hs
                 rows.append(r)
                 print(f"{name:<24} {k + 1:>5} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} {r['per_cpu']:>9.0%} "
-                      f"{r['per_cpu_probed']:>9.0%} {r['p50']:>7.1f}ms {r['p99']:>5.1f}ms {r['max']:>5.0f}ms {r['fps']:>5.1f} {r['heavy_fps']:>6.1f} "
+                      f"{r['per_cpu_probed']:>11.0%} {r['p50']:>7.1f}ms {r['p99']:>5.1f}ms {r['max']:>5.0f}ms {r['fps']:>5.1f} {r['heavy_fps']:>6.1f} "
                       f"{r['gui_share']:>13.0%} {r['worker_eff']:>10.0%}", flush=True)
                 continue
             if k % 2 == 0:
@@ -414,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             hc, wc = a[0] / max(a[2], 1e-9), r["steps"] / max(r["cpu"], 1e-9)
             worker_eff = (r["steps"] / max(r["worker_cpu"], 1e-9)) / hc
             rows.append({**r, "wall": ws / hs, "per_cpu": wc / hc, "worker_eff": worker_eff})
-            print(f"{name:<24} {k + 1:>5} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} {wc / hc:>9.0%} {'-':>9} "
+            print(f"{name:<24} {k + 1:>5} {hs:>11.1f} {ws:>10.1f} {ws / hs:>6.0%} {wc / hc:>9.0%} {'-':>11} "
                   f"{r['p50']:>7.1f}ms {r['p99']:>5.1f}ms {r['max']:>5.0f}ms {r['fps']:>5.1f} {r['heavy_fps']:>6.1f} "
                   f"{r['gui_share']:>13.0%} {worker_eff:>10.0%}", flush=True)
         if len(rows) > 1:
@@ -425,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             v = [x["per_cpu"] for x in rows]
             se = statistics.stdev(v) / len(v) ** 0.5
             print(f"{name}: per CPU s mean {statistics.mean(v):.1%}, standard error {se:.1%}, mean - 2 SE "
-                  f"{statistics.mean(v) - 2 * se:.1%}" + (f"; with the probe: median {mmm('per_cpu_probed', '.0%')}"
+                  f"{statistics.mean(v) - 2 * se:.1%}" + (f"; after a pause (with the probe): median {mmm('per_cpu_probed', '.0%')}"
                                                          if "per_cpu_probed" in rows[0] else ""))
             print(f"{name}: over {len(rows)} rounds, median (min-max): per CPU s {mmm('per_cpu', '.0%')}, "
                   f"wall {mmm('wall', '.0%')}, loop p50 {mmm('p50', '.1f')} ms, p99 {mmm('p99', '.1f')} ms, "
