@@ -172,11 +172,14 @@ def interleaved(experiment: str, preset: str | None, seconds: float, block: floa
     garbage collector running as it does headless (the window collects on a timer instead); B counts the
     whole process (GUI thread, training thread, Qt's own threads). Each A block starts after the pause has
     been drawn. The B blocks of B A pairs are *steady*: the run has trained since the previous B block.
-    Those of A B pairs follow a pause, and Play restarts the frames' cadences (its first frame carries a
-    probe and views): after a fixed 0.3 s of playing, as this benchmark did before, every such block began
-    just after that frame's cost and read char-lm's share about 3 points high. So the training share,
-    frame rates, GUI share and worker efficiency come from the steady blocks; the blocks after a pause play
-    a random 0.3-2.3 s first, carry the event-loop probe (latencies) and give the share "after a pause"."""
+    Those of A B pairs follow a pause. Measured 0.3 s after Play, as this benchmark did before, they read
+    char-lm's share about 3 points higher than the steady blocks (17 of 20 rounds of one run): Play
+    restarts the frames' cadences (its first frame carries a probe and views), so each began just after
+    that frame. With a random 0.3-2.3 s of playing first they still read binary-addition higher in one run
+    (10 of 12 rounds) and char-lm not in another (6 of 12): the first second after Play can train more per
+    CPU-second than later ones. So the training share, frame rates, GUI share and worker efficiency come
+    from the steady blocks, the nearer to continuous training; the blocks after a pause carry the
+    event-loop probe (latencies) and give the share "after a pause"."""
     import numpy as np
 
     from core.experiments import registry
@@ -196,9 +199,8 @@ def interleaved(experiment: str, preset: str | None, seconds: float, block: floa
         for side in ("B", "A") if i % 2 == 0 else ("A", "B"):
             if side == "B":
                 # steady: the run has trained since the last B block (this pair is B A, the last one ended with
-                # B). After a pause, Play restarts the frames' cadences (its first frame carries a probe and
-                # views): a block starting a fixed time after Play would always begin just after that costly
-                # frame. Such blocks play a random 0.3-2.3 s first and carry the event-loop probe instead.
+                # B). After a pause (see the docstring) a random 0.3-2.3 s of playing first, so the block does
+                # not begin just after the costly frame Play sends; such blocks carry the event-loop probe.
                 steady = s.state == "running"
                 if not steady:
                     s.play()
