@@ -408,8 +408,8 @@ def test_a_pause_brings_the_progress_bar_level_with_the_step_counter_at_once(mak
 
 def test_the_status_bar_and_the_training_timeline_repaint_alone_when_their_texts_change(make_window, qtbot):
     """The step counter, speed and frame rate (several times a second while training) and the
-    training-time slider and its label are opaque: a new text or position repaints that widget, not the
-    status bar, the time row or the window beneath them."""
+    training-time slider and its label, and the panels, are opaque: a new text, position or drawing
+    repaints that widget, not the status bar, the time row, the dock or the window beneath them."""
     from PySide6 import QtWidgets
 
     w = make_window()
@@ -433,6 +433,12 @@ def test_the_status_bar_and_the_training_timeline_repaint_alone_when_their_texts
                (w.fps_label, lambda: w.fps_label.setText("11 fps")),
                (timeline.label, lambda: timeline.label.setText("step 1,234 · live")),
                (timeline.slider, lambda: timeline._set_slider(1234, 1234)))  # (as training moves it: no replay)
+    dock = next(iter(w.docks.values()))  # a panel's redraw (each probe): the panel, not its dock and the window
+    panel = dock.widget()
+    for obj in (dock, w.panel_area, panel):
+        obj.installEventFilter(spy)
+    beneath |= {dock, w.panel_area}
+    changes += ((panel, panel.update),)
     for widget, change in changes:
         painted.clear()
         change()
