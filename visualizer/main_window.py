@@ -36,7 +36,7 @@ from core.run import RunSpec
 from visualizer.panels import panels_for
 from visualizer.panels.analysis import install_analysis_docks
 from visualizer.session import TrainingSession
-from visualizer.widgets import set_text
+from visualizer.widgets import opaque, set_text
 from visualizer.widgets.param_form import ParamForm
 from visualizer.widgets.transport import Transport
 
@@ -242,10 +242,7 @@ class MainWindow(QtWidgets.QMainWindow):
             w.setFixedSize(max(110, fm.horizontalAdvance(widest) + 12), w.sizeHint().height())
             bar.addPermanentWidget(w)
             self._permanent.append(w)
-        for w in (bar, *self._permanent):
-            # opaque (the window's own background colour): a new text or value repaints the widget alone, not
-            # the status bar and the window beneath it (several times a second while training)
-            w.setAutoFillBackground(True)
+        opaque(bar, *self._permanent)  # (new texts several times a second while training)
         bar.messageChanged.connect(lambda text: text or bar.setToolTip(""))  # (a message gone: its tooltip too)
 
     def _build_menus(self) -> None:

@@ -23,6 +23,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.run import Note, RewindTo
 from core.runs import Fork
 from visualizer.panels.events import EventsPanel
+from visualizer.widgets import opaque
 from visualizer.widgets.timeline import REPLAY_COLOR, TrainingTimeline, replay_text
 
 REWIND_OFFER = re.compile(r"[Rr]ewind to (?:step|the exact snapshot at step) ([\d,]+)")
@@ -44,10 +45,7 @@ class TimeRow(QtWidgets.QWidget):
         super().__init__()
         self.setObjectName("timeRow")
         self.scrubber, self.timeline = scrubber, timeline
-        for w in (self, timeline, timeline.label, timeline.slider):
-            # opaque (the window's background colour): the training-time slider and its label, which follow
-            # training a few times a second, repaint alone, not the row and the window beneath them
-            w.setAutoFillBackground(True)
+        opaque(self)
         self.box = QtWidgets.QBoxLayout(QtWidgets.QBoxLayout.Direction.LeftToRight, self)
         self.box.setContentsMargins(0, 0, 0, 0)
         self.box.setSpacing(8)

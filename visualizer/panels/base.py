@@ -31,6 +31,7 @@ from PySide6 import QtWidgets
 
 from core.probe import Probe, Snapshot
 from core.views import View
+from visualizer.widgets import opaque
 
 
 class Panel(QtWidgets.QWidget):
@@ -40,9 +41,7 @@ class Panel(QtWidgets.QWidget):
 
     def __init__(self, session: Any, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
-        # opaque (the window's background colour): a redraw of the panel repaints the panel, not its dock,
-        # the dock area and the window beneath it
-        self.setAutoFillBackground(True)
+        opaque(self)  # a redraw repaints the panel, not its dock and the window beneath it
         self.session = session
         self._pending_probe: Probe | None = None
         self._pending_views: dict[type, View] = {}

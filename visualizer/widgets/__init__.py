@@ -12,6 +12,14 @@ def set_text(label: QtWidgets.QLabel, text: str) -> None:
         label.setText(text)
 
 
+def opaque(*widgets: QtWidgets.QWidget) -> None:
+    """Paint these widgets' own background (the window's colour, the same pixels): a widget that changes
+    while training (a label's text, a slider, a panel's drawing) then repaints alone, not its parents and the
+    window beneath it."""
+    for w in widgets:
+        w.setAutoFillBackground(True)
+
+
 def set_tooltip(widget: QtWidgets.QWidget, tip: str) -> None:
     """setToolTip only when the tip changes."""
     if widget.toolTip() != tip:

@@ -22,7 +22,7 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from visualizer.widgets import set_text, set_tooltip
+from visualizer.widgets import opaque, set_text, set_tooltip
 
 EVENT_COLORS = {
     "live": "#ffe066", "diverged": "#ff4d4d", "error": "#ff4d4d", "spike": "#ff8c1a", "saved": "#5cd65c",
@@ -167,6 +167,7 @@ class TrainingTimeline(QtWidgets.QWidget):
         self.label = QtWidgets.QLabel()
         self.label.setObjectName("replayLabel")
         self.label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        opaque(self, self.slider, self.label)  # (the slider and its label follow training a few times a second)
         self.live_button = QtWidgets.QPushButton("Live")
         self.live_button.setObjectName("liveButton")
         self.live_button.setToolTip("Back to the present (Ctrl+L)")
