@@ -641,3 +641,15 @@ def test_a_frame_that_widens_the_view_repaints_the_plots_once(panel, hub, qtbot)
         x_hi = new_hi
         assert paints  # (the first frames may widen the y axis for its labels: a relayout, repainted whole)
         assert not any(paints[i].contains(later) for i in range(len(paints)) for later in paints[i + 1:]), paints
+
+
+def test_the_hover_hint_shows_whole_or_not_at_all(qtbot, panel):
+    """In a narrow dock (a 1280x720 window) the hint read "hover a", cut at the dock's edge: it shows only
+    where it fits."""
+    from visualizer.panels.loss import READOUT_HINT
+
+    for width, shown in ((1100, True), (480, False)):
+        panel.resize(width, 500)
+        qtbot.waitUntil(lambda: panel.readout.text() == (READOUT_HINT if shown else ""), timeout=2000)
+        panel._hide_readout()  # (the mouse leaves the plots: the same rule)
+        assert panel.readout.text() == (READOUT_HINT if shown else "")

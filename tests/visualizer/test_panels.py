@@ -1282,3 +1282,24 @@ def test_inspector_in_a_short_dock_keeps_its_lines_whole(qtbot, hub):
     panel.resize(700, 500)
     qtbot.waitUntil(lambda: axis.label.isVisible(), timeout=2000)
     assert panel.out_plot.minimumHeight() == 120
+
+
+def test_text_controls_share_one_row_only_where_the_temperatures_and_prime_stay_readable(qtbot, hub):
+    """At 850 px (the panel in a 1920x1080 window) one row squeezed the temperatures to "2, 0.6, 1.2" and
+    the length to "length 20": the controls take two rows there, one from 960 px, and the length box
+    always has room for "length 2000"."""
+    from PySide6 import QtWidgets
+
+    from visualizer.panels.text import TextPanel
+
+    panel = make(qtbot, TextPanel, hub)
+    spin = panel.length_spin
+    need = spin.fontMetrics().horizontalAdvance("length 2000")
+    for width, one_row in ((850, False), (1000, True)):
+        panel.resize(width, 500)
+        qtbot.waitUntil(lambda: panel.width() == width)
+        direction = QtWidgets.QBoxLayout.Direction.LeftToRight if one_row else QtWidgets.QBoxLayout.Direction.TopToBottom
+        assert panel.controls.direction() == direction
+        qtbot.wait(20)
+        assert spin.width() > need
+        assert panel.temps_field.width() >= panel.temps_field.fontMetrics().horizontalAdvance("0.2, 0.6, 1.2")

@@ -1128,6 +1128,13 @@ class LossPanel(Panel):
     def _after_resize(self) -> None:
         self._arrange_plots()
         self._update_metric_label()  # (a label longer than the plot is tall is abbreviated)
+        if self.readout.text() in (READOUT_HINT, ""):
+            self.readout.setText(self._readout_hint())
+
+    def _readout_hint(self) -> str:
+        """The hover hint where it fits, else nothing (at 1280 px it read "hover a", cut at the dock's edge)."""
+        fits = self.readout.fontMetrics().horizontalAdvance(READOUT_HINT) <= self.readout.width()
+        return READOUT_HINT if fits else ""
 
     def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
         if obj is self.graphics and event.type() == QtCore.QEvent.Type.Leave:
@@ -1137,7 +1144,7 @@ class LossPanel(Panel):
     def _hide_readout(self) -> None:
         for line in self._cursor_lines:
             line.hide()
-        self.readout.setText(READOUT_HINT)
+        self.readout.setText(self._readout_hint())
 
     def _place_marker_labels(self) -> None:
         """A change marker's label reads to the right of its line, or to the left in the right half of

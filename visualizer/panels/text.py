@@ -40,7 +40,8 @@ PROBE_LINES = 2  # probe lines shown: the one holding the selected timestep and 
 PROBE_SHORT_H = 420  # below this panel height the probe shows one line pair, so the samples keep the room
 BOX_MIN_W = 200  # px: a sample box narrower than this wraps too often; the boxes go 4, 2 or 1 per row
 CAPTION_MIN_H = 460  # below this panel height the probe's caption moves into the probe's tooltip
-CONTROLS_ONE_ROW_W = 820  # from this panel width the two rows of controls share one row
+CONTROLS_ONE_ROW_W = 960  # from this panel width the two rows of controls share one row (narrower, the
+# temperatures and the prime were squeezed to a few characters: "2, 0.6, 1.2", "(...")
 
 
 def whitespace_heavy(text: str) -> bool:
@@ -158,6 +159,9 @@ class TextPanel(ContentPanel):
         self.length_field = make_field(params["sample_length"])
         self.length_spin = self.length_field.spin
         self.length_spin.setPrefix("length ")
+        # room for the prefix, the longest length and the arrows (squeezed, the row showed "length 20" for 200)
+        self.length_spin.setMinimumWidth(self.length_spin.fontMetrics().horizontalAdvance(
+            f"length {params['sample_length'].high}") + 40)
         self.length_field.committed.connect(self._on_length_changed)
         self.every_spin = QtWidgets.QSpinBox()
         self.every_spin.setRange(0, 99_999)
