@@ -4,14 +4,17 @@ Two kinds of frame:
 
 * *light* — new metric points only (the loss curve, the step counter), 4–11 times a second (20 under a
   speed cap);
-* *heavy* — also a fresh probe and/or views (heatmaps, inspector, samples), 1–8 times a second.
+* *heavy* — also a fresh probe and/or views (heatmaps, inspector, samples), every 1.5 s to 8 times a second.
 
 Both rates adapt to what each kind of frame costs the GUI thread (:meth:`FramePacer.drawn`: the
 worker reads the GUI thread's CPU clock, so a frame's cost is all the GUI did until the next one,
-repaints and timers included), so that at full speed the GUI takes a bounded share (at most ~6%; 4-5%
-in practice: light frames of ~4 ms stop at 11 a second) of the CPU: a CPU-millisecond the GUI spends is one the process does not train. An expensive
-probe or views computation is asked for less often (each at most ~0.5% of the training time). When a speed
-cap holds training back, drawing costs no training and frames come at the fastest rates.
+repaints and timers included), so that at full speed the GUI takes a bounded share (at most ~6%; about 5%
+in practice: light frames of ~4 ms stop at 11 a second, heavy ones of ~10 ms come every 1.3-1.5 s) of the
+CPU: a CPU-millisecond the GUI spends is one the process does not train. An expensive probe or views
+computation is asked for less often (each at most ~0.35% of the training time). With the run loop's own
+share (keyframes 1%, snapshots and history ~0.5%), this is what the open window costs training (README,
+Performance, has the measured share). When a speed cap holds training back (the window's
+default), drawing costs no training and frames come at the fastest rates.
 """
 from __future__ import annotations
 
@@ -19,12 +22,12 @@ from dataclasses import dataclass
 
 LIGHT_INTERVAL = (1 / 11, 1 / 4)  # metric-only frames at full speed: 4..11 Hz (faster costs training, shows nothing more)
 CAPPED_LIGHT_INTERVAL = 1 / 20  # ... and 20 Hz when a speed cap holds training back (drawing then costs no training)
-HEAVY_INTERVAL = (1 / 8, 1.0)  # frames with a probe and/or views: 1..8 Hz
+HEAVY_INTERVAL = (1 / 8, 1.5)  # frames with a probe and/or views: every 1.5 s (at full speed) .. 8 Hz
 LIGHT_FRACTION = 0.05  # share of the time the GUI may spend drawing light frames (up to ~4.5 ms a frame: 11/s)
-HEAVY_FRACTION = 0.01  # ... and heavy ones (~10 ms: once a second); the worker's probe and views ~0.5% each
+HEAVY_FRACTION = 0.0075  # ... and heavy ones (~10 ms: every 1.3 s); the worker's probe and views ~0.35% each
 VIEWS_INTERVAL = 0.5  # views (samples, forecasts) at most twice a second
-COST_FRACTION = 0.005  # computing the probe, and the views, each take at most ~0.5% of the training time (char-lm's
-# samples, ~9 ms: every ~1.7 s at full speed)
+COST_FRACTION = 0.0035  # computing the probe, and the views, each take at most ~0.35% of the training time (char-lm's
+# samples, ~9 ms: every ~2.6 s at full speed)
 CAPPED_FRACTION = 0.5  # when a speed cap holds training back, drawing may use half the time
 
 
