@@ -440,8 +440,8 @@ def main(argv: list[str] | None = None) -> int:
 
             v = [x["per_cpu"] for x in rows]
             se = statistics.stdev(v) / len(v) ** 0.5
-            print(f"{name}: per CPU s mean {statistics.mean(v):.1%}, standard error {se:.1%}, mean - 2 SE "
-                  f"{statistics.mean(v) - 2 * se:.1%}" + (f"; after a pause (with the probe): median {mmm('per_cpu_probed', '.0%')}"
+            print(f"{name}: per CPU s mean {statistics.mean(v):.2%}, standard error {se:.2%}, mean - 2 SE "
+                  f"{statistics.mean(v) - 2 * se:.2%}; each round's {', '.join(f'{x:.2%}' for x in v)}" + (f"; after a pause (with the probe): median {mmm('per_cpu_probed', '.0%')}"
                                                          if "per_cpu_probed" in rows[0] else ""))
             print(f"{name}: over {len(rows)} rounds, median (min-max): per CPU s {mmm('per_cpu', '.0%')}, "
                   f"wall {mmm('wall', '.0%')}, loop p50 {mmm('p50', '.1f')} ms, p99 {mmm('p99', '.1f')} ms, "
