@@ -15,7 +15,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PySide6 import QtCore  # noqa: E402
+from PySide6 import QtCore, QtGui  # noqa: E402
 
 from core.config import ConfigError  # noqa: E402
 from core.probe import LayerTrace, Probe, Snapshot, frozen_array  # noqa: E402
@@ -383,6 +383,29 @@ def test_heatmap_marks_the_carry_unit(qtbot, hub, binary_exp):
     ticks = dict((round(v - 0.5), s) for v, s in panel.heat.getAxis("left")._tickLevels[0])
     assert ticks[marked.unit].startswith("▶")
     assert f"unit {marked.unit} tracks the carry" in panel.info_label.text()
+
+
+def test_the_heatmap_caption_wraps_between_phrases_at_any_width(qtbot, hub, binary_exp):
+    # at 1280x720 the caption wrapped "... scale 0 … 1" with the "1" alone on a third line
+    from visualizer.panels.hidden import HiddenStatePanel
+
+    panel = make(qtbot, HiddenStatePanel, hub)
+    hub.push(binary_exp.probe(), binary_exp.views())
+    text = panel.info_label.text()
+    for width in range(120, 700, 7):
+        layout = QtGui.QTextLayout(text, panel.info_label.label.font())
+        option = QtGui.QTextOption()
+        option.setWrapMode(QtGui.QTextOption.WrapMode.WordWrap)
+        layout.setTextOption(option)
+        layout.beginLayout()
+        lines = []
+        while (line := layout.createLine()).isValid():
+            line.setLineWidth(width)
+            lines.append(text[line.textStart():line.textStart() + line.textLength()].strip())
+        layout.endLayout()
+        whole = [ln.replace("\u00a0", " ") for ln in lines]
+        assert any("scale 0 … 1" in ln for ln in whole), (width, whole)  # one phrase, one line
+        assert any("16 units × 8 steps" in ln for ln in whole), (width, whole)
 
 
 # == inspector ==================================================================================

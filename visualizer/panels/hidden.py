@@ -318,10 +318,12 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
         self._grad_tip = ""
         self.grad_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(HIGHLIGHT, width=1, style=QtCore.Qt.PenStyle.DashLine))
         self.grad.addItem(self.grad_line, ignoreBounds=True)
-        # the strip's name, pinned to its top-left corner (a title row would cost 20 px)
-        self.grad_title = pg.TextItem("‖dL/dh_t‖ (log scale)", anchor=(0, 0), color=foreground())
+        # the strip's name, pinned to its top-left corner (a title row would cost 20 px), on a dark box above
+        # the line and the timestep marker, which pass under it
+        self.grad_title = pg.TextItem("‖dL/dh_t‖ (log scale)", anchor=(0, 0), color=foreground(), fill=(0, 0, 0, 190))
         self.grad_title.setFont(font(LABEL_PT))
         self.grad_title.setParentItem(self.grad.getViewBox())
+        self.grad_title.setZValue(100)
         self.grad_title.setPos(2, -2)
 
         self.view.addItem(self.heat, row=0, col=0)
@@ -445,7 +447,8 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
             self.heat.setYRange(0, H, padding=0)
             self._update_strides()
         scale = f"{lo:g} … {hi:g}" if (lo, hi) in ((-1.0, 1.0), (0.0, 1.0)) else f"±{hi:.3g}"
-        self._info = f"{layer.title(self._key)}: {H} units × {T} steps, scale {scale}"
+        # (no-break spaces inside each phrase: a narrow dock wraps between phrases, never leaving "1" alone on a line)
+        self._info = f"{layer.title(self._key)}: {_nobreak(f'{H} units × {T} steps')}, {_nobreak(f'scale {scale}')}"
 
         self._update_info()
         self._draw_grad()
@@ -645,6 +648,11 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
 
 
 @functools.lru_cache(maxsize=4)
+def _nobreak(phrase: str) -> str:
+    """``phrase`` with no-break spaces: a word-wrapped label keeps it on one line."""
+    return phrase.replace(" ", "\u00a0")
+
+
 def _char_px(scale: float) -> int:
     """The width of "0" in the bold label font at this font scale (px)."""
     return QtGui.QFontMetrics(font(LABEL_PT, bold=True)).horizontalAdvance("0")
