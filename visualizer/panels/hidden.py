@@ -647,12 +647,12 @@ class HiddenStatePanel(LayerStateSelection, ContentPanel):
             self.session.set_timestep(t)
 
 
-@functools.lru_cache(maxsize=4)
 def _nobreak(phrase: str) -> str:
     """``phrase`` with no-break spaces: a word-wrapped label keeps it on one line."""
     return phrase.replace(" ", "\u00a0")
 
 
+@functools.lru_cache(maxsize=4)
 def _char_px(scale: float) -> int:
     """The width of "0" in the bold label font at this font scale (px)."""
     return QtGui.QFontMetrics(font(LABEL_PT, bold=True)).horizontalAdvance("0")
